@@ -1,0 +1,29 @@
+"""The asset graph, one module per layer: registry -> raw -> clean -> index -> publish."""
+
+from .clean import clean_account_metrics, clean_posts
+from .index import (
+    comprehensive_index,
+    platform_index_assets,
+    platform_indicators,
+    platform_weights,
+    qualitative_scores,
+)
+from .publish import published_index
+from .raw import raw_assets
+from .registry import account_registry, platform_reference
+
+all_assets = [
+    account_registry,
+    platform_reference,
+    *raw_assets,
+    clean_posts,
+    clean_account_metrics,
+    platform_indicators,
+    *platform_index_assets,
+    platform_weights,
+    qualitative_scores,
+    comprehensive_index,
+    published_index,
+]
+
+__all__ = ["all_assets"]

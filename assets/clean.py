@@ -1,0 +1,77 @@
+"""The clean layer: typed posts and account metrics; what cannot be used is quarantined with its reason."""
+
+import dagster as dg
+import polars as pl
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
+from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.partitions import monthly, previous_month
+from cityindex_pipeline.resources import WarehouseResource
+
+from .raw import raw_assets
+
+
+@dg.asset(
+    partitions_def=monthly, group_name="clean", pool="warehouse", deps=raw_assets, kinds={"duckdb", "polars"}
+)
+def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per post published in the month (Beijing time), deduplicated; rejects go to clean.quarantine."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    accounts = store.read_month("clean.registry_accounts", month)
+    cleaned = {
+        platform: clean_platform(
+            store.raw_documents(month, platform),
+            accounts.filter(platform=platform),
+            month,
+            platform,
+            load_methodology(),
+        )
+        for platform in PLATFORMS
+    }
+    posts = pl.concat([c.posts for c in cleaned.values()])
+    quarantine = pl.concat([c.quarantine for c in cleaned.values()])
+    store.replace_month(month, context.run_id, {"clean.posts": posts, "clean.quarantine": quarantine})
+    return dg.MaterializeResult(
+        metadata={
+            "posts": posts.height,
+            "posts_per_platform": dg.MetadataValue.json({p: c.posts.height for p, c in cleaned.items()}),
+            "quarantined": quarantine.height,
+            "quarantine_reasons": dg.MetadataValue.json(
+                dict(quarantine.group_by("reason").len().sort("len", descending=True).head(10).iter_rows())
+            ),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=monthly,
+    group_name="clean",
+    pool="warehouse",
+    deps=[clean_posts, dg.AssetDep("clean_account_metrics", partition_mapping=previous_month)],
+    kinds={"duckdb", "polars"},
+)
+def clean_account_metrics(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per account and month: followers and their growth, posts, active days, interactions, views."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    profiles = pl.concat([profiles_of(store.raw_documents(month, p), p) for p in PLATFORMS])
+    metrics = account_metrics(
+        posts=store.read_month("clean.posts", month),
+        profiles=profiles,
+        accounts=store.read_month("clean.registry_accounts", month).filter("active"),
+        previous=store.read_month("clean.account_metrics", month.previous()),
+    )
+    store.replace_month(month, context.run_id, {"clean.account_metrics": metrics})
+    return dg.MaterializeResult(
+        metadata={
+            "accounts": metrics.height,
+            "followers_withheld": int(metrics["followers"].null_count()),
+            "accounts_without_posts": int((metrics["posts"] == 0).sum()),
+            "previous_month_available": bool(metrics["followers_previous"].is_not_null().any()),
+        }
+    )

@@ -1,0 +1,175 @@
+"""The index layer: indicators, the four platform indices, weights, the panel and the comprehensive index."""
+
+import dagster as dg
+import polars as pl
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.method import index as method
+from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.partitions import monthly, previous_month
+from cityindex_pipeline.qualitative import load_panel, panel_path, simulate_panel
+from cityindex_pipeline.render import markdown_table
+from cityindex_pipeline.resources import SourceResource, WarehouseResource
+
+from .clean import clean_account_metrics, clean_posts
+from .registry import account_registry, platform_reference
+
+
+@dg.asset(
+    partitions_def=monthly, group_name="index", pool="warehouse", deps=[platform_reference], kinds={"duckdb"}
+)
+def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Platform weights from user scale, activity and relevance (criteria weights in the methodology)."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    methodology = load_methodology()
+    weights = method.platform_weights(store.read_month("idx.platform_reference", month), methodology)
+    store.replace_month(
+        month,
+        context.run_id,
+        {"idx.platform_weights": weights.with_columns(methodology_version=pl.lit(methodology.version))},
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
+            "sum": float(weights["weight"].sum()),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=monthly,
+    group_name="index",
+    pool="warehouse",
+    deps=[clean_account_metrics, clean_posts],
+    kinds={"duckdb", "polars"},
+)
+def platform_indicators(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Each city's raw indicators per platform, treated (log1p) and normalised (min-max 0-100)."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    methodology = load_methodology()
+    metrics, posts = store.read_month("clean.account_metrics", month), store.read_month("clean.posts", month)
+    long = pl.concat(
+        [
+            method.normalise(
+                method.treat(
+                    method.to_long(method.city_indicators(metrics, posts, p, methodology), methodology),
+                    methodology,
+                )
+            )
+            for p in PLATFORMS
+        ]
+    ).with_columns(methodology_version=pl.lit(methodology.version))
+    store.replace_month(month, context.run_id, {"idx.platform_indicators": long})
+    cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
+    return dg.MaterializeResult(
+        metadata={
+            "rows": long.height,
+            "cities_per_platform": dg.MetadataValue.json(dict(cities.iter_rows())),
+            "missing_values": int(long["raw_value"].null_count()),
+            "methodology_version": methodology.version,
+        }
+    )
+
+
+def platform_index_asset(platform: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"platform_index_{platform}",
+        partitions_def=monthly,
+        group_name="index",
+        pool="warehouse",
+        deps=[
+            platform_indicators,
+            dg.AssetDep(f"platform_index_{platform}", partition_mapping=previous_month),
+        ],
+        kinds={"duckdb", "polars"},
+        description=f"The {platform} index: G, I and U scores, weighted score, rank and top ten.",
+    )
+    def _platform_index(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        month = Month.from_partition_key(context.partition_key)
+        store = warehouse.get()
+        methodology = load_methodology()
+        long = store.read_month("idx.platform_indicators", month).filter(platform=platform)
+        previous = store.read_month("idx.platform_index", month.previous()).filter(platform=platform)
+        scores = method.platform_index(long, methodology, previous).with_columns(
+            methodology_version=pl.lit(methodology.version)
+        )
+        store.replace_month(month, context.run_id, {"idx.platform_index": scores}, platform=platform)
+        top = scores.filter("in_top_ten").select("rank", "city_id", "score", "rank_change")
+        return dg.MaterializeResult(
+            metadata={"cities": scores.height, "top_ten": dg.MetadataValue.md(markdown_table(top))}
+        )
+
+    return _platform_index
+
+
+platform_index_assets = [platform_index_asset(platform) for platform in PLATFORMS]
+
+
+@dg.asset(
+    partitions_def=monthly, group_name="index", pool="warehouse", deps=[account_registry], kinds={"duckdb"}
+)
+def qualitative_scores(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
+) -> dg.MaterializeResult:
+    """The expert panel (20 %): a real panel file if one has landed, else a SIMULATED panel."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    city_ids = store.read_month("clean.registry_cities", month)["city_id"].to_list()
+    path = panel_path(source.landing_path, month)
+    panel = load_panel(path, city_ids) if path.exists() else simulate_panel(city_ids, month, source.seed)
+    store.replace_month(month, context.run_id, {"idx.qualitative_scores": panel})
+    return dg.MaterializeResult(
+        metadata={
+            "source": panel["source"][0] if panel.height else "none",
+            "file": str(path) if path.exists() else "none (simulated panel)",
+            "raters": panel["rater"].n_unique(),
+            "scores": panel.height,
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=monthly,
+    group_name="index",
+    pool="warehouse",
+    deps=[
+        *platform_index_assets,
+        platform_weights,
+        qualitative_scores,
+        dg.AssetDep("comprehensive_index", partition_mapping=previous_month),
+    ],
+    kinds={"duckdb", "polars"},
+)
+def comprehensive_index(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """80 % quantitative (platform indices x platform weights) + 20 % qualitative; rank and change."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    methodology = load_methodology()
+    scores = method.comprehensive_index(
+        cities=store.read_month("clean.registry_cities", month),
+        platform_scores=store.read_month("idx.platform_index", month),
+        weights=store.read_month("idx.platform_weights", month),
+        qualitative=store.read_month("idx.qualitative_scores", month),
+        previous=store.read_month("idx.comprehensive_index", month.previous()),
+        methodology=methodology,
+    ).with_columns(methodology_version=pl.lit(methodology.version))
+    store.replace_month(month, context.run_id, {"idx.comprehensive_index": scores})
+    top = scores.head(methodology.top_n).select(
+        "rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "cities": scores.height,
+            "top_ten": dg.MetadataValue.md(markdown_table(top)),
+            "methodology_version": methodology.version,
+        }
+    )

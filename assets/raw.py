@@ -1,0 +1,48 @@
+"""The raw layer: one pull per platform and month, every response body kept verbatim, append-only."""
+
+import dagster as dg
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.ingest import pull_month
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.resources import SourceResource, WarehouseResource
+from cityindex_pipeline.snapshots import registered_accounts
+
+from .registry import account_registry
+
+
+def raw_asset(platform: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"raw_{platform}",
+        partitions_def=monthly,
+        group_name="raw",
+        pool="warehouse",
+        deps=[account_registry],
+        kinds={"duckdb", "json"},
+        description=f"Every {platform} API response of the month for the registered accounts, verbatim, "
+        "with sha256, request URL (no secrets), fetched_at and pull id. Append-only: a re-pull adds a pull.",
+    )
+    def _raw(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
+    ) -> dg.MaterializeResult:
+        month = Month.from_partition_key(context.partition_key)
+        store = warehouse.get()
+        accounts = registered_accounts(store, month, platform)
+        pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run_id)
+        return dg.MaterializeResult(
+            metadata={
+                "source": source.kind,
+                "pull_id": pulled.pull_id,
+                "documents": pulled.documents,
+                "accounts": pulled.accounts,
+                "accounts_with_documents": pulled.accounts_with_documents,
+                "documents_per_endpoint": dg.MetadataValue.json(pulled.documents_per_endpoint),
+                "bytes": pulled.bytes,
+            }
+        )
+
+    return _raw
+
+
+raw_assets = [raw_asset(platform) for platform in PLATFORMS]

@@ -1,0 +1,50 @@
+"""Reference inputs of a month: the account registry and the platform reference figures."""
+
+import dagster as dg
+import polars as pl
+
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.reference import load_platform_reference
+from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.render import markdown_table
+from cityindex_pipeline.resources import WarehouseResource
+
+
+@dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
+def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The 133 cities and their official accounts, from the versioned CSVs, as of this month."""
+    month = Month.from_partition_key(context.partition_key)
+    registry = load_registry()
+    accounts = registry.accounts.with_columns(
+        (pl.col("started_on") < month.next().first_day).alias("active"),
+        pl.lit(registry.version).alias("registry_version"),
+    )
+    cities = registry.cities.with_columns(pl.lit(registry.version).alias("registry_version"))
+    warehouse.get().replace_month(
+        month, context.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
+    )
+    per_platform = accounts.filter("active").group_by("platform").len().sort("platform")
+    return dg.MaterializeResult(
+        metadata={
+            "registry_version": registry.version,
+            "cities": cities.height,
+            "accounts": accounts.height,
+            "active_accounts": int(accounts["active"].sum()),
+            "active_accounts_per_platform": dg.MetadataValue.json(dict(per_platform.iter_rows())),
+            "invented_accounts": int((accounts["provenance"] == "invented").sum()),
+        }
+    )
+
+
+@dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
+def platform_reference(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Each platform's global user scale, activity and relevance: the inputs of the platform weights."""
+    month = Month.from_partition_key(context.partition_key)
+    reference = load_platform_reference()
+    warehouse.get().replace_month(month, context.run_id, {"idx.platform_reference": reference})
+    return dg.MaterializeResult(
+        metadata={"reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note")))}
+    )

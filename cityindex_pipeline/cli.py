@@ -1,0 +1,286 @@
+"""`cityindex`: materialise months, read the index, trace a score, open the Dagster UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.config import Settings, settings_from_env
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.warehouse import Warehouse
+
+DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
+
+console = Console(highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        return settings_from_env()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Month | None:
+    if value is None:
+        return None
+    try:
+        return Month.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """The Communication Impact Index on Overseas Social Media of 133 Chinese cities.
+
+    Data lives in $CITYINDEX_HOME (default ./.cityindex); the source is $CITYINDEX_SOURCE
+    (default: simulated, no credentials needed).
+    """
+
+
+@main.command()
+@click.option(
+    "--month", "months", multiple=True, help="Months to materialise (default 2024-07, 2024-08, 2024-09)."
+)
+def demo(months: tuple[str, ...]) -> None:
+    """Materialise the demo months from the simulated source and print the last month's top ten."""
+    settings = _settings()
+    chosen = [Month.parse(m) for m in (months or DEMO_MONTHS)]
+    started = time.monotonic()
+    for month in sorted(chosen):
+        _run_month(settings, month)
+    last = max(chosen)
+    console.print()
+    _print_top(Warehouse(settings.warehouse_path), last, None)
+    counts = Warehouse(settings.warehouse_path).table_counts()
+    console.print(
+        f"\n[bold]Done[/] in {time.monotonic() - started:.0f} s: {len(chosen)} months in {settings.warehouse_path}"
+        f" ({counts['raw.documents']:,} raw documents, {counts['clean.posts']:,} posts,"
+        f" {counts['publish.index']:,} published rows)."
+    )
+    console.print(
+        "\nWhere next:\n"
+        "  make dev                                   the Dagster UI (asset graph, partitions, checks) on http://127.0.0.1:3000\n"
+        f"  .venv/bin/cityindex top --month {last}               the top ten, overall or --platform facebook|x|instagram|youtube\n"
+        f"  .venv/bin/cityindex trace --city Nanjing --month {last}   how a score was made, down to each account\n"
+        f"  duckdb {settings.warehouse_path}   the tables (schemas raw, clean, idx, publish)"
+    )
+
+
+@main.command()
+@click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+@click.option("--to", "until", callback=_month, help="Last month of a range (inclusive), YYYY-MM.")
+def materialize(month: Month, until: Month | None) -> None:
+    """Run the monthly job for a month (or a range, in order), in process, with progress."""
+    settings = _settings()
+    months = [month.shift(i) for i in range((until or month).months_since(month) + 1)]
+    if not months:
+        raise click.BadParameter("--to is before --month")
+    failures = [m for m in months if not _run_month(settings, m)]
+    if failures:
+        raise click.ClickException(f"{len(failures)} month(s) failed: {', '.join(map(str, failures))}")
+
+
+def _run_month(settings: Settings, month: Month) -> bool:
+    from cityindex_pipeline.runner import materialize_month
+
+    closes = month.end_utc.timestamp()
+    if closes > time.time():
+        raise click.UsageError(
+            f"{month} has not closed yet (Beijing time); only closed months can be materialised"
+        )
+    console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
+    started = time.monotonic()
+    run = materialize_month(settings, month, printer=console.print)
+    verdict = "[green]succeeded[/]" if run.success else "[red]failed[/]"
+    console.print(f"[bold]{month}[/] {verdict} in {time.monotonic() - started:.1f} s (run {run.run_id})")
+    if run.failed_checks:
+        console.print(f"  failed checks: {', '.join(run.failed_checks)} — the month was not published")
+    return run.success
+
+
+@main.command()
+@click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+@click.option(
+    "--platform", type=click.Choice(PLATFORMS), help="A platform's top ten instead of the overall one."
+)
+def top(month: Month, platform: str | None) -> None:
+    """Print the published top ten of a month, overall or for one platform."""
+    _print_top(_warehouse(), month, platform)
+
+
+def _warehouse() -> Warehouse:
+    settings = _settings()
+    if not settings.warehouse_path.exists():
+        raise click.ClickException(f"no warehouse at {settings.warehouse_path}; run `cityindex demo` first")
+    return Warehouse(settings.warehouse_path)
+
+
+def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None:
+    if platform is None:
+        publications = warehouse.publications(month)
+        if publications.height == 0:
+            raise click.ClickException(f"{month} has not been published")
+        version = int(publications["version"].max())
+        rows = warehouse.query(
+            "SELECT rank, name_en, name_zh, score, rank_change FROM publish.index "
+            "WHERE month = $month AND version = $version ORDER BY rank, city_id LIMIT 10",
+            {"month": month.first_day, "version": version},
+        )
+        title = (
+            f"Communication Impact Index on Overseas Social Media — top ten, {month} (published v{version})"
+        )
+    else:
+        rows = warehouse.query(
+            "SELECT i.rank, c.name_en, c.name_zh, i.score, i.rank_change FROM idx.platform_index i "
+            "JOIN clean.registry_cities c USING (month, city_id) "
+            "WHERE i.month = $month AND i.platform = $platform AND i.in_top_ten ORDER BY i.rank, i.city_id",
+            {"month": month.first_day, "platform": platform},
+        )
+        title = f"{platform} index — top ten, {month}"
+    table = Table(title=title)
+    for column, justify in (
+        ("Rank", "right"),
+        ("City", "left"),
+        ("城市", "left"),
+        ("Score", "right"),
+        ("Change", "right"),
+    ):
+        table.add_column(column, justify=justify)
+    for rank, name_en, name_zh, score, change in rows.iter_rows():
+        table.add_row(str(rank), name_en, name_zh, f"{score:.2f}", _change(change))
+    console.print(table)
+
+
+def _change(change: int | None) -> str:
+    if change is None:
+        return "new"
+    return "=" if change == 0 else (f"▲{change}" if change > 0 else f"▼{-change}")
+
+
+@main.command()
+@click.option("--city", required=True, help="City id, English name or Chinese name (Xi'an, xian, 西安).")
+@click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+@click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
+def trace(city: str, month: Month, as_json: bool) -> None:
+    """Decompose a city's score into platforms, dimensions, indicators and account metrics."""
+    from cityindex_pipeline.trace import TraceError, trace_city
+
+    try:
+        traced = trace_city(_warehouse(), city, month)
+    except TraceError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(traced, ensure_ascii=False, indent=2, default=str))
+    else:
+        _print_trace(traced)
+    if not traced["reconciled"]:
+        sys.exit(1)
+
+
+def _print_trace(traced: dict[str, Any]) -> None:
+    city = traced["city"]
+    quantitative, qualitative = traced["quantitative"], traced["qualitative"]
+    root = Tree(
+        f"[bold]{city['name_en']} {city['name_zh']}[/] {traced['month']}: score [bold]{traced['score']:.4f}[/], "
+        f"rank {traced['rank']} (methodology {traced['methodology_version']})"
+    )
+    root.add(
+        f"= {quantitative['share']:.0%} x quantitative {quantitative['score']:.4f}"
+        f" + {qualitative['share']:.0%} x qualitative {qualitative['score']:.4f}"
+    )
+    quant = root.add(f"quantitative {quantitative['score']:.4f} = Σ platform weight x platform index")
+    for entry in traced["platforms"]:
+        if not entry["present"]:
+            quant.add(
+                f"[dim]{entry['platform']}: no account (weight {entry['weight']:.4f}) → contributes 0[/]"
+            )
+            continue
+        node = quant.add(
+            f"[bold]{entry['platform']}[/]: {entry['weight']:.4f} x {entry['score']:.4f} = {entry['contribution']:.4f}"
+            f"  (rank {entry['rank']} on the platform)"
+        )
+        for name, dimension in entry["dimensions"].items():
+            dim = node.add(f"{name} {dimension['score']:.2f} (weight {dimension['weight']})")
+            for indicator in (i for i in entry["indicators"] if i["dimension"] == name):
+                dim.add(_indicator_line(indicator))
+        accounts = node.add(f"accounts ({len(entry['accounts'])})")
+        for account in entry["accounts"]:
+            accounts.add(_account_line(account))
+    panel = root.add(f"qualitative {qualitative['score']:.4f}: mean of the panel ({qualitative['source']})")
+    for rater, score in qualitative["by_rater"].items():
+        panel.add(f"{rater}: {score:.2f}")
+    console.print(root)
+    failed = [r for r in traced["reconciliations"] if not r["ok"]]
+    if failed:
+        console.print(f"[red]{len(failed)} level(s) do not reconcile:[/]")
+        for r in failed:
+            console.print(f"  {r['level']}: stored {r['expected']!r}, recomputed {r['recomputed']!r}")
+    else:
+        console.print(f"[green]All {len(traced['reconciliations'])} levels reconcile to 1e-9.[/]")
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "absent" if value is None else f"{value:,.{digits}f}"
+
+
+def _indicator_line(indicator: dict[str, Any]) -> str:
+    return (
+        f"{indicator['indicator']} = {_number(indicator['raw_value'])}"
+        f" → {indicator['transform']} {_number(indicator['treated_value'], 4)}"
+        f" in [{_number(indicator['platform_min'], 4)}, {_number(indicator['platform_max'], 4)}]"
+        f" → {_number(indicator['normalised'])} (weight {indicator['indicator_weight']})"
+    )
+
+
+def _account_line(account: dict[str, Any]) -> str:
+    followers = "withheld" if account["followers"] is None else f"{account['followers']:,}"
+    return (
+        f"@{account['account_handle']}: followers {followers}, posts {account['posts']},"
+        f" active days {account['active_days']}, interactions {account['interactions']:,},"
+        f" views {_number(account['views'], 0)}, exposures {_number(account['exposures'], 0)}"
+    )
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+def dev(port: int) -> None:
+    """Start the Dagster UI and daemon (`dagster dev`) on 127.0.0.1 for this CITYINDEX_HOME."""
+    from cityindex_pipeline.instance import ensure_dagster_home
+
+    ensure_dagster_home(_settings())
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    dagster = Path(sys.executable).with_name("dagster")
+    args = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)]
+    if workspace.exists():
+        args += ["-w", str(workspace)]
+    else:
+        args += ["-m", "cityindex_pipeline.definitions"]
+    os.execv(args[0], args)
+
+
+@main.command()
+def tables() -> None:
+    """Rows per table of the warehouse."""
+    counts = _warehouse().table_counts()
+    table = Table(title="warehouse tables")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The code location: every asset and check, partitioned by month, run in process against one DuckDB file."""
+
+import dagster as dg
+
+from assets import all_assets
+from checks import all_checks
+from cityindex_pipeline.config import Settings, settings_from_env
+from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.resources import resources_for
+
+monthly_index_job = dg.define_asset_job(
+    "monthly_index",
+    selection=dg.AssetSelection.all(include_sources=False),
+    partitions_def=monthly,
+    description="One month end to end: registry, raw pulls, cleaning, indices, checks, publication.",
+)
+
+
+def build_definitions(
+    settings: Settings | None = None, loggers: dict[str, dg.LoggerDefinition] | None = None
+) -> dg.Definitions:
+    # In-process: one process per run, so one DuckDB writer per run and no ~3 s start-up per step.
+    return dg.Definitions(
+        assets=all_assets,
+        asset_checks=all_checks,
+        jobs=[monthly_index_job],
+        resources=resources_for(settings or settings_from_env()),
+        executor=dg.in_process_executor,
+        loggers=loggers,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,1 @@
+"""The index method: indicators, treatment, normalisation, weighting, aggregation and ranking."""

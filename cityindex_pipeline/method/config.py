@@ -1,0 +1,101 @@
+"""The methodology file, read once and typed: what the index computes is data, not code."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from cityindex_pipeline import PLATFORMS
+
+DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
+DIMENSIONS = ("generate", "interactive", "utilize")
+NORMALISATIONS = ("min-max",)
+INDICATORS = (
+    "posts", "active_days", "video_share", "interactions", "interactions_per_post",
+    "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
+)  # fmt: skip
+
+
+class MethodologyError(ValueError):
+    """The methodology file is inconsistent; the message says which entry."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    weight: float
+    indicators: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Methodology:
+    version: str
+    interactions: dict[str, tuple[str, ...]]
+    views_measure: dict[str, str]
+    dimensions: tuple[Dimension, ...]
+    log_transform: frozenset[str]
+    normalisation: str
+    platform_weight_criteria: dict[str, float]
+    quantitative_share: float
+    qualitative_share: float
+    top_n: int
+    sha256: str
+
+    def indicator_weights(self) -> dict[str, tuple[str, float]]:
+        """Indicator name to (dimension, weight within the dimension)."""
+        return {name: (d.name, weight) for d in self.dimensions for name, weight in d.indicators.items()}
+
+
+@cache
+def load_methodology(path: Path = DEFAULT_METHODOLOGY) -> Methodology:
+    text = path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    try:
+        methodology = Methodology(
+            version=str(raw["version"]),
+            interactions={p: tuple(parts) for p, parts in raw["interactions"].items()},
+            views_measure=dict(raw["views_measure"]),
+            dimensions=tuple(
+                Dimension(name, float(spec["weight"]), {k: float(v) for k, v in spec["indicators"].items()})
+                for name, spec in raw["dimensions"].items()
+            ),
+            log_transform=frozenset(raw["log_transform"]),
+            normalisation=str(raw["normalisation"]),
+            platform_weight_criteria={k: float(v) for k, v in raw["platform_weight_criteria"].items()},
+            quantitative_share=float(raw["quantitative_share"]),
+            qualitative_share=float(raw["qualitative_share"]),
+            top_n=int(raw["top_n"]),
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
+    validate(methodology, path.name)
+    return methodology
+
+
+def validate(methodology: Methodology, name: str = "methodology") -> None:
+    def close_to_one(total: float) -> bool:
+        return abs(total - 1.0) < 1e-9
+
+    if set(methodology.interactions) != set(PLATFORMS) or set(methodology.views_measure) != set(PLATFORMS):
+        raise MethodologyError(f"{name}: interactions and views_measure must name exactly {PLATFORMS}")
+    if tuple(d.name for d in methodology.dimensions) != DIMENSIONS:
+        raise MethodologyError(f"{name}: dimensions must be {DIMENSIONS} in that order")
+    if not close_to_one(sum(d.weight for d in methodology.dimensions)):
+        raise MethodologyError(f"{name}: dimension weights must sum to 1")
+    for dimension in methodology.dimensions:
+        if not close_to_one(sum(dimension.indicators.values())):
+            raise MethodologyError(f"{name}: indicator weights of {dimension.name} must sum to 1")
+        unknown = set(dimension.indicators) - set(INDICATORS)
+        if unknown:
+            raise MethodologyError(f"{name}: unknown indicator(s) {sorted(unknown)} in {dimension.name}")
+    if methodology.normalisation not in NORMALISATIONS:
+        raise MethodologyError(f"{name}: normalisation must be one of {NORMALISATIONS}")
+    if not close_to_one(methodology.quantitative_share + methodology.qualitative_share):
+        raise MethodologyError(f"{name}: quantitative and qualitative shares must sum to 1")
+    if not close_to_one(sum(methodology.platform_weight_criteria.values())):
+        raise MethodologyError(f"{name}: platform weight criteria must sum to 1")

@@ -1,0 +1,251 @@
+"""The index, step by step as the OECD/JRC Handbook names them: indicators, treat, normalise,
+weight, aggregate, rank. Each step takes a table and returns a table an auditor can read.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.method.config import Methodology
+
+INDICATOR_COLUMNS = (
+    "posts", "active_days", "video_share", "interactions", "interactions_per_post",
+    "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
+)  # fmt: skip
+
+
+def city_indicators(
+    metrics: pl.DataFrame, posts: pl.DataFrame, platform: str, methodology: Methodology
+) -> pl.DataFrame:
+    """One row per city on the platform: its accounts' month aggregated into the raw indicators.
+
+    A city with no account on the platform has no row (absent, not zero). Ratios are computed
+    from the city totals, not averaged over accounts.
+    """
+    metrics = metrics.filter(pl.col("platform") == platform)
+    posts = posts.filter(pl.col("platform") == platform)
+    measure = methodology.views_measure[platform]
+    active_days = posts.group_by("city_id").agg(
+        pl.col("published_at_beijing").dt.date().n_unique().cast(pl.Int64).alias("active_days")
+    )
+    # Only accounts that report the measure at all count towards `views`; null if none does.
+    audience = posts.group_by("city_id").agg(
+        pl.when(pl.col(measure).is_not_null().any()).then(pl.col(measure).sum()).alias("views")
+    )
+    both = pl.col("followers").is_not_null() & pl.col("followers_previous").is_not_null()
+    totals = metrics.group_by("city_id").agg(
+        pl.len().alias("accounts"),
+        pl.col("posts").sum(),
+        pl.col("video_posts").sum(),
+        pl.col("interactions").sum(),
+        pl.when(pl.col("followers").is_not_null().any()).then(pl.col("followers").sum()).alias("followers"),
+        pl.col("follower_growth").filter(both).sum().alias("_growth"),
+        pl.col("followers_previous").filter(both).sum().alias("_base"),
+        pl.col("interactions")
+        .filter(pl.col("followers").is_not_null())
+        .sum()
+        .alias("_interactions_for_rate"),
+        pl.col("followers").filter(pl.col("followers").is_not_null()).sum().alias("_followers_for_rate"),
+    )
+    return (
+        totals.join(active_days, on="city_id", how="left")
+        .join(audience, on="city_id", how="left")
+        .with_columns(
+            pl.col("active_days").fill_null(0),
+            pl.when(pl.col("posts") > 0).then(pl.col("video_posts") / pl.col("posts")).alias("video_share"),
+            pl.when(pl.col("posts") > 0)
+            .then(pl.col("interactions") / pl.col("posts"))
+            .alias("interactions_per_post"),
+            pl.when(pl.col("_followers_for_rate") > 0)
+            .then(pl.col("_interactions_for_rate") / pl.col("_followers_for_rate") * 1000)
+            .alias("interactions_per_thousand_followers"),
+            pl.when(pl.col("_base") > 0)
+            .then(pl.col("_growth") / pl.col("_base"))
+            .alias("follower_growth_rate"),
+        )
+        .select(
+            pl.lit(platform).alias("platform"),
+            "city_id",
+            pl.col("accounts").cast(pl.Int32),
+            *[pl.col(name).cast(pl.Float64) for name in INDICATOR_COLUMNS],
+        )
+        .sort("city_id")
+    )
+
+
+def to_long(indicators: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
+    """One row per (city, indicator) with its dimension and weight: the shape the auditor reads."""
+    weights = methodology.indicator_weights()
+    long = indicators.unpivot(
+        index=["platform", "city_id", "accounts"],
+        on=list(weights),
+        variable_name="indicator",
+        value_name="raw_value",
+    )
+    lookup = pl.DataFrame(
+        {
+            "indicator": list(weights),
+            "dimension": [dimension for dimension, _ in weights.values()],
+            "indicator_weight": [weight for _, weight in weights.values()],
+        }
+    )
+    return long.join(lookup, on="indicator", how="left")
+
+
+def treat(long: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
+    """Tame heavy tails: log1p of the counts the methodology lists; ratios pass unchanged."""
+    logged = pl.col("indicator").is_in(sorted(methodology.log_transform))
+    return long.with_columns(
+        pl.when(logged).then(pl.lit("log1p")).otherwise(pl.lit("none")).alias("transform"),
+        pl.when(logged)
+        .then(pl.col("raw_value").clip(lower_bound=0).log1p())
+        .otherwise(pl.col("raw_value"))
+        .alias("treated_value"),
+    )
+
+
+def normalise(long: pl.DataFrame) -> pl.DataFrame:
+    """Min-max to 0-100 within platform and indicator over the cities present; constant scores 50."""
+    low = pl.col("treated_value").min().over("platform", "indicator")
+    high = pl.col("treated_value").max().over("platform", "indicator")
+    return long.with_columns(platform_min=low, platform_max=high).with_columns(
+        pl.when(pl.col("treated_value").is_null())
+        .then(None)
+        .when(pl.col("platform_max") == pl.col("platform_min"))
+        .then(50.0)
+        .otherwise(
+            (pl.col("treated_value") - pl.col("platform_min"))
+            / (pl.col("platform_max") - pl.col("platform_min"))
+            * 100.0
+        )
+        .alias("normalised")
+    )
+
+
+def aggregate_platform(long: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
+    """Dimension score: weighted mean of the indicators a city has (weights re-scaled over those);
+    platform score: dimension weights times dimension scores. A dimension with no indicator is 0."""
+    present = pl.col("normalised").is_not_null()
+    dimensions = long.group_by("platform", "city_id", "dimension").agg(
+        pl.when(pl.col("indicator_weight").filter(present).sum() > 0)
+        .then(
+            (pl.col("normalised").filter(present) * pl.col("indicator_weight").filter(present)).sum()
+            / pl.col("indicator_weight").filter(present).sum()
+        )
+        .otherwise(0.0)
+        .alias("dimension_score")
+    )
+    wide = dimensions.pivot(on="dimension", index=["platform", "city_id"], values="dimension_score")
+    weights = {d.name: d.weight for d in methodology.dimensions}
+    for name in weights:
+        if name not in wide.columns:
+            wide = wide.with_columns(pl.lit(0.0).alias(name))
+    return wide.select(
+        "platform",
+        "city_id",
+        pl.col("generate").fill_null(0.0).alias("generate_score"),
+        pl.col("interactive").fill_null(0.0).alias("interactive_score"),
+        pl.col("utilize").fill_null(0.0).alias("utilize_score"),
+        sum(pl.col(name).fill_null(0.0) * weight for name, weight in weights.items()).alias("score"),
+    )
+
+
+def rank(scores: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Competition ranking (1, 2, 2, 4) by score, highest first, within each group of `by`."""
+    ranked = pl.col("score").rank(method="min", descending=True).cast(pl.Int32)
+    return scores.with_columns((ranked.over(by) if by else ranked).alias("rank")).sort(*by, "rank", "city_id")
+
+
+def platform_index(long: pl.DataFrame, methodology: Methodology, previous: pl.DataFrame) -> pl.DataFrame:
+    """Platform scores, rank and top ten, with the change in rank against the previous month."""
+    ranked = rank(aggregate_platform(long, methodology), by=("platform",))
+    return (
+        ranked.with_columns((pl.col("rank") <= methodology.top_n).alias("in_top_ten"))
+        .join(
+            previous.select("platform", "city_id", pl.col("rank").alias("previous_rank")),
+            on=["platform", "city_id"],
+            how="left",
+        )
+        .with_columns(
+            (pl.col("previous_rank") - pl.col("rank")).cast(pl.Int32).alias("rank_change"),
+            pl.col("previous_rank").cast(pl.Int32),
+        )
+        .sort("platform", "rank", "city_id")
+    )
+
+
+def platform_weights(reference: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
+    """Weight per platform: the criteria's weighted mean of each platform's share of the criterion."""
+    criteria = methodology.platform_weight_criteria
+    shares = reference.select(
+        "platform",
+        (pl.col("monthly_active_users_millions") / pl.col("monthly_active_users_millions").sum()).alias(
+            "user_scale_share"
+        ),
+        (pl.col("daily_minutes_per_user") / pl.col("daily_minutes_per_user").sum()).alias("activity_share"),
+        (pl.col("relevance") / pl.col("relevance").sum()).alias("relevance_share"),
+    )
+    return shares.with_columns(
+        (
+            pl.col("user_scale_share") * criteria["user_scale"]
+            + pl.col("activity_share") * criteria["activity"]
+            + pl.col("relevance_share") * criteria["relevance"]
+        ).alias("weight")
+    ).sort(pl.col("platform").replace_strict({p: i for i, p in enumerate(PLATFORMS)}, return_dtype=pl.Int32))
+
+
+def comprehensive_index(
+    cities: pl.DataFrame,
+    platform_scores: pl.DataFrame,
+    weights: pl.DataFrame,
+    qualitative: pl.DataFrame,
+    previous: pl.DataFrame,
+    methodology: Methodology,
+) -> pl.DataFrame:
+    """Every city of the roster: quantitative = sum of platform weight x platform score (a platform
+    where the city has no account contributes 0 here, at aggregation); final = 80 % quantitative +
+    20 % qualitative; ranked, with change against the previous month."""
+    quantitative = (
+        platform_scores.join(weights.select("platform", "weight"), on="platform")
+        .group_by("city_id")
+        .agg(
+            (pl.col("score") * pl.col("weight")).sum().alias("quantitative_score"),
+            pl.len().cast(pl.Int32).alias("platforms_present"),
+        )
+    )
+    panel = qualitative.group_by("city_id").agg(pl.col("score").mean().alias("qualitative_score"))
+    scored = (
+        cities.select("city_id")
+        .join(quantitative, on="city_id", how="left")
+        .join(panel, on="city_id", how="left")
+        .with_columns(
+            pl.col("quantitative_score").fill_null(0.0),
+            pl.col("platforms_present").fill_null(0),
+            pl.col("qualitative_score").fill_null(0.0),
+            pl.lit(methodology.quantitative_share).alias("quantitative_share"),
+            pl.lit(methodology.qualitative_share).alias("qualitative_share"),
+        )
+        .with_columns(
+            (
+                pl.col("quantitative_share") * pl.col("quantitative_score")
+                + pl.col("qualitative_share") * pl.col("qualitative_score")
+            ).alias("score")
+        )
+    )
+    return (
+        rank(scored)
+        .join(
+            previous.select(
+                "city_id", pl.col("score").alias("previous_score"), pl.col("rank").alias("previous_rank")
+            ),
+            on="city_id",
+            how="left",
+        )
+        .with_columns(
+            (pl.col("score") - pl.col("previous_score")).alias("score_change"),
+            (pl.col("previous_rank") - pl.col("rank")).cast(pl.Int32).alias("rank_change"),
+            pl.col("previous_rank").cast(pl.Int32),
+        )
+        .sort("rank", "city_id")
+    )

@@ -1,0 +1,160 @@
+"""What every parser shares: typed errors, the row shapes, count and time readers."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+CONTENT_TYPES = ("text", "photo", "video", "album", "link", "other")
+"""The known content types of `clean.posts`; every platform's own vocabulary maps onto these."""
+
+MAX_COUNT = 2**53
+"""Larger counts are not plausible for a city account and would lose precision as DOUBLE."""
+
+_HASHTAG = re.compile(r"#(\w+)", re.UNICODE)
+
+
+class DocumentError(ValueError):
+    """A whole document cannot be used: not JSON, an error body, or the wrong shape."""
+
+
+class RecordError(ValueError):
+    """One record inside a usable document cannot be used; the rest of the document can."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    record_id: str | None
+    reason: str
+    record: str
+
+
+@dataclass
+class Parsed:
+    """Rows a parser could use and records it had to reject, with the reason."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def reject(self, record: Any, reason: str) -> None:
+        record_id = record.get("id") if isinstance(record, dict) else None
+        self.rejected.append(
+            Rejection(
+                record_id=str(record_id) if record_id is not None else None,
+                reason=reason,
+                record=json.dumps(record, ensure_ascii=False, sort_keys=True)[:4000],
+            )
+        )
+
+
+def load_json(body: str) -> Any:
+    """Parse a body; an HTML page, a truncated body or an API error object is a DocumentError."""
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as error:
+        start = body.lstrip()[:15].lower()
+        kind = "an HTML page" if start.startswith(("<!doctype", "<html")) else "not valid JSON"
+        raise DocumentError(f"body is {kind} ({error.msg} at character {error.pos})") from None
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        error = payload["error"]
+        raise DocumentError(f"API error body: {error.get('code', '?')} {error.get('message', '')}".strip())
+    return payload
+
+
+def require(payload: Any, key: str, kind: type, what: str) -> Any:
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), kind):
+        raise DocumentError(f"not a {what} document: no {key!r} {kind.__name__}")
+    return payload[key]
+
+
+def count(value: Any, name: str, *, numeric_string: bool = False) -> int | None:
+    """A count as the platform gave it: absent stays None; numeric strings only where the API sends them."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"{name} is a boolean, not a count")
+    if isinstance(value, str):
+        if not numeric_string:
+            raise RecordError(f"{name} is a string, not a count: {value[:40]!r}")
+        if not (value.isascii() and value.isdigit()):
+            raise RecordError(f"{name} is not a count: {value[:40]!r}")
+        value = int(value)
+    if isinstance(value, float):
+        raise RecordError(f"{name} is a fraction, not a count: {value!r}")
+    if not isinstance(value, int):
+        raise RecordError(f"{name} is not a count: {type(value).__name__}")
+    if value < 0:
+        raise RecordError(f"{name} is negative: {value}")
+    if value > MAX_COUNT:
+        raise RecordError(f"{name} is implausibly large: {value}")
+    return value
+
+
+def timestamp(value: Any, name: str) -> datetime:
+    """Read `+0000` (Graph API), `.000Z` (X) and `Z` with or without milliseconds (YouTube)."""
+    if not isinstance(value, str):
+        raise RecordError(f"{name} is missing")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        raise RecordError(f"{name} has no time zone: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def identifier(record: dict[str, Any], key: str = "id") -> str:
+    value = record.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(f"{key} is missing")
+    return value
+
+
+def hashtags_in(text: str | None) -> list[str]:
+    return _HASHTAG.findall(text or "")
+
+
+def excerpt(text: Any, length: int = 280) -> str | None:
+    return text[:length] if isinstance(text, str) else None
+
+
+def insight_value(metric: dict[str, Any]) -> Any:
+    """Insights give `values: [{value}]` (lifetime period) or `total_value: {value}`."""
+    if isinstance(metric.get("total_value"), dict):
+        return metric["total_value"].get("value")
+    values = metric.get("values")
+    if isinstance(values, list) and values and isinstance(values[-1], dict):
+        return values[-1].get("value")
+    return None
+
+
+def metrics_of(entry: Any) -> dict[str, Any]:
+    """Metric name to value from one entry of a Graph API multi-id insights lookup."""
+    data = ((entry or {}).get("insights") or {}).get("data") if isinstance(entry, dict) else None
+    if not isinstance(data, list):
+        raise RecordError("insights entry without 'insights.data'")
+    return {metric.get("name"): insight_value(metric) for metric in data if isinstance(metric, dict)}
+
+
+def first_present(metrics: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The first of several names for one metric (old and new API versions) that has a value."""
+    return next((metrics[name] for name in names if metrics.get(name) is not None), None)
+
+
+def post_row(**fields: Any) -> dict[str, Any]:
+    """A post with every column present, so absent counts are explicit Nones."""
+    row: dict[str, Any] = dict.fromkeys(POST_FIELDS)
+    row.update(fields)
+    return row
+
+
+POST_FIELDS = (
+    "post_id", "published_at_utc", "content_type", "text_excerpt", "permalink", "hashtags",
+    "likes", "comments", "shares", "quotes", "saves", "views", "exposures", "reach", "duration_seconds",
+)  # fmt: skip
+INSIGHT_FIELDS = ("post_id", "exposures", "reach", "views", "saves")

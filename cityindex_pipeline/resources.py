@@ -1,0 +1,47 @@
+"""Dagster resources: thin, typed handles on the domain's warehouse and source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from cityindex_pipeline.config import Settings
+from cityindex_pipeline.sources import Source, make_source
+from cityindex_pipeline.warehouse import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file; schemas are created on first use."""
+
+    path: str
+    lock_timeout_seconds: float = 120.0
+
+    def get(self) -> Warehouse:
+        warehouse = Warehouse(Path(self.path), lock_timeout_seconds=self.lock_timeout_seconds)
+        warehouse.ensure_schema()
+        return warehouse
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Which source feeds the raw layer: `simulated` (default), `files` or `api`."""
+
+    kind: str = "simulated"
+    seed: int = 20240901
+    landing_dir: str = ".cityindex/landing"
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir)
+
+    def get(self) -> Source:
+        return make_source(self.kind, seed=self.seed, landing_dir=self.landing_path)
+
+
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "source": SourceResource(
+            kind=settings.source, seed=settings.seed, landing_dir=str(settings.landing_dir)
+        ),
+    }

@@ -1,0 +1,84 @@
+"""Run the monthly job in this process against the persistent Dagster instance, with progress lines."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from cityindex_pipeline.config import Settings
+from cityindex_pipeline.instance import ensure_dagster_home
+from cityindex_pipeline.months import Month
+
+Printer = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class MonthRun:
+    month: Month
+    run_id: str
+    success: bool
+    failed_steps: list[str]
+    failed_checks: list[str]
+
+
+class _ProgressHandler(logging.Handler):
+    """Turns Dagster's structured events into one line per finished step or check."""
+
+    def __init__(self, printer: Printer) -> None:
+        super().__init__()
+        self.printer = printer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+        if event is None:
+            return
+        kind = event.event_type_value
+        if kind == "STEP_SUCCESS":
+            self.printer(f"  ✓ {event.step_key:<28} {event.event_specific_data.duration_ms / 1000:6.2f} s")
+        elif kind == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            self.printer(f"  ✗ {event.step_key:<28} {error.message.strip() if error else 'failed'}")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            mark = "✓" if data.passed else "✗"
+            self.printer(f"    {mark} check {data.asset_check_key.name} ({data.severity.value.lower()})")
+        elif kind == "STEP_SKIPPED":
+            self.printer(f"  - {event.step_key:<28} skipped (an upstream step or blocking check failed)")
+
+
+def progress_logger(printer: Printer) -> dg.LoggerDefinition:
+    @dg.logger
+    def _progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
+        log = logging.Logger("cityindex.progress", level=logging.DEBUG)
+        log.addHandler(_ProgressHandler(printer))
+        return log
+
+    return _progress
+
+
+def materialize_month(settings: Settings, month: Month, printer: Printer = print) -> MonthRun:
+    """Every asset and check of one month, in process, recorded in the local Dagster instance."""
+    ensure_dagster_home(settings)
+    from cityindex_pipeline.definitions import build_definitions
+
+    definitions = build_definitions(settings, loggers={"progress": progress_logger(printer)})
+    job = definitions.resolve_job_def("monthly_index")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            partition_key=month.partition_key,
+            instance=instance,
+            run_config={"loggers": {"progress": {}}},
+            raise_on_error=False,
+        )
+        failed_checks = [
+            evaluation.asset_check_key.name
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed
+        ]
+        failed_steps = [event.step_key for event in result.get_step_failure_events()]
+        return MonthRun(
+            month, result.run_id, result.success and not failed_checks, failed_steps, failed_checks
+        )

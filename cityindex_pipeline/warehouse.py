@@ -1,0 +1,267 @@
+"""The one home of storage: DuckDB schemas, append-only raw pulls, atomic month replacement, reads.
+
+Every monthly table carries `month` (DATE, first day) and `run_id`. Writes of a month are
+delete-then-insert inside one transaction, so a reader sees the old month or the new one,
+never a mix; raw documents are only ever appended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from cityindex_pipeline.months import Month
+
+SCHEMAS = ("raw", "clean", "idx", "publish")
+
+TABLES: dict[str, str] = {
+    "raw.pulls": """
+        pull_id VARCHAR PRIMARY KEY, month DATE NOT NULL, platform VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, run_id VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+        completed_at TIMESTAMPTZ NOT NULL, status VARCHAR NOT NULL, accounts INTEGER NOT NULL,
+        documents INTEGER NOT NULL""",
+    "raw.documents": """
+        month DATE NOT NULL, platform VARCHAR NOT NULL, account_handle VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL, page INTEGER NOT NULL, body VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, pull_id VARCHAR NOT NULL, fetched_at TIMESTAMPTZ NOT NULL,
+        request_url VARCHAR NOT NULL, source VARCHAR NOT NULL, run_id VARCHAR NOT NULL""",
+    "clean.registry_cities": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, registry_version VARCHAR NOT NULL,
+        city_id VARCHAR NOT NULL, name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL,
+        province_en VARCHAR NOT NULL, province_zh VARCHAR NOT NULL, tier VARCHAR NOT NULL,
+        longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL""",
+    "clean.registry_accounts": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, registry_version VARCHAR NOT NULL,
+        city_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, account_handle VARCHAR NOT NULL,
+        platform_account_id VARCHAR NOT NULL, display_name VARCHAR NOT NULL, started_on DATE NOT NULL,
+        provenance VARCHAR NOT NULL, active BOOLEAN NOT NULL""",
+    "clean.posts": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        account_handle VARCHAR NOT NULL, platform_account_id VARCHAR NOT NULL, post_id VARCHAR NOT NULL,
+        published_at_utc TIMESTAMPTZ NOT NULL, published_at_beijing TIMESTAMP NOT NULL,
+        content_type VARCHAR NOT NULL, text_excerpt VARCHAR, permalink VARCHAR, hashtags VARCHAR[],
+        likes BIGINT, comments BIGINT, shares BIGINT, quotes BIGINT, saves BIGINT, views BIGINT,
+        exposures BIGINT, reach BIGINT, duration_seconds BIGINT, interactions BIGINT NOT NULL,
+        interactions_complete BOOLEAN NOT NULL, source_sha256 VARCHAR NOT NULL,
+        insights_sha256 VARCHAR, pull_id VARCHAR NOT NULL, fetched_at TIMESTAMPTZ NOT NULL""",
+    "clean.account_metrics": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        account_handle VARCHAR NOT NULL, platform_account_id VARCHAR NOT NULL, followers BIGINT,
+        followers_previous BIGINT, follower_growth BIGINT, posts BIGINT NOT NULL,
+        active_days BIGINT NOT NULL, video_posts BIGINT NOT NULL, interactions BIGINT NOT NULL,
+        interactions_per_post DOUBLE, views BIGINT, views_per_video DOUBLE, exposures BIGINT,
+        profile_sha256 VARCHAR, pull_id VARCHAR NOT NULL""",
+    "clean.quarantine": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+        account_handle VARCHAR NOT NULL, endpoint VARCHAR NOT NULL, source_sha256 VARCHAR NOT NULL,
+        record_id VARCHAR, reason VARCHAR NOT NULL, record VARCHAR NOT NULL""",
+    "idx.platform_reference": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+        monthly_active_users_millions DOUBLE NOT NULL, daily_minutes_per_user DOUBLE NOT NULL,
+        relevance DOUBLE NOT NULL, reference_note VARCHAR NOT NULL""",
+    "idx.platform_weights": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+        user_scale_share DOUBLE NOT NULL, activity_share DOUBLE NOT NULL, relevance_share DOUBLE NOT NULL,
+        weight DOUBLE NOT NULL, methodology_version VARCHAR NOT NULL""",
+    "idx.platform_indicators": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        dimension VARCHAR NOT NULL, indicator VARCHAR NOT NULL, indicator_weight DOUBLE NOT NULL,
+        raw_value DOUBLE, transform VARCHAR NOT NULL, treated_value DOUBLE, platform_min DOUBLE,
+        platform_max DOUBLE, normalised DOUBLE, accounts INTEGER NOT NULL,
+        methodology_version VARCHAR NOT NULL""",
+    "idx.platform_index": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        generate_score DOUBLE NOT NULL, interactive_score DOUBLE NOT NULL, utilize_score DOUBLE NOT NULL,
+        score DOUBLE NOT NULL, rank INTEGER NOT NULL, in_top_ten BOOLEAN NOT NULL,
+        previous_rank INTEGER, rank_change INTEGER, methodology_version VARCHAR NOT NULL""",
+    "idx.qualitative_scores": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, rater VARCHAR NOT NULL,
+        criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL""",
+    "idx.comprehensive_index": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL,
+        quantitative_share DOUBLE NOT NULL, qualitative_share DOUBLE NOT NULL, score DOUBLE NOT NULL,
+        rank INTEGER NOT NULL, platforms_present INTEGER NOT NULL, previous_score DOUBLE,
+        previous_rank INTEGER, score_change DOUBLE, rank_change INTEGER,
+        methodology_version VARCHAR NOT NULL""",
+    "publish.publications": """
+        month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL,
+        published_at TIMESTAMPTZ NOT NULL, content_sha256 VARCHAR NOT NULL,
+        methodology_version VARCHAR NOT NULL, registry_version VARCHAR NOT NULL, pull_ids VARCHAR[] NOT NULL,
+        cities INTEGER NOT NULL, PRIMARY KEY (month, version)""",
+    "publish.index": """
+        month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, score DOUBLE NOT NULL,
+        quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL,
+        facebook_score DOUBLE, x_score DOUBLE, instagram_score DOUBLE, youtube_score DOUBLE,
+        previous_rank INTEGER, rank_change INTEGER, score_change DOUBLE""",
+}
+"""DDL of every table: the schemas outside tools rely on (see README, "Tables")."""
+
+_LOCK_MESSAGE = "Could not set lock"
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds DuckDB's single-writer lock for longer than we were willing to wait."""
+
+
+class Warehouse:
+    """DuckDB file with the cityindex schemas; one connection per operation, writes in transactions."""
+
+    def __init__(self, path: Path | str, *, lock_timeout_seconds: float = 120.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_seconds = lock_timeout_seconds
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the file, waiting (bounded) while another process holds the write lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.1
+        while True:
+            try:
+                connection = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as error:
+                if _LOCK_MESSAGE not in str(error) or time.monotonic() >= deadline:
+                    if _LOCK_MESSAGE in str(error):
+                        raise WarehouseLockedError(
+                            f"{self.path} is locked by another process; waited {self.lock_timeout_seconds:.0f} s"
+                        ) from error
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def ensure_schema(self) -> None:
+        with self.connect() as con:
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for table, columns in TABLES.items():
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def replace_month(
+        self,
+        month: Month,
+        run_id: str,
+        frames: dict[str, pl.DataFrame],
+        *,
+        platform: str | None = None,
+    ) -> None:
+        """Replace `month` (of one `platform` only, if given) in each table, all in one transaction."""
+        _check_tables(frames)
+        scope, params = "month = ?", [month.first_day]
+        if platform is not None:
+            scope, params = "month = ? AND platform = ?", [month.first_day, platform]
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table, frame in frames.items():
+                    con.execute(f"DELETE FROM {table} WHERE {scope}", params)
+                    _insert(con, table, _stamp(frame, month, run_id))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def append_pull(self, pull: dict[str, object], documents: pl.DataFrame) -> None:
+        """Append one pull's documents and its completion record together: all or nothing."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _insert(con, "raw.documents", documents)
+                _insert(con, "raw.pulls", pl.DataFrame([pull]))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def publish(self, publication: dict[str, object], rows: pl.DataFrame) -> None:
+        """Add a new publication version; existing versions are never touched."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _insert(con, "publish.publications", pl.DataFrame([publication]))
+                _insert(con, "publish.index", rows)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: dict[str, object] | None = None) -> pl.DataFrame:
+        with self.connect() as con:
+            return con.sql(sql, params=params).pl()
+
+    def read_month(self, table: str, month: Month, columns: Sequence[str] = ("*",)) -> pl.DataFrame:
+        _check_tables({table: None})
+        return self.query(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE month = $month", {"month": month.first_day}
+        )
+
+    def latest_pull(self, month: Month, platform: str) -> dict[str, object] | None:
+        """The newest complete pull of a platform's month: what downstream assets read."""
+        pulls = self.query(
+            "SELECT * FROM raw.pulls WHERE month = $month AND platform = $platform AND status = 'complete' "
+            "ORDER BY completed_at DESC, pull_id DESC LIMIT 1",
+            {"month": month.first_day, "platform": platform},
+        )
+        return pulls.row(0, named=True) if pulls.height else None
+
+    def raw_documents(self, month: Month, platform: str) -> pl.DataFrame:
+        """Documents of the latest complete pull of the month for a platform (empty if none)."""
+        pull = self.latest_pull(month, platform)
+        if pull is None:
+            return self.query("SELECT * FROM raw.documents WHERE false")
+        return self.query(
+            "SELECT * FROM raw.documents WHERE pull_id = $pull_id ORDER BY account_handle, endpoint, page",
+            {"pull_id": pull["pull_id"]},
+        )
+
+    def publications(self, month: Month) -> pl.DataFrame:
+        return self.query(
+            "SELECT * FROM publish.publications WHERE month = $month ORDER BY version",
+            {"month": month.first_day},
+        )
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table, for the note a run prints and for tests."""
+        with self.connect() as con:
+            return {table: con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in TABLES}
+
+
+def _check_tables(frames: dict[str, object]) -> None:
+    unknown = sorted(set(frames) - set(TABLES))
+    if unknown:
+        raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
+
+
+def _stamp(frame: pl.DataFrame, month: Month, run_id: str) -> pl.DataFrame:
+    """Every row of a monthly table carries its month and the run that wrote it."""
+    return frame.with_columns(pl.lit(month.first_day).alias("month"), pl.lit(run_id).alias("run_id"))
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    con.register("_incoming", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+    finally:
+        con.unregister("_incoming")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

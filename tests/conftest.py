@@ -1,0 +1,48 @@
+"""Fixtures build data, not mocks: a temporary CITYINDEX_HOME and months materialised into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cityindex_pipeline.config import Settings
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.warehouse import Warehouse
+
+
+def make_settings(home: Path) -> Settings:
+    return Settings(home=home, source="simulated", seed=20240901)
+
+
+def materialize(settings: Settings, month: Month, selection=None, instance=None) -> dg.ExecuteInProcessResult:
+    """Run the whole graph (or a selection) for one month, in process, as the monthly job does."""
+    from assets import all_assets
+    from checks import all_checks
+    from cityindex_pipeline.resources import resources_for
+
+    return dg.materialize(
+        [*all_assets, *all_checks],
+        partition_key=month.partition_key,
+        resources=resources_for(settings),
+        selection=selection,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def september_home(tmp_path_factory) -> Settings:
+    """2024-08 and 2024-09 materialised once for the read-only tests of this session."""
+    settings = make_settings(tmp_path_factory.mktemp("cityindex-home"))
+    with dg.instance_for_test() as instance:
+        for month in (Month(2024, 8), Month(2024, 9)):
+            result = materialize(settings, month, instance=instance)
+            assert result.success, [e.step_key for e in result.get_step_failure_events()]
+    return settings
+
+
+@pytest.fixture(scope="session")
+def september_warehouse(september_home: Settings) -> Warehouse:
+    return Warehouse(september_home.warehouse_path)

@@ -1,0 +1,136 @@
+"""The index method's steps on small tables whose answers can be worked out by hand."""
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from cityindex_pipeline.method import index as method
+from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.reference import load_platform_reference
+
+M = load_methodology()
+
+
+def metrics(rows):
+    base = {
+        "platform": "facebook", "followers": None, "followers_previous": None, "follower_growth": None,
+        "posts": 0, "video_posts": 0, "interactions": 0,
+    }  # fmt: skip
+    return pl.DataFrame([base | row for row in rows])
+
+
+def posts(rows):
+    base = {"platform": "facebook", "exposures": None, "views": None}
+    return pl.DataFrame([base | row for row in rows]).with_columns(
+        pl.col("published_at_beijing").cast(pl.Datetime("us"))
+    )
+
+
+def test_city_indicators_aggregate_accounts_and_keep_missing_null():
+    frame = method.city_indicators(
+        metrics(
+            [
+                {
+                    "city_id": "a",
+                    "followers": 1000,
+                    "followers_previous": 800,
+                    "follower_growth": 200,
+                    "posts": 2,
+                    "video_posts": 1,
+                    "interactions": 30,
+                },
+                {"city_id": "a", "followers": None, "posts": 1, "interactions": 10},
+                {"city_id": "b", "followers": 50, "posts": 0},
+            ]
+        ),
+        posts(
+            [
+                {"city_id": "a", "published_at_beijing": datetime(2024, 9, 1, 9), "exposures": 100},
+                {"city_id": "a", "published_at_beijing": datetime(2024, 9, 1, 20), "exposures": None},
+                {"city_id": "a", "published_at_beijing": datetime(2024, 9, 3, 9), "exposures": 50},
+            ]
+        ),
+        "facebook",
+        M,
+    )
+    a, b = frame.sort("city_id").to_dicts()
+    assert a["posts"] == 3 and a["active_days"] == 2 and a["accounts"] == 2
+    assert a["interactions_per_post"] == pytest.approx(40 / 3)
+    assert a["video_share"] == pytest.approx(1 / 3)
+    assert a["followers"] == 1000, "a withheld follower count is not added as zero"
+    assert a["interactions_per_thousand_followers"] == pytest.approx(30 / 1000 * 1000), (
+        "only accounts with followers"
+    )
+    assert a["follower_growth_rate"] == pytest.approx(0.25)
+    assert a["views"] == 150
+    assert b["interactions_per_post"] is None and b["views"] is None and b["follower_growth_rate"] is None
+
+
+def test_normalise_min_max_constant_and_missing():
+    long = pl.DataFrame(
+        {
+            "platform": ["x"] * 6,
+            "city_id": ["a", "b", "c", "a", "b", "c"],
+            "indicator": ["posts"] * 3 + ["views"] * 3,
+            "treated_value": [1.0, 3.0, 2.0, 5.0, 5.0, None],
+        }
+    )
+    out = method.normalise(long).sort("indicator", "city_id")["normalised"].to_list()
+    assert out == [0.0, 100.0, 50.0, 50.0, 50.0, None]
+
+
+def test_aggregate_rescales_weights_over_present_indicators():
+    long = pl.DataFrame(
+        {
+            "platform": ["x"] * 3,
+            "city_id": ["a"] * 3,
+            "dimension": ["generate", "generate", "generate"],
+            "indicator": ["posts", "active_days", "video_share"],
+            "indicator_weight": [0.4, 0.4, 0.2],
+            "normalised": [100.0, 50.0, None],
+        }
+    )
+    (row,) = method.aggregate_platform(long, M).to_dicts()
+    assert row["generate_score"] == pytest.approx((100 * 0.4 + 50 * 0.4) / 0.8)
+    assert row["interactive_score"] == 0.0
+    assert row["score"] == pytest.approx(0.3 * row["generate_score"])
+
+
+def test_rank_is_competition_ranking_highest_first():
+    ranked = method.rank(pl.DataFrame({"city_id": ["a", "b", "c", "d"], "score": [10.0, 30.0, 30.0, 5.0]}))
+    assert dict(ranked.select("city_id", "rank").iter_rows()) == {"b": 1, "c": 1, "a": 3, "d": 4}
+
+
+def test_platform_weights_sum_to_one_and_follow_the_criteria():
+    weights = method.platform_weights(load_platform_reference(), M)
+    assert weights["weight"].sum() == pytest.approx(1.0)
+    assert weights["platform"].to_list() == ["facebook", "x", "instagram", "youtube"]
+    x = weights.filter(platform="x").row(0, named=True)
+    expected = 0.4 * x["user_scale_share"] + 0.3 * x["activity_share"] + 0.3 * x["relevance_share"]
+    assert x["weight"] == pytest.approx(expected)
+
+
+def test_comprehensive_index_absent_platform_counts_zero_and_shares_are_80_20():
+    cities = pl.DataFrame({"city_id": ["a", "b", "c"]})
+    scores = pl.DataFrame(
+        {"platform": ["facebook", "x", "facebook"], "city_id": ["a", "a", "b"], "score": [80.0, 40.0, 100.0]}
+    )
+    weights = pl.DataFrame({"platform": ["facebook", "x"], "weight": [0.75, 0.25]})
+    panel = pl.DataFrame({"city_id": ["a", "a", "b", "c"], "score": [60.0, 80.0, 40.0, 90.0]})
+    previous = pl.DataFrame({"city_id": ["a", "b"], "score": [50.0, 70.0], "rank": [2, 1]})
+    out = {
+        r["city_id"]: r
+        for r in method.comprehensive_index(cities, scores, weights, panel, previous, M).to_dicts()
+    }
+    assert out["a"]["quantitative_score"] == pytest.approx(0.75 * 80 + 0.25 * 40)
+    assert out["a"]["score"] == pytest.approx(0.8 * 70 + 0.2 * 70)
+    assert out["c"]["quantitative_score"] == 0.0 and out["c"]["platforms_present"] == 0
+    assert out["b"]["score"] == pytest.approx(0.8 * 75 + 0.2 * 40)
+    assert (out["a"]["rank"], out["b"]["rank"], out["c"]["rank"]) == (1, 2, 3)
+    assert (
+        out["a"]["rank_change"] == 1
+        and out["b"]["rank_change"] == -1
+        and out["a"]["score_change"] == pytest.approx(20.0)
+    )
+    assert out["c"]["previous_rank"] is None

@@ -1,0 +1,28 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from cityindex_pipeline.months import Month
+
+
+def test_month_window_is_beijing_time():
+    september = Month.parse("2024-09")
+    assert september.start_utc == datetime(2024, 8, 31, 16, tzinfo=UTC)
+    assert september.end_utc == datetime(2024, 9, 30, 16, tzinfo=UTC)
+    assert september.contains(datetime(2024, 8, 31, 17, 30, tzinfo=UTC)), "01:30 on 1 September in Beijing"
+    assert not september.contains(datetime(2024, 9, 30, 16, 0, tzinfo=UTC)), "00:00 on 1 October in Beijing"
+
+
+def test_partition_keys_and_arithmetic_across_a_year_boundary():
+    assert Month.from_partition_key("2024-01-01") == Month(2024, 1)
+    assert Month(2024, 1).previous() == Month(2023, 12)
+    assert Month(2023, 12).next() == Month(2024, 1)
+    assert Month(2024, 9).shift(-21) == Month(2022, 12)
+    assert Month(2024, 9).months_since(Month(2023, 1)) == 20
+    assert str(Month(2024, 2)) == "2024-02" and Month(2024, 2).days == 29
+
+
+@pytest.mark.parametrize("text", ["2024-13", "24-09", "2024/09", "", "2024-09-02"])
+def test_bad_months_are_rejected_clearly(text):
+    with pytest.raises(ValueError, match="month"):
+        Month.parse(text)
