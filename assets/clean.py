@@ -33,7 +33,7 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     }
     posts = pl.concat([c.posts for c in cleaned.values()])
     quarantine = pl.concat([c.quarantine for c in cleaned.values()])
-    store.replace_month(month, context.run_id, {"clean.posts": posts, "clean.quarantine": quarantine})
+    store.replace_month(month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine})
     return dg.MaterializeResult(
         metadata={
             "posts": posts.height,
@@ -66,7 +66,7 @@ def clean_account_metrics(
         accounts=store.read_month("clean.registry_accounts", month).filter("active"),
         previous=store.read_month("clean.account_metrics", month.previous()),
     )
-    store.replace_month(month, context.run_id, {"clean.account_metrics": metrics})
+    store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
     return dg.MaterializeResult(
         metadata={
             "accounts": metrics.height,

@@ -27,7 +27,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     weights = method.platform_weights(store.read_month("idx.platform_reference", month), methodology)
     store.replace_month(
         month,
-        context.run_id,
+        context.run.run_id,
         {"idx.platform_weights": weights.with_columns(methodology_version=pl.lit(methodology.version))},
     )
     return dg.MaterializeResult(
@@ -64,7 +64,7 @@ def platform_indicators(
             for p in PLATFORMS
         ]
     ).with_columns(methodology_version=pl.lit(methodology.version))
-    store.replace_month(month, context.run_id, {"idx.platform_indicators": long})
+    store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
         metadata={
@@ -100,7 +100,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         scores = method.platform_index(long, methodology, previous).with_columns(
             methodology_version=pl.lit(methodology.version)
         )
-        store.replace_month(month, context.run_id, {"idx.platform_index": scores}, platform=platform)
+        store.replace_month(month, context.run.run_id, {"idx.platform_index": scores}, platform=platform)
         top = scores.filter("in_top_ten").select("rank", "city_id", "score", "rank_change")
         return dg.MaterializeResult(
             metadata={"cities": scores.height, "top_ten": dg.MetadataValue.md(markdown_table(top))}
@@ -124,7 +124,7 @@ def qualitative_scores(
     city_ids = store.read_month("clean.registry_cities", month)["city_id"].to_list()
     path = panel_path(source.landing_path, month)
     panel = load_panel(path, city_ids) if path.exists() else simulate_panel(city_ids, month, source.seed)
-    store.replace_month(month, context.run_id, {"idx.qualitative_scores": panel})
+    store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
     return dg.MaterializeResult(
         metadata={
             "source": panel["source"][0] if panel.height else "none",
@@ -162,7 +162,7 @@ def comprehensive_index(
         previous=store.read_month("idx.comprehensive_index", month.previous()),
         methodology=methodology,
     ).with_columns(methodology_version=pl.lit(methodology.version))
-    store.replace_month(month, context.run_id, {"idx.comprehensive_index": scores})
+    store.replace_month(month, context.run.run_id, {"idx.comprehensive_index": scores})
     top = scores.head(methodology.top_n).select(
         "rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"
     )

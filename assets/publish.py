@@ -33,7 +33,7 @@ def published_index(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     publication = publish_month(
         store,
         month,
-        context.run_id,
+        context.run.run_id,
         rows,
         methodology_version=comprehensive["methodology_version"][0],
         registry_version=store.read_month("clean.registry_cities", month)["registry_version"][0],

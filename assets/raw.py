@@ -29,7 +29,7 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         month = Month.from_partition_key(context.partition_key)
         store = warehouse.get()
         accounts = registered_accounts(store, month, platform)
-        pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run_id)
+        pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run.run_id)
         return dg.MaterializeResult(
             metadata={
                 "source": source.kind,

@@ -22,7 +22,7 @@ def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
     cities = registry.cities.with_columns(pl.lit(registry.version).alias("registry_version"))
     warehouse.get().replace_month(
-        month, context.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
+        month, context.run.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
     )
     per_platform = accounts.filter("active").group_by("platform").len().sort("platform")
     return dg.MaterializeResult(
@@ -44,7 +44,7 @@ def platform_reference(
     """Each platform's global user scale, activity and relevance: the inputs of the platform weights."""
     month = Month.from_partition_key(context.partition_key)
     reference = load_platform_reference()
-    warehouse.get().replace_month(month, context.run_id, {"idx.platform_reference": reference})
+    warehouse.get().replace_month(month, context.run.run_id, {"idx.platform_reference": reference})
     return dg.MaterializeResult(
         metadata={"reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note")))}
     )

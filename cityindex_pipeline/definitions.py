@@ -5,13 +5,11 @@ import dagster as dg
 from assets import all_assets
 from checks import all_checks
 from cityindex_pipeline.config import Settings, settings_from_env
-from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.resources import resources_for
 
 monthly_index_job = dg.define_asset_job(
     "monthly_index",
-    selection=dg.AssetSelection.all(include_sources=False),
-    partitions_def=monthly,
+    selection=dg.AssetSelection.all(),
     description="One month end to end: registry, raw pulls, cleaning, indices, checks, publication.",
 )
 

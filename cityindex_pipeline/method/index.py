@@ -1,5 +1,8 @@
 """The index, step by step as the OECD/JRC Handbook names them: indicators, treat, normalise,
 weight, aggregate, rank. Each step takes a table and returns a table an auditor can read.
+
+Floating-point sums sort their terms first: rows come back from storage in no fixed order, and
+the same month must give the same numbers to the last bit (publication compares digests).
 """
 
 from __future__ import annotations
@@ -130,8 +133,8 @@ def aggregate_platform(long: pl.DataFrame, methodology: Methodology) -> pl.DataF
     dimensions = long.group_by("platform", "city_id", "dimension").agg(
         pl.when(pl.col("indicator_weight").filter(present).sum() > 0)
         .then(
-            (pl.col("normalised").filter(present) * pl.col("indicator_weight").filter(present)).sum()
-            / pl.col("indicator_weight").filter(present).sum()
+            (pl.col("normalised").filter(present) * pl.col("indicator_weight").filter(present)).sort().sum()
+            / pl.col("indicator_weight").filter(present).sort().sum()
         )
         .otherwise(0.0)
         .alias("dimension_score")
@@ -180,11 +183,13 @@ def platform_weights(reference: pl.DataFrame, methodology: Methodology) -> pl.Da
     criteria = methodology.platform_weight_criteria
     shares = reference.select(
         "platform",
-        (pl.col("monthly_active_users_millions") / pl.col("monthly_active_users_millions").sum()).alias(
-            "user_scale_share"
+        (
+            pl.col("monthly_active_users_millions") / pl.col("monthly_active_users_millions").sort().sum()
+        ).alias("user_scale_share"),
+        (pl.col("daily_minutes_per_user") / pl.col("daily_minutes_per_user").sort().sum()).alias(
+            "activity_share"
         ),
-        (pl.col("daily_minutes_per_user") / pl.col("daily_minutes_per_user").sum()).alias("activity_share"),
-        (pl.col("relevance") / pl.col("relevance").sum()).alias("relevance_share"),
+        (pl.col("relevance") / pl.col("relevance").sort().sum()).alias("relevance_share"),
     )
     return shares.with_columns(
         (
@@ -210,11 +215,11 @@ def comprehensive_index(
         platform_scores.join(weights.select("platform", "weight"), on="platform")
         .group_by("city_id")
         .agg(
-            (pl.col("score") * pl.col("weight")).sum().alias("quantitative_score"),
+            (pl.col("score") * pl.col("weight")).sort().sum().alias("quantitative_score"),
             pl.len().cast(pl.Int32).alias("platforms_present"),
         )
     )
-    panel = qualitative.group_by("city_id").agg(pl.col("score").mean().alias("qualitative_score"))
+    panel = qualitative.group_by("city_id").agg(pl.col("score").sort().mean().alias("qualitative_score"))
     scored = (
         cities.select("city_id")
         .join(quantitative, on="city_id", how="left")

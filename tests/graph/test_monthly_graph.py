@@ -17,8 +17,8 @@ CONTENT_TABLES = [t for t in TABLES if t.split(".")[0] in ("clean", "idx")]
 
 
 def content(warehouse: Warehouse, table: str, month: Month) -> pl.DataFrame:
-    """A table's month without the columns that name the run, in a stable order."""
-    frame = warehouse.read_month(table, month).drop("run_id")
+    """A table's month without the columns that name the run and the pull, in a stable order."""
+    frame = warehouse.read_month(table, month).drop("run_id", "pull_id", strict=False)
     return frame.sort(frame.columns)
 
 
