@@ -21,7 +21,8 @@ from cityindex_pipeline.warehouse import Warehouse
 
 DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
 
-console = Console(highlight=False)
+# Piped output (a file, a test, CI) gets wide lines rather than rich's default of 80 columns.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def _settings() -> Settings:
@@ -65,17 +66,28 @@ def demo(months: tuple[str, ...]) -> None:
     _print_top(Warehouse(settings.warehouse_path), last, None)
     counts = Warehouse(settings.warehouse_path).table_counts()
     console.print(
-        f"\n[bold]Done[/] in {time.monotonic() - started:.0f} s: {len(chosen)} months in {settings.warehouse_path}"
+        f"\n[bold]Done[/] in {time.monotonic() - started:.0f} s: {len(chosen)} month{'s' if len(chosen) > 1 else ''}"
+        f" in {settings.warehouse_path}"
         f" ({counts['raw.documents']:,} raw documents, {counts['clean.posts']:,} posts,"
         f" {counts['publish.index']:,} published rows)."
     )
-    console.print(
-        "\nWhere next:\n"
-        "  make dev                                   the Dagster UI (asset graph, partitions, checks) on http://127.0.0.1:3000\n"
-        f"  .venv/bin/cityindex top --month {last}               the top ten, overall or --platform facebook|x|instagram|youtube\n"
-        f"  .venv/bin/cityindex trace --city Nanjing --month {last}   how a score was made, down to each account\n"
-        f"  duckdb {settings.warehouse_path}   the tables (schemas raw, clean, idx, publish)"
-    )
+    next_steps = [
+        ("make dev", "the Dagster UI: asset graph, partitions, checks (http://127.0.0.1:3000)"),
+        (
+            f".venv/bin/cityindex top --month {last}",
+            "the top ten, overall or with --platform facebook|x|instagram|youtube",
+        ),
+        (
+            f".venv/bin/cityindex trace --city Nanjing --month {last}",
+            "how a score was made, down to each account",
+        ),
+        (".venv/bin/cityindex tables", "rows per table (DuckDB schemas raw, clean, idx, publish)"),
+    ]
+    width = max(len(command) for command, _ in next_steps)
+    console.print("\nWhere next:")
+    for command, what in next_steps:
+        console.print(f"  {command:<{width}}  {what}")
+    console.print(f"  warehouse: {settings.warehouse_path}")
 
 
 @main.command()
@@ -232,7 +244,12 @@ def _print_trace(traced: dict[str, Any]) -> None:
 
 
 def _number(value: float | None, digits: int = 2) -> str:
-    return "absent" if value is None else f"{value:,.{digits}f}"
+    """Absent stays visible as such; small ratios keep four significant digits instead of 0.00."""
+    if value is None:
+        return "absent"
+    if value != 0 and abs(value) < 1:
+        return f"{value:.4g}"
+    return f"{value:,.{digits}f}"
 
 
 def _indicator_line(indicator: dict[str, Any]) -> str:

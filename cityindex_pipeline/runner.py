@@ -30,21 +30,26 @@ class _ProgressHandler(logging.Handler):
     def __init__(self, printer: Printer) -> None:
         super().__init__()
         self.printer = printer
+        self.check_steps: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
         if event is None:
             return
         kind = event.event_type_value
-        if kind == "STEP_SUCCESS":
+        if kind == "STEP_SUCCESS" and event.step_key not in self.check_steps:
             self.printer(f"  ✓ {event.step_key:<28} {event.event_specific_data.duration_ms / 1000:6.2f} s")
         elif kind == "STEP_FAILURE":
             error = event.event_specific_data.error
             self.printer(f"  ✗ {event.step_key:<28} {error.message.strip() if error else 'failed'}")
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
+            self.check_steps.add(event.step_key)
             mark = "✓" if data.passed else "✗"
-            self.printer(f"    {mark} check {data.asset_check_key.name} ({data.severity.value.lower()})")
+            asset = data.asset_check_key.asset_key.to_user_string()
+            self.printer(
+                f"    {mark} check {asset}:{data.asset_check_key.name} (severity {data.severity.value})"
+            )
         elif kind == "STEP_SKIPPED":
             self.printer(f"  - {event.step_key:<28} skipped (an upstream step or blocking check failed)")
 

@@ -1,0 +1,65 @@
+"""The `cityindex` command as a user runs it: a real process, a temporary CITYINDEX_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITYINDEX_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("cli-home")
+    done = run(home, "materialize", "--month", "2024-08", "--to", "2024-09")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return home
+
+
+def test_materialize_prints_progress_and_records_runs_in_the_local_instance(home):
+    assert (home / "warehouse.duckdb").exists()
+    assert (home / "dagster" / "dagster.yaml").exists(), "DAGSTER_HOME defaults to $CITYINDEX_HOME/dagster"
+    runs = list((home / "dagster" / "storage").iterdir())
+    assert len(runs) >= 2, "each month is a run of the persistent instance, visible in the UI"
+
+
+def test_top_prints_the_published_top_ten(home):
+    done = run(home, "top", "--month", "2024-09")
+    assert done.returncode == 0, done.stderr
+    assert "published v1" in done.stdout
+    ranks = [line.split("│")[1].strip() for line in done.stdout.splitlines() if line.startswith("│")]
+    assert ranks == [str(n) for n in range(1, 11)]
+    platform = run(home, "top", "--month", "2024-09", "--platform", "youtube")
+    assert platform.returncode == 0 and "youtube index" in platform.stdout
+
+
+def test_trace_json_reconciles_and_names_the_city_in_chinese(home):
+    done = run(home, "trace", "--city", "西安", "--month", "2024-09", "--json")
+    assert done.returncode == 0, done.stderr
+    traced = json.loads(done.stdout)
+    assert traced["city"]["name_en"] == "Xi'an" and traced["reconciled"] is True
+    human = run(home, "trace", "--city", "Nanjing", "--month", "2024-09")
+    assert "levels reconcile to 1e-9" in human.stdout
+
+
+def test_clear_errors_for_unknown_city_unclosed_month_and_missing_data(home, tmp_path):
+    unknown = run(home, "trace", "--city", "Atlantis", "--month", "2024-09")
+    assert unknown.returncode != 0 and "Atlantis" in unknown.stderr and "Traceback" not in unknown.stderr
+    future = run(home, "materialize", "--month", "2099-01")
+    assert future.returncode != 0 and "has not closed" in future.stderr
+    bad_month = run(home, "top", "--month", "2024-13")
+    assert bad_month.returncode != 0 and "month must be 1-12" in bad_month.stderr
+    empty = run(tmp_path, "top", "--month", "2024-09")
+    assert empty.returncode != 0 and "cityindex demo" in empty.stderr
