@@ -105,14 +105,15 @@ class CleanPlatform:
     """One platform's month after cleaning."""
 
     posts: pl.DataFrame
-    profiles: pl.DataFrame
     quarantine: pl.DataFrame
 
 
 def clean_platform(
     documents: pl.DataFrame, accounts: pl.DataFrame, month: Month, platform: str, methodology: Methodology
 ) -> CleanPlatform:
-    """Parse a platform's documents of one pull into posts, profiles and quarantined records.
+    """Parse a platform's documents of one pull into posts and quarantined records.
+
+    Profile documents are parsed here only for their rejections; `profiles_of` reads followers.
 
     `documents` are rows of raw.documents; `accounts` the registry's accounts of the platform
     (city_id, account_handle, platform_account_id).
@@ -121,7 +122,6 @@ def clean_platform(
     quarantine: list[dict[str, Any]] = []
     posts: list[dict[str, Any]] = []
     insights: dict[tuple[str, str], dict[str, Any]] = {}
-    profiles: dict[str, dict[str, Any]] = {}
 
     def quarantined(doc: dict[str, Any], record_id: str | None, reason: str, record: str) -> None:
         quarantine.append(
@@ -148,16 +148,7 @@ def clean_platform(
         for rejection in parsed.rejected:
             quarantined(doc, rejection.record_id, rejection.reason, rejection.record)
         endpoint = doc["endpoint"]
-        if endpoint == PROFILE_ENDPOINTS[platform]:
-            for row in parsed.rows:
-                profiles[doc["account_handle"]] = {
-                    "platform": platform,
-                    "account_handle": doc["account_handle"],
-                    "followers": row["followers"],
-                    "profile_sha256": doc["sha256"],
-                    "pull_id": doc["pull_id"],
-                }
-        elif endpoint == POST_ENDPOINTS[platform]:
+        if endpoint == POST_ENDPOINTS[platform]:
             for row in parsed.rows:
                 posts.append({**row, "_doc": doc})
         elif endpoint == INSIGHT_ENDPOINTS.get(platform):
@@ -182,7 +173,6 @@ def clean_platform(
         posts=pl.DataFrame(rows, schema=POST_SCHEMA, orient="row")
         if rows
         else pl.DataFrame(schema=POST_SCHEMA),
-        profiles=pl.DataFrame(list(profiles.values()), schema=PROFILE_SCHEMA),
         quarantine=pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA),
     )
 

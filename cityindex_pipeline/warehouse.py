@@ -142,6 +142,18 @@ class Warehouse:
         finally:
             connection.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One connection, one transaction: committed if the block ends, rolled back if it raises."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
     def ensure_schema(self) -> None:
         with self.connect() as con:
             for schema in SCHEMAS:
@@ -164,40 +176,22 @@ class Warehouse:
         scope, params = "month = ?", [month.first_day]
         if platform is not None:
             scope, params = "month = ? AND platform = ?", [month.first_day, platform]
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for table, frame in frames.items():
-                    con.execute(f"DELETE FROM {table} WHERE {scope}", params)
-                    _insert(con, table, _stamp(frame, month, run_id))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            for table, frame in frames.items():
+                con.execute(f"DELETE FROM {table} WHERE {scope}", params)
+                _insert(con, table, _stamp(frame, month, run_id))
 
     def append_pull(self, pull: dict[str, object], documents: pl.DataFrame) -> None:
         """Append one pull's documents and its completion record together: all or nothing."""
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                _insert(con, "raw.documents", documents)
-                _insert(con, "raw.pulls", pl.DataFrame([pull]))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            _insert(con, "raw.documents", documents)
+            _insert(con, "raw.pulls", pl.DataFrame([pull]))
 
     def publish(self, publication: dict[str, object], rows: pl.DataFrame) -> None:
         """Add a new publication version; existing versions are never touched."""
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                _insert(con, "publish.publications", pl.DataFrame([publication]))
-                _insert(con, "publish.index", rows)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            _insert(con, "publish.publications", pl.DataFrame([publication]))
+            _insert(con, "publish.index", rows)
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,36 @@ def load_json(body: str) -> Any:
         error = payload["error"]
         raise DocumentError(f"API error body: {error.get('code', '?')} {error.get('message', '')}".strip())
     return payload
+
+
+def rows_from(records: Iterable[Any], build: Callable[[Any], dict[str, Any]]) -> Parsed:
+    """A row from each record; a record that cannot be used is rejected with its reason, the rest go on."""
+    parsed = Parsed()
+    for record in records:
+        try:
+            parsed.rows.append(build(record))
+        except (RecordError, AttributeError, TypeError) as error:
+            parsed.reject(record if isinstance(record, dict) else {"value": record}, str(error))
+    return parsed
+
+
+def graph_object(body: str, what: str) -> dict[str, Any]:
+    """A single Graph API object (a page, an IG user): a JSON object with an `id`."""
+    payload = load_json(body)
+    if not isinstance(payload, dict) or "id" not in payload:
+        raise DocumentError(f"not a {what} document: no 'id'")
+    return payload
+
+
+def lookup_entries(body: str) -> list[dict[str, Any]]:
+    """The Graph API multi-id lookup `{id: {..., "id": id}}` as a list of entries, each with its id."""
+    payload = load_json(body)
+    if not isinstance(payload, dict):
+        raise DocumentError("not an insights document: expected an object keyed by id")
+    return [
+        {"id": key, **entry} if isinstance(entry, dict) else {"id": key, "value": entry}
+        for key, entry in payload.items()
+    ]
 
 
 def require(payload: Any, key: str, kind: type, what: str) -> Any:
@@ -144,6 +175,16 @@ def metrics_of(entry: Any) -> dict[str, Any]:
 def first_present(metrics: dict[str, Any], names: tuple[str, ...]) -> Any:
     """The first of several names for one metric (old and new API versions) that has a value."""
     return next((metrics[name] for name in names if metrics.get(name) is not None), None)
+
+
+def insight_row(entry: dict[str, Any], **metric_names: tuple[str, ...]) -> dict[str, Any]:
+    """One post's insights: each field from the first of its metric names that has a value."""
+    metrics = metrics_of(entry)
+    row: dict[str, Any] = {"post_id": identifier(entry)}
+    for name in INSIGHT_FIELDS[1:]:
+        names = metric_names.get(name, ())
+        row[name] = count(first_present(metrics, names), name) if names else None
+    return row
 
 
 def post_row(**fields: Any) -> dict[str, Any]:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from cityindex_pipeline.parsing.common import (
-    DocumentError,
     Parsed,
-    RecordError,
     count,
     excerpt,
-    first_present,
+    graph_object,
     hashtags_in,
     identifier,
+    insight_row,
     load_json,
-    metrics_of,
+    lookup_entries,
     post_row,
     require,
+    rows_from,
     timestamp,
 )
 
@@ -33,32 +33,20 @@ REACH_METRICS = ("post_impressions_unique",)
 
 
 def parse_page(body: str) -> Parsed:
-    page = load_json(body)
-    if not isinstance(page, dict) or "id" not in page:
-        raise DocumentError("not a page document: no 'id'")
-    parsed = Parsed()
-    try:
-        # followers_count is the audience; fan_count (page likes) is kept in raw only
-        parsed.rows.append(
-            {
-                "platform_account_id": identifier(page),
-                "followers": count(page.get("followers_count"), "followers_count"),
-            }
-        )
-    except RecordError as error:
-        parsed.reject(page, str(error))
-    return parsed
+    # followers_count is the audience; fan_count (page likes) stays in raw only
+    return rows_from([graph_object(body, "page")], _page)
+
+
+def _page(page: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "platform_account_id": identifier(page),
+        "followers": count(page.get("followers_count"), "followers_count"),
+    }
 
 
 def parse_posts(body: str) -> Parsed:
-    payload = load_json(body)
-    parsed = Parsed()
-    for post in require(payload, "data", list, "posts"):  # a page may be empty and still have `next`
-        try:
-            parsed.rows.append(_post(post))
-        except (RecordError, AttributeError, TypeError) as error:
-            parsed.reject(post, str(error))
-    return parsed
+    # a page may be empty and still have `next`
+    return rows_from(require(load_json(body), "data", list, "posts"), _post)
 
 
 def _post(post: dict[str, Any]) -> dict[str, Any]:
@@ -83,22 +71,8 @@ def _summary_total(post: dict[str, Any], edge: str) -> Any:
 
 def parse_post_insights(body: str) -> Parsed:
     """The multi-id lookup: `{post_id: {"insights": {"data": [metric, ...]}, "id": post_id}}`."""
-    payload = load_json(body)
-    if not isinstance(payload, dict):
-        raise DocumentError("not an insights document: expected an object keyed by post id")
-    parsed = Parsed()
-    for key, entry in payload.items():
-        try:
-            metrics = metrics_of(entry)
-            parsed.rows.append(
-                {
-                    "post_id": identifier(entry) if isinstance(entry, dict) and "id" in entry else key,
-                    "exposures": count(first_present(metrics, EXPOSURE_METRICS), "exposures"),
-                    "reach": count(first_present(metrics, REACH_METRICS), "reach"),
-                    "views": None,
-                    "saves": None,
-                }
-            )
-        except RecordError as error:
-            parsed.reject(entry if isinstance(entry, dict) else {"id": key, "value": entry}, str(error))
-    return parsed
+    return rows_from(lookup_entries(body), _insight)
+
+
+def _insight(entry: dict[str, Any]) -> dict[str, Any]:
+    return insight_row(entry, exposures=EXPOSURE_METRICS, reach=REACH_METRICS)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from cityindex_pipeline.parsing.common import (
-    DocumentError,
     Parsed,
-    RecordError,
     count,
     excerpt,
-    first_present,
+    graph_object,
     hashtags_in,
     identifier,
+    insight_row,
     load_json,
-    metrics_of,
+    lookup_entries,
     post_row,
     require,
+    rows_from,
     timestamp,
 )
 
@@ -28,31 +28,18 @@ VIDEO_VIEW_METRICS = ("views", "plays")
 
 
 def parse_user(body: str) -> Parsed:
-    user = load_json(body)
-    if not isinstance(user, dict) or "id" not in user:
-        raise DocumentError("not an IG user document: no 'id'")
-    parsed = Parsed()
-    try:
-        parsed.rows.append(
-            {
-                "platform_account_id": identifier(user),
-                "followers": count(user.get("followers_count"), "followers_count"),
-            }
-        )
-    except RecordError as error:
-        parsed.reject(user, str(error))
-    return parsed
+    return rows_from([graph_object(body, "IG user")], _user)
+
+
+def _user(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "platform_account_id": identifier(user),
+        "followers": count(user.get("followers_count"), "followers_count"),
+    }
 
 
 def parse_media(body: str) -> Parsed:
-    payload = load_json(body)
-    parsed = Parsed()
-    for media in require(payload, "data", list, "media"):
-        try:
-            parsed.rows.append(_media(media))
-        except (RecordError, AttributeError, TypeError) as error:
-            parsed.reject(media, str(error))
-    return parsed
+    return rows_from(require(load_json(body), "data", list, "media"), _media)
 
 
 def _media(media: dict[str, Any]) -> dict[str, Any]:
@@ -71,22 +58,10 @@ def _media(media: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_media_insights(body: str) -> Parsed:
-    payload = load_json(body)
-    if not isinstance(payload, dict):
-        raise DocumentError("not an insights document: expected an object keyed by media id")
-    parsed = Parsed()
-    for key, entry in payload.items():
-        try:
-            metrics = metrics_of(entry)
-            parsed.rows.append(
-                {
-                    "post_id": identifier(entry) if isinstance(entry, dict) and "id" in entry else key,
-                    "exposures": count(first_present(metrics, EXPOSURE_METRICS), "exposures"),
-                    "reach": count(metrics.get("reach"), "reach"),
-                    "views": count(first_present(metrics, VIDEO_VIEW_METRICS), "views"),
-                    "saves": count(metrics.get("saved"), "saved"),
-                }
-            )
-        except RecordError as error:
-            parsed.reject(entry if isinstance(entry, dict) else {"id": key, "value": entry}, str(error))
-    return parsed
+    return rows_from(lookup_entries(body), _insight)
+
+
+def _insight(entry: dict[str, Any]) -> dict[str, Any]:
+    return insight_row(
+        entry, exposures=EXPOSURE_METRICS, reach=("reach",), views=VIDEO_VIEW_METRICS, saves=("saved",)
+    )

@@ -7,12 +7,12 @@ from typing import Any
 from cityindex_pipeline.parsing.common import (
     DocumentError,
     Parsed,
-    RecordError,
     count,
     excerpt,
     identifier,
     load_json,
     post_row,
+    rows_from,
     timestamp,
 )
 
@@ -24,18 +24,15 @@ def parse_user(body: str) -> Parsed:
     user = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(user, dict):
         raise DocumentError(_errors_text(payload) or "not a user document: no 'data' object")
-    parsed = Parsed()
-    try:
-        metrics = user.get("public_metrics") or {}
-        parsed.rows.append(
-            {
-                "platform_account_id": identifier(user),
-                "followers": count(metrics.get("followers_count"), "followers_count"),
-            }
-        )
-    except (RecordError, AttributeError) as error:
-        parsed.reject(user, str(error))
-    return parsed
+    return rows_from([user], _user)
+
+
+def _user(user: dict[str, Any]) -> dict[str, Any]:
+    metrics = user.get("public_metrics") or {}
+    return {
+        "platform_account_id": identifier(user),
+        "followers": count(metrics.get("followers_count"), "followers_count"),
+    }
 
 
 def parse_tweets(body: str) -> Parsed:
@@ -48,12 +45,7 @@ def parse_tweets(body: str) -> Parsed:
     media = {
         m.get("media_key"): m for m in (payload.get("includes") or {}).get("media", []) if isinstance(m, dict)
     }
-    parsed = Parsed()
-    for tweet in data:
-        try:
-            parsed.rows.append(_tweet(tweet, media))
-        except (RecordError, AttributeError, TypeError) as error:
-            parsed.reject(tweet, str(error))
+    parsed = rows_from(data, lambda tweet: _tweet(tweet, media))
     for error in payload.get("errors") or []:  # partial errors come with HTTP 200 beside `data`
         parsed.reject(error if isinstance(error, dict) else {"error": error}, "partial error returned by X")
     return parsed

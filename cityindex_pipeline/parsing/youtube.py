@@ -15,6 +15,7 @@ from cityindex_pipeline.parsing.common import (  # YouTube sends every count as 
     load_json,
     post_row,
     require,
+    rows_from,
     timestamp,
 )
 
@@ -22,50 +23,34 @@ _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
 def parse_channel(body: str) -> Parsed:
-    items = require(load_json(body), "items", list, "channel list")
-    parsed = Parsed()
-    for channel in items:
-        try:
-            statistics = channel.get("statistics") or {}
-            hidden = statistics.get("hiddenSubscriberCount") is True  # then subscriberCount is absent
-            parsed.rows.append(
-                {
-                    "platform_account_id": identifier(channel),
-                    "followers": None
-                    if hidden
-                    else count(statistics.get("subscriberCount"), "subscriberCount", numeric_string=True),
-                }
-            )
-        except (RecordError, AttributeError) as error:
-            parsed.reject(channel, str(error))
-    return parsed
+    return rows_from(require(load_json(body), "items", list, "channel list"), _channel)
+
+
+def _channel(channel: dict[str, Any]) -> dict[str, Any]:
+    statistics = channel.get("statistics") or {}
+    hidden = statistics.get("hiddenSubscriberCount") is True  # then subscriberCount is absent
+    subscribers = statistics.get("subscriberCount")
+    return {
+        "platform_account_id": identifier(channel),
+        "followers": None if hidden else count(subscribers, "subscriberCount", numeric_string=True),
+    }
 
 
 def parse_playlist_items(body: str) -> Parsed:
     """Uploads, newest first: which videos exist and when they were published."""
-    parsed = Parsed()
-    for item in require(load_json(body), "items", list, "playlist items"):
-        try:
-            details = item.get("contentDetails") or {}
-            parsed.rows.append(
-                {
-                    "video_id": identifier(details, "videoId"),
-                    "published_at_utc": timestamp(details.get("videoPublishedAt"), "videoPublishedAt"),
-                }
-            )
-        except (RecordError, AttributeError) as error:
-            parsed.reject(item, str(error))
-    return parsed
+    return rows_from(require(load_json(body), "items", list, "playlist items"), _playlist_item)
+
+
+def _playlist_item(item: dict[str, Any]) -> dict[str, Any]:
+    details = item.get("contentDetails") or {}
+    return {
+        "video_id": identifier(details, "videoId"),
+        "published_at_utc": timestamp(details.get("videoPublishedAt"), "videoPublishedAt"),
+    }
 
 
 def parse_videos(body: str) -> Parsed:
-    parsed = Parsed()
-    for video in require(load_json(body), "items", list, "video list"):
-        try:
-            parsed.rows.append(_video(video))
-        except (RecordError, AttributeError, TypeError) as error:
-            parsed.reject(video, str(error))
-    return parsed
+    return rows_from(require(load_json(body), "items", list, "video list"), _video)
 
 
 def _video(video: dict[str, Any]) -> dict[str, Any]:
