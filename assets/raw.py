@@ -21,7 +21,8 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         deps=[account_registry],
         kinds={"duckdb", "json"},
         description=f"Every {platform} API response of the month for the registered accounts, verbatim, "
-        "with sha256, request URL (no secrets), fetched_at and pull id. Append-only: a re-pull adds a pull.",
+        "with sha256, request URL (no secrets), fetched_at and pull id. Append-only: a re-pull adds a pull; "
+        "an interrupted pull resumes after the accounts it stored.",
     )
     def _raw(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
@@ -34,11 +35,15 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
             metadata={
                 "source": source.kind,
                 "pull_id": pulled.pull_id,
-                "documents": pulled.documents,
+                "resumed": pulled.resumed,
                 "accounts": pulled.accounts,
+                "accounts_already_stored": pulled.accounts_skipped_as_stored,
                 "accounts_with_documents": pulled.accounts_with_documents,
+                "documents": pulled.documents,
                 "documents_per_endpoint": dg.MetadataValue.json(pulled.documents_per_endpoint),
                 "bytes": pulled.bytes,
+                "problems": len(pulled.problems),
+                "problem_files": dg.MetadataValue.json(pulled.problems[:50]),
             }
         )
 

@@ -24,8 +24,16 @@ TABLES: dict[str, str] = {
     "raw.pulls": """
         pull_id VARCHAR PRIMARY KEY, month DATE NOT NULL, platform VARCHAR NOT NULL,
         source VARCHAR NOT NULL, run_id VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
-        completed_at TIMESTAMPTZ NOT NULL, status VARCHAR NOT NULL, accounts INTEGER NOT NULL,
-        documents INTEGER NOT NULL""",
+        completed_at TIMESTAMPTZ, status VARCHAR NOT NULL, accounts INTEGER NOT NULL,
+        documents INTEGER, problems INTEGER""",
+    "raw.pull_accounts": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, pull_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+        account_handle VARCHAR NOT NULL, documents INTEGER NOT NULL, problems INTEGER NOT NULL,
+        stored_at TIMESTAMPTZ NOT NULL""",
+    "raw.source_problems": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, pull_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+        account_handle VARCHAR, location VARCHAR NOT NULL, reason VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+        content BLOB NOT NULL""",
     "raw.documents": """
         month DATE NOT NULL, platform VARCHAR NOT NULL, account_handle VARCHAR NOT NULL,
         endpoint VARCHAR NOT NULL, page INTEGER NOT NULL, body VARCHAR NOT NULL,
@@ -181,11 +189,45 @@ class Warehouse:
                 con.execute(f"DELETE FROM {table} WHERE {scope}", params)
                 _insert(con, table, _stamp(frame, month, run_id))
 
-    def append_pull(self, pull: dict[str, object], documents: pl.DataFrame) -> None:
-        """Append one pull's documents and its completion record together: all or nothing."""
+    def start_pull(self, pull: dict[str, object]) -> None:
+        """Record a pull as in progress before its first document is stored."""
         with self.transaction() as con:
-            _insert(con, "raw.documents", documents)
-            _insert(con, "raw.pulls", pl.DataFrame([pull]))
+            _insert(con, "raw.pulls", pl.DataFrame([{**pull, "status": "in_progress"}]))
+
+    def store_accounts(self, batch: list[tuple[dict[str, object], pl.DataFrame, pl.DataFrame]]) -> None:
+        """Append accounts' documents and problems with the record that each account is stored, in one
+        transaction: a pull interrupted later resumes after these accounts."""
+        if not batch:
+            return
+        with self.transaction() as con:
+            _insert(con, "raw.documents", pl.concat([documents for _, documents, _ in batch]))
+            _insert(con, "raw.source_problems", pl.concat([problems for _, _, problems in batch]))
+            _insert(con, "raw.pull_accounts", pl.DataFrame([summary for summary, _, _ in batch]))
+
+    def complete_pull(self, pull_id: str, documents: int, problems: int) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE raw.pulls SET status = 'complete', completed_at = ?, documents = ?, problems = ? "
+                "WHERE pull_id = ?",
+                [utc_now(), documents, problems, pull_id],
+            )
+
+    def unfinished_pull(self, month: Month, platform: str, source: str) -> dict[str, object] | None:
+        """The newest pull of this month, platform and source that stopped before completing."""
+        pulls = self.query(
+            "SELECT * FROM raw.pulls WHERE month = $month AND platform = $platform AND source = $source "
+            "ORDER BY started_at DESC, pull_id DESC LIMIT 1",
+            {"month": month.first_day, "platform": platform, "source": source},
+        )
+        if pulls.height == 0 or pulls["status"][0] != "in_progress":
+            return None
+        return pulls.row(0, named=True)
+
+    def stored_accounts(self, pull_id: str) -> set[str]:
+        rows = self.query(
+            "SELECT account_handle FROM raw.pull_accounts WHERE pull_id = $pull_id", {"pull_id": pull_id}
+        )
+        return set(rows["account_handle"])
 
     def publish(self, publication: dict[str, object], rows: pl.DataFrame) -> None:
         """Add a new publication version; existing versions are never touched."""

@@ -4,25 +4,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cityindex_pipeline.sources.base import ENDPOINTS, Account, RawDocument, Source
+from cityindex_pipeline.sources.base import (
+    ENDPOINTS,
+    Account,
+    RawDocument,
+    Source,
+    SourceError,
+    SourceProblem,
+)
 
 
-class SourceUnavailableError(RuntimeError):
+class SourceUnavailableError(SourceError):
     """The configured source cannot run here; the message says what to do instead."""
 
 
 def make_source(kind: str, *, seed: int, landing_dir: Path) -> Source:
-    """Build the source named by `CITYINDEX_SOURCE`."""
+    """Build the source named by `CITYINDEX_SOURCE`: simulated (default), files or api."""
     if kind == "simulated":
         from cityindex_pipeline.sources.simulated import SimulatedSource
 
         return SimulatedSource(seed=seed)
-    if kind in ("files", "api"):
-        raise SourceUnavailableError(
-            f"CITYINDEX_SOURCE={kind} is not available in this version of cityindex; "
-            "use CITYINDEX_SOURCE=simulated (the default)"
-        )
+    if kind == "files":
+        from cityindex_pipeline.sources.landing import LandingSource
+
+        return LandingSource(landing_dir)
+    if kind == "api":
+        from cityindex_pipeline.sources.api import ApiSource
+
+        return ApiSource()
     raise SourceUnavailableError(f"unknown source {kind!r}; expected simulated, files or api")
 
 
-__all__ = ["ENDPOINTS", "Account", "RawDocument", "Source", "SourceUnavailableError", "make_source"]
+__all__ = [
+    "ENDPOINTS",
+    "Account",
+    "RawDocument",
+    "Source",
+    "SourceError",
+    "SourceProblem",
+    "SourceUnavailableError",
+    "make_source",
+]

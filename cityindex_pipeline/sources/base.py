@@ -66,9 +66,48 @@ def sha256_hex(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class SourceProblem:
+    """Something a source met that is not a usable document (a file with an unknown endpoint,
+    bytes that are not UTF-8, an error body...). Kept with its content, never dropped silently."""
+
+    platform: str
+    account_handle: str | None
+    location: str
+    reason: str
+    content: bytes = b""
+
+
+class SourceError(RuntimeError):
+    """A pull cannot go on; the message says why and what to do, and never carries a secret."""
+
+
+class MissingCredentialsError(SourceError):
+    """The token of a platform is not in the environment; the message names the variable."""
+
+
+class QuotaExceededError(SourceError):
+    """The platform's quota is spent (YouTube `quotaExceeded`): retrying before it resets is pointless.
+    The pull stops; accounts already stored are kept, and a later run resumes after them."""
+
+
+REDACTED = "REDACTED"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret (tokens, keys) so it cannot reach storage or logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 class Source(Protocol):
     name: str
 
-    def pull(self, month: Month, platform: str, accounts: Iterable[Account]) -> Iterator[RawDocument]:
-        """Yield every document of `month` for the given accounts of `platform`."""
+    def pull(
+        self, month: Month, platform: str, accounts: Iterable[Account]
+    ) -> Iterator[RawDocument | SourceProblem]:
+        """Yield every document of `month` for the given accounts of `platform`, account by account
+        (all of one account's documents before the next), and any problem met on the way."""
         ...

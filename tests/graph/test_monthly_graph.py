@@ -22,12 +22,15 @@ def content(warehouse: Warehouse, table: str, month: Month) -> pl.DataFrame:
     return frame.sort(frame.columns)
 
 
+MAY_BE_EMPTY = {"raw.source_problems"}  # the simulated source meets no problem files
+
+
 def test_every_table_holds_the_month_with_month_and_run_id(september_warehouse):
     for table in TABLES:
-        if table.startswith("publish.publications"):
+        if table == "publish.publications":
             continue
         rows = september_warehouse.read_month(table, SEPTEMBER)
-        assert rows.height > 0, table
+        assert rows.height > 0 or table in MAY_BE_EMPTY, table
         assert rows["run_id"].null_count() == 0, table
         assert rows.schema["month"] == pl.Date, table
 
