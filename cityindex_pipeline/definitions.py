@@ -5,13 +5,9 @@ import dagster as dg
 from assets import all_assets
 from checks import all_checks
 from cityindex_pipeline.config import Settings, settings_from_env
+from cityindex_pipeline.jobs import monthly_index_job
 from cityindex_pipeline.resources import resources_for
-
-monthly_index_job = dg.define_asset_job(
-    "monthly_index",
-    selection=dg.AssetSelection.all(),
-    description="One month end to end: registry, raw pulls, cleaning, indices, checks, publication.",
-)
+from cityindex_pipeline.sensors import landing_drop_sensor
 
 
 def build_definitions(
@@ -22,6 +18,7 @@ def build_definitions(
         assets=all_assets,
         asset_checks=all_checks,
         jobs=[monthly_index_job],
+        sensors=[landing_drop_sensor],
         resources=resources_for(settings or settings_from_env()),
         executor=dg.in_process_executor,
         loggers=loggers,
