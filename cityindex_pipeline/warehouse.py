@@ -67,8 +67,8 @@ TABLES: dict[str, str] = {
         profile_sha256 VARCHAR, pull_id VARCHAR NOT NULL""",
     "clean.quarantine": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
-        account_handle VARCHAR NOT NULL, endpoint VARCHAR NOT NULL, source_sha256 VARCHAR NOT NULL,
-        record_id VARCHAR, reason VARCHAR NOT NULL, record VARCHAR NOT NULL""",
+        account_handle VARCHAR NOT NULL, endpoint VARCHAR NOT NULL, location VARCHAR NOT NULL,
+        source_sha256 VARCHAR NOT NULL, record_id VARCHAR, reason VARCHAR NOT NULL, record VARCHAR NOT NULL""",
     "idx.platform_reference": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
         monthly_active_users_millions DOUBLE NOT NULL, daily_minutes_per_user DOUBLE NOT NULL,

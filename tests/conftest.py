@@ -6,10 +6,18 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse
+
+# Two cores shared with other work: no deadlines, and a bounded number of examples per property.
+hypothesis_settings.register_profile(
+    "cityindex", deadline=None, max_examples=80, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("cityindex")
 
 
 def make_settings(home: Path) -> Settings:
