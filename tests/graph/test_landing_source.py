@@ -20,7 +20,7 @@ from cityindex_pipeline.sources.simulated import SimulatedSource
 from cityindex_pipeline.warehouse import Warehouse
 
 SEPTEMBER = Month(2024, 9)
-LINEAGE = ("run_id", "pull_id", "fetched_at")
+LINEAGE = ("run_id", "pull_id", "fetched_at", "location")  # where and when, not what
 
 
 def lay_out_month(landing_dir, month: Month) -> None:
