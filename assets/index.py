@@ -53,17 +53,7 @@ def platform_indicators(
     store = warehouse.get()
     methodology = load_methodology()
     metrics, posts = store.read_month("clean.account_metrics", month), store.read_month("clean.posts", month)
-    long = pl.concat(
-        [
-            method.normalise(
-                method.treat(
-                    method.to_long(method.city_indicators(metrics, posts, p, methodology), methodology),
-                    methodology,
-                )
-            )
-            for p in PLATFORMS
-        ]
-    ).with_columns(methodology_version=pl.lit(methodology.version))
+    long = method.platform_indicators(metrics, posts, methodology)
     store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(

@@ -154,6 +154,20 @@ def aggregate_platform(long: pl.DataFrame, methodology: Methodology) -> pl.DataF
     )
 
 
+def platform_indicators(metrics: pl.DataFrame, posts: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
+    """Every platform's indicators, one row per (platform, city, indicator): raw, treated, normalised."""
+    return pl.concat(
+        [
+            normalise(
+                treat(
+                    to_long(city_indicators(metrics, posts, platform, methodology), methodology), methodology
+                )
+            )
+            for platform in PLATFORMS
+        ]
+    ).with_columns(methodology_version=pl.lit(methodology.version))
+
+
 def rank(scores: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Competition ranking (1, 2, 2, 4) by score, highest first, within each group of `by`."""
     ranked = pl.col("score").rank(method="min", descending=True).cast(pl.Int32)
