@@ -108,21 +108,34 @@ def treat(long: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
     )
 
 
-def normalise(long: pl.DataFrame) -> pl.DataFrame:
-    """Min-max to 0-100 within platform and indicator over the cities present; constant scores 50."""
-    low = pl.col("treated_value").min().over("platform", "indicator")
-    high = pl.col("treated_value").max().over("platform", "indicator")
-    return long.with_columns(platform_min=low, platform_max=high).with_columns(
-        pl.when(pl.col("treated_value").is_null())
-        .then(None)
-        .when(pl.col("platform_max") == pl.col("platform_min"))
-        .then(50.0)
-        .otherwise(
-            (pl.col("treated_value") - pl.col("platform_min"))
-            / (pl.col("platform_max") - pl.col("platform_min"))
-            * 100.0
-        )
-        .alias("normalised")
+NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
+
+
+def normalise(long: pl.DataFrame, method: str = "min-max") -> pl.DataFrame:
+    """Scale each indicator to 0-100 within platform and indicator, over the cities present.
+
+    min-max: 100 (x - min) / (max - min). z-score: 50 + 15 z, clipped to [0, 100]. rank: 100 (r - 1) /
+    (n - 1) with average ranks. distance-to-best: 100 x / max (min-max where values can be negative).
+    A constant indicator scores 50; a missing value stays missing. `platform_min`/`platform_max` are
+    kept for the auditor whatever the method.
+    """
+    if method not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {method!r}; expected one of {NORMALISATIONS}")
+    by = ("platform", "indicator")
+    x = pl.col("treated_value")
+    low, high = pl.col("platform_min"), pl.col("platform_max")
+    min_max = (x - low) / (high - low) * 100.0
+    spread = x.std().over(by)
+    scaled = {
+        "min-max": min_max,
+        "z-score": pl.when(spread > 0).then(
+            (50.0 + 15.0 * (x - x.mean().over(by)) / spread).clip(0.0, 100.0)
+        ),
+        "rank": (x.rank("average").over(by) - 1) / (x.count().over(by) - 1) * 100.0,
+        "distance-to-best": pl.when(low >= 0).then(x / high * 100.0).otherwise(min_max),
+    }[method]
+    return long.with_columns(platform_min=x.min().over(by), platform_max=x.max().over(by)).with_columns(
+        pl.when(x.is_null()).then(None).when(high == low).then(50.0).otherwise(scaled).alias("normalised")
     )
 
 

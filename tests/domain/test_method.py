@@ -134,3 +134,26 @@ def test_comprehensive_index_absent_platform_counts_zero_and_shares_are_80_20():
         and out["a"]["score_change"] == pytest.approx(20.0)
     )
     assert out["c"]["previous_rank"] is None
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("min-max", [0.0, 50.0, 100.0, None]),
+        ("rank", [0.0, 50.0, 100.0, None]),
+        ("distance-to-best", [25.0, 62.5, 100.0, None]),
+        ("z-score", [50.0 - 15.0, 50.0, 50.0 + 15.0, None]),
+    ],
+)
+def test_each_normalisation_by_hand(how, expected):
+    long = pl.DataFrame(
+        {
+            "platform": ["x"] * 4,
+            "city_id": ["a", "b", "c", "d"],
+            "indicator": ["posts"] * 4,
+            "treated_value": [1.0, 2.5, 4.0, None],
+        }
+    )
+    normalised = method.normalise(long, how).sort("city_id")["normalised"].to_list()
+    assert normalised[:3] == pytest.approx(expected[:3])
+    assert normalised[3] is None, "a missing value stays missing"
