@@ -3,6 +3,7 @@
 from .clean import clean_account_metrics, clean_posts
 from .index import (
     comprehensive_index,
+    index_uncertainty,
     platform_index_assets,
     platform_indicators,
     platform_weights,
@@ -23,6 +24,7 @@ all_assets = [
     platform_weights,
     qualitative_scores,
     comprehensive_index,
+    index_uncertainty,
     published_index,
 ]
 

@@ -6,6 +6,7 @@ import polars as pl
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly, previous_month
 from cityindex_pipeline.qualitative import load_panel, panel_path, simulate_panel
@@ -161,5 +162,52 @@ def comprehensive_index(
             "cities": scores.height,
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
             "methodology_version": methodology.version,
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=monthly,
+    group_name="index",
+    pool="warehouse",
+    deps=[comprehensive_index, platform_indicators, platform_weights, qualitative_scores],
+    kinds={"duckdb", "numpy"},
+)
+def index_uncertainty(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """How sure each rank is: a seeded Monte Carlo over weights, normalisation and the qualitative share."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    methodology = load_methodology()
+    intervals, sensitivity = simulate_uncertainty(
+        indicators=store.read_month("idx.platform_indicators", month),
+        weights=store.read_month("idx.platform_weights", month),
+        qualitative=store.read_month("idx.qualitative_scores", month),
+        cities=store.read_month("clean.registry_cities", month)["city_id"].to_list(),
+        methodology=methodology,
+    )
+    version = pl.lit(methodology.version).alias("methodology_version")
+    store.replace_month(
+        month,
+        context.run.run_id,
+        {
+            "idx.index_uncertainty": intervals.with_columns(version),
+            "idx.uncertainty_sensitivity": sensitivity.with_columns(version),
+        },
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "draws": int(intervals["draws"][0]),
+            "seed": int(intervals["seed"][0]),
+            "not_robust": int((~intervals["robust"]).sum()),
+            "top_ten_intervals": dg.MetadataValue.md(
+                markdown_table(
+                    intervals.head(10).select(
+                        "city_id", "nominal_rank", "median_rank", "rank_p05", "rank_p95"
+                    )
+                )
+            ),
+            "sensitivity": dg.MetadataValue.md(markdown_table(sensitivity, 3)),
         }
     )

@@ -9,14 +9,14 @@ from cityindex_pipeline.publication import publication_rows, publish_month
 from cityindex_pipeline.render import markdown_table
 from cityindex_pipeline.resources import WarehouseResource
 
-from .index import comprehensive_index
+from .index import comprehensive_index, index_uncertainty
 
 
 @dg.asset(
     partitions_def=monthly,
     group_name="publish",
     pool="warehouse",
-    deps=[comprehensive_index],
+    deps=[comprehensive_index, index_uncertainty],
     kinds={"duckdb"},
 )
 def published_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -28,6 +28,7 @@ def published_index(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         comprehensive,
         store.read_month("idx.platform_index", month),
         store.read_month("clean.registry_cities", month),
+        store.read_month("idx.index_uncertainty", month),
     )
     pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
     publication = publish_month(
@@ -45,7 +46,11 @@ def published_index(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "new_version": publication.created,
             "content_sha256": publication.content_sha256,
             "top_ten": dg.MetadataValue.md(
-                markdown_table(rows.head(10).select("rank", "name_en", "name_zh", "score", "rank_change"))
+                markdown_table(
+                    rows.head(10).select(
+                        "rank", "rank_p05", "rank_p95", "name_en", "name_zh", "score", "rank_change"
+                    )
+                )
             ),
         }
     )

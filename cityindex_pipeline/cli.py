@@ -146,7 +146,7 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
             raise click.ClickException(f"{month} has not been published")
         version = int(publications["version"].max())
         rows = warehouse.query(
-            "SELECT rank, name_en, name_zh, score, rank_change FROM publish.index "
+            "SELECT rank, name_en, name_zh, score, rank_change, rank_p05, rank_p95 FROM publish.index "
             "WHERE month = $month AND version = $version ORDER BY rank, city_id LIMIT 10",
             {"month": month.first_day, "version": version},
         )
@@ -162,16 +162,22 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
         )
         title = f"{platform} index — top ten, {month}"
     table = Table(title=title)
-    for column, justify in (
-        ("Rank", "right"),
-        ("City", "left"),
-        ("城市", "left"),
-        ("Score", "right"),
-        ("Change", "right"),
-    ):
+    columns = [("Rank", "right"), ("City", "left"), ("城市", "left"), ("Score", "right"), ("Change", "right")]
+    if platform is None:
+        columns.append(("Rank 5–95 %", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
-    for rank, name_en, name_zh, score, change in rows.iter_rows():
-        table.add_row(str(rank), name_en, name_zh, f"{score:.2f}", _change(change))
+    for row in rows.iter_rows(named=True):
+        cells = [
+            str(row["rank"]),
+            row["name_en"],
+            row["name_zh"],
+            f"{row['score']:.2f}",
+            _change(row["rank_change"]),
+        ]
+        if platform is None:
+            cells.append("—" if row["rank_p05"] is None else f"{row['rank_p05']}–{row['rank_p95']}")
+        table.add_row(*cells)
     console.print(table)
 
 

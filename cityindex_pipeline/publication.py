@@ -18,6 +18,7 @@ from cityindex_pipeline.warehouse import Warehouse, utc_now
 CONTENT_COLUMNS = (
     "city_id", "name_en", "name_zh", "rank", "score", "quantitative_score", "qualitative_score",
     *(f"{p}_score" for p in PLATFORMS), "previous_rank", "rank_change", "score_change",
+    "median_rank", "rank_p05", "rank_p95", "rank_robust",
 )  # fmt: skip
 
 
@@ -30,9 +31,13 @@ class Publication:
 
 
 def publication_rows(
-    comprehensive: pl.DataFrame, platform_scores: pl.DataFrame, cities: pl.DataFrame
+    comprehensive: pl.DataFrame,
+    platform_scores: pl.DataFrame,
+    cities: pl.DataFrame,
+    uncertainty: pl.DataFrame,
 ) -> pl.DataFrame:
-    """The published table: rank, score, its two parts, each platform's score (null: no account)."""
+    """The published table: rank and its 5-95 % interval, score, its two parts, each platform's score
+    (null: no account there)."""
     per_platform = platform_scores.select("city_id", pl.col("platform") + "_score", "score").pivot(
         on="platform", index="city_id", values="score"
     )
@@ -42,6 +47,13 @@ def publication_rows(
     return (
         comprehensive.join(cities.select("city_id", "name_en", "name_zh"), on="city_id", how="left")
         .join(per_platform, on="city_id", how="left")
+        .join(
+            uncertainty.select(
+                "city_id", "median_rank", "rank_p05", "rank_p95", pl.col("robust").alias("rank_robust")
+            ),
+            on="city_id",
+            how="left",
+        )
         .select(CONTENT_COLUMNS)
         .sort("rank", "city_id")
     )

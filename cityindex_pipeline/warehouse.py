@@ -98,6 +98,15 @@ TABLES: dict[str, str] = {
         rank INTEGER NOT NULL, platforms_present INTEGER NOT NULL, previous_score DOUBLE,
         previous_rank INTEGER, score_change DOUBLE, rank_change INTEGER,
         methodology_version VARCHAR NOT NULL""",
+    "idx.index_uncertainty": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, nominal_rank INTEGER NOT NULL,
+        median_rank DOUBLE NOT NULL, rank_p05 INTEGER NOT NULL, rank_p95 INTEGER NOT NULL,
+        robust BOOLEAN NOT NULL, draws INTEGER NOT NULL, seed BIGINT NOT NULL,
+        methodology_version VARCHAR NOT NULL""",
+    "idx.uncertainty_sensitivity": """
+        month DATE NOT NULL, run_id VARCHAR NOT NULL, choice VARCHAR NOT NULL,
+        mean_rank_variance_alone DOUBLE NOT NULL, share_of_total_variance DOUBLE NOT NULL,
+        mean_abs_rank_shift DOUBLE NOT NULL, methodology_version VARCHAR NOT NULL""",
     "publish.publications": """
         month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL,
         published_at TIMESTAMPTZ NOT NULL, content_sha256 VARCHAR NOT NULL,
@@ -108,7 +117,8 @@ TABLES: dict[str, str] = {
         name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, score DOUBLE NOT NULL,
         quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL,
         facebook_score DOUBLE, x_score DOUBLE, instagram_score DOUBLE, youtube_score DOUBLE,
-        previous_rank INTEGER, rank_change INTEGER, score_change DOUBLE""",
+        previous_rank INTEGER, rank_change INTEGER, score_change DOUBLE, median_rank DOUBLE,
+        rank_p05 INTEGER, rank_p95 INTEGER, rank_robust BOOLEAN""",
 }
 """DDL of every table: the schemas outside tools rely on (see README, "Tables")."""
 

@@ -13,7 +13,7 @@ from cityindex_pipeline import PLATFORMS
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
 DIMENSIONS = ("generate", "interactive", "utilize")
-NORMALISATIONS = ("min-max",)
+NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
 INDICATORS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
     "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
@@ -43,6 +43,7 @@ class Methodology:
     quantitative_share: float
     qualitative_share: float
     top_n: int
+    uncertainty: dict[str, object]
     sha256: str
 
     def indicator_weights(self) -> dict[str, tuple[str, float]]:
@@ -69,6 +70,7 @@ def load_methodology(path: Path = DEFAULT_METHODOLOGY) -> Methodology:
             quantitative_share=float(raw["quantitative_share"]),
             qualitative_share=float(raw["qualitative_share"]),
             top_n=int(raw["top_n"]),
+            uncertainty=dict(raw.get("uncertainty") or {}),
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         )
     except (KeyError, TypeError, AttributeError) as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.method.config import Methodology
+from cityindex_pipeline.method.config import NORMALISATIONS, Methodology
 
 INDICATOR_COLUMNS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
@@ -106,9 +106,6 @@ def treat(long: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
         .otherwise(pl.col("raw_value"))
         .alias("treated_value"),
     )
-
-
-NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
 
 
 def normalise(long: pl.DataFrame, method: str = "min-max") -> pl.DataFrame:

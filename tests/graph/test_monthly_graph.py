@@ -56,6 +56,15 @@ def test_layers_have_the_expected_rows(september_warehouse):
     publication = wh.publications(SEPTEMBER)
     assert publication["version"].to_list() == [1]
     assert publication["cities"][0] == 133
+    published = wh.read_month("publish.index", SEPTEMBER)
+    assert published["rank_p05"].null_count() == 0, "rank intervals are published beside the ranks"
+    assert (published["rank_p05"] <= published["rank_p95"]).all()
+    uncertainty = wh.read_month("idx.index_uncertainty", SEPTEMBER).join(
+        wh.read_month("idx.comprehensive_index", SEPTEMBER), on="city_id"
+    )
+    assert (uncertainty["nominal_rank"] == uncertainty["rank"]).all(), (
+        "the Monte Carlo's nominal run is the index"
+    )
 
 
 def test_absent_counts_stay_null_and_quarantine_keeps_reasons(september_warehouse):
