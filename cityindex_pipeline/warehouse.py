@@ -125,6 +125,25 @@ TABLES: dict[str, str] = {
 _LOCK_MESSAGE = "Could not set lock"
 
 
+def column_definitions(ddl: str) -> list[tuple[str, str]]:
+    """(name, definition) of each column in a table's DDL, constraints left out."""
+    parts, depth, current = [], 0, ""
+    for char in ddl:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    definitions = [" ".join(part.split()) for part in parts if part.strip()]
+    return [(d.split()[0], d) for d in definitions if not d.upper().startswith("PRIMARY KEY")]
+
+
+class WarehouseSchemaError(RuntimeError):
+    """The warehouse was written by an older version in a way this one cannot extend in place."""
+
+
 class WarehouseLockedError(RuntimeError):
     """Another process holds DuckDB's single-writer lock for longer than we were willing to wait."""
 
@@ -173,11 +192,30 @@ class Warehouse:
             con.execute("COMMIT")
 
     def ensure_schema(self) -> None:
-        with self.connect() as con:
+        """Create what is missing; add nullable columns a newer version introduced to older tables.
+        A missing NOT NULL column cannot be filled in for old rows: that is an error naming it."""
+        with self.transaction() as con:
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            for table, columns in TABLES.items():
-                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            for table, ddl in TABLES.items():
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
+                schema, name = table.split(".")
+                existing = {
+                    row[0]
+                    for row in con.sql(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema = $s AND table_name = $t",
+                        params={"s": schema, "t": name},
+                    ).fetchall()
+                }
+                for column, definition in column_definitions(ddl):
+                    if column in existing:
+                        continue
+                    if "NOT NULL" in definition.upper():
+                        raise WarehouseSchemaError(
+                            f"{self.path}: table {table} lacks the required column {column!r} of this version; "
+                            "rebuild the warehouse from its raw documents or start a new CITYINDEX_HOME"
+                        )
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
 
     # -- writes ---------------------------------------------------------------------------------
 

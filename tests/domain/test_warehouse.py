@@ -1,0 +1,62 @@
+"""The warehouse: atomic month replacement, and tables of an older version extended in place."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.warehouse import TABLES, Warehouse, WarehouseSchemaError, column_definitions
+
+SEPTEMBER = Month(2024, 9)
+
+
+def test_column_definitions_read_the_ddl():
+    columns = dict(column_definitions(TABLES["publish.publications"]))
+    assert columns["version"] == "version INTEGER NOT NULL"
+    assert "PRIMARY" not in columns
+
+
+def test_a_failed_replacement_leaves_the_month_as_it_was(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    reference = pl.DataFrame(
+        {
+            "platform": ["x"],
+            "monthly_active_users_millions": [1.0],
+            "daily_minutes_per_user": [1.0],
+            "relevance": [1.0],
+            "reference_note": ["first"],
+        }
+    )
+    warehouse.replace_month(SEPTEMBER, "run-1", {"idx.platform_reference": reference})
+    broken = reference.with_columns(pl.lit(None, pl.Float64).alias("relevance"))  # NOT NULL violated
+    with pytest.raises(duckdb.Error):
+        warehouse.replace_month(SEPTEMBER, "run-2", {"idx.platform_reference": broken})
+    kept = warehouse.read_month("idx.platform_reference", SEPTEMBER)
+    assert kept["run_id"].to_list() == ["run-1"] and kept["reference_note"].to_list() == ["first"]
+
+
+def test_new_nullable_columns_are_added_to_an_older_table(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA publish")
+        con.execute(
+            "CREATE TABLE publish.index (month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, "
+            "city_id VARCHAR NOT NULL, name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, "
+            "score DOUBLE NOT NULL, quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL)"
+        )
+    Warehouse(path).ensure_schema()
+    with duckdb.connect(str(path)) as con:
+        columns = {row[0] for row in con.sql("DESCRIBE publish.index").fetchall()}
+    assert {"rank_p05", "rank_p95", "rank_robust", "facebook_score"} <= columns
+
+
+def test_a_missing_required_column_is_a_clear_error(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute("CREATE TABLE raw.pull_accounts (month DATE NOT NULL, run_id VARCHAR NOT NULL)")
+    with pytest.raises(WarehouseSchemaError, match=r"raw\.pull_accounts lacks the required column 'pull_id'"):
+        Warehouse(path).ensure_schema()
