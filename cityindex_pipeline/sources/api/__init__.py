@@ -1,0 +1,161 @@
+"""`CITYINDEX_SOURCE=api`: the platforms' own APIs, requested live, documents as received.
+
+Tokens come from the environment and are checked when their platform is pulled, so one missing token
+stops only that platform. Bodies are stored verbatim except that the token is redacted; request URLs are
+stored without it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS, FacebookApi, GraphApi
+from cityindex_pipeline.sources.api.http import Auth, Fetched, Http
+from cityindex_pipeline.sources.api.instagram import INSTAGRAM_METRICS, InstagramApi
+from cityindex_pipeline.sources.api.x import XApi
+from cityindex_pipeline.sources.api.youtube import YouTubeApi
+from cityindex_pipeline.sources.base import Account, MissingCredentialsError, RawDocument
+
+TOKEN_VARIABLES = {
+    "facebook": "FACEBOOK_ACCESS_TOKEN",
+    "instagram": "INSTAGRAM_ACCESS_TOKEN",
+    "x": "X_BEARER_TOKEN",
+    "youtube": "YOUTUBE_API_KEY",
+}
+BASE_URL_VARIABLES = {
+    "facebook": "CITYINDEX_FACEBOOK_BASE_URL",
+    "instagram": "CITYINDEX_INSTAGRAM_BASE_URL",
+    "x": "CITYINDEX_X_BASE_URL",
+    "youtube": "CITYINDEX_YOUTUBE_BASE_URL",
+}
+DEFAULT_BASE_URLS = {
+    "facebook": "https://graph.facebook.com",
+    "instagram": "https://graph.facebook.com",
+    "x": "https://api.x.com",
+    "youtube": "https://www.googleapis.com",
+}
+GRAPH_VERSION_VARIABLE = "CITYINDEX_GRAPH_API_VERSION"
+DEFAULT_GRAPH_VERSION = "v21.0"
+
+
+class PlatformApi(Protocol):
+    def documents(self, account: Account, month: Month) -> Iterator[Fetched]:
+        """One account's responses for the month, endpoint by endpoint in ENDPOINTS order."""
+        ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiSource:
+    """The live platform APIs behind the same `pull` as the simulated and landing-folder sources."""
+
+    name = "api"
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        graph_version: str | None = None,
+        base_urls: Mapping[str, str] | None = None,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int = 5,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.graph_version = (
+            graph_version or self.environ.get(GRAPH_VERSION_VARIABLE) or DEFAULT_GRAPH_VERSION
+        )
+        self.base_urls = {
+            platform: (base_urls or {}).get(platform)
+            or self.environ.get(variable)
+            or DEFAULT_BASE_URLS[platform]
+            for platform, variable in BASE_URL_VARIABLES.items()
+        }
+        self.clock = clock
+        self.http = Http(client, sleep=sleep, clock=clock, max_retries=max_retries)
+        self._apis: dict[str, PlatformApi] = {}
+
+    def close(self) -> None:
+        self.http.close()
+
+    def pull(self, month: Month, platform: str, accounts: Iterable[Account]) -> Iterator[RawDocument]:
+        """Each active account's documents, endpoint by endpoint, pages counted from 1.
+
+        The token is checked here, before the first request: a missing one raises at once.
+        """
+        api = self._api(platform)
+        return self._documents(api, month, platform, list(accounts))
+
+    def _documents(
+        self, api: PlatformApi, month: Month, platform: str, accounts: list[Account]
+    ) -> Iterator[RawDocument]:
+        for account in accounts:
+            if account.platform != platform:
+                raise ValueError(f"account {account.account_handle} is on {account.platform}, not {platform}")
+            if not account.active_in(month):
+                continue
+            pages: dict[str, int] = {}
+            for endpoint, response in api.documents(account, month):
+                pages[endpoint] = pages.get(endpoint, 0) + 1
+                yield RawDocument(
+                    month=month,
+                    platform=platform,
+                    account_handle=account.account_handle,
+                    endpoint=endpoint,
+                    page=pages[endpoint],
+                    body=response.text,
+                    request_url=response.url,
+                    fetched_at=response.fetched_at,
+                    source=self.name,
+                )
+
+    def _api(self, platform: str) -> PlatformApi:
+        """One client per platform, built on first use (it keeps the working insights metric set)."""
+        if platform not in TOKEN_VARIABLES:
+            raise ValueError(f"unknown platform {platform!r}")
+        if platform not in self._apis:
+            self._apis[platform] = self._build(platform, self._token(platform))
+        return self._apis[platform]
+
+    def _token(self, platform: str) -> str:
+        variable = TOKEN_VARIABLES[platform]
+        token = (self.environ.get(variable) or "").strip()
+        if not token:
+            raise MissingCredentialsError(
+                f"{variable} is not set: the {platform} API needs it. Export it, or pull {platform} "
+                "from another source (CITYINDEX_SOURCE=files or simulated)"
+            )
+        return token
+
+    def _build(self, platform: str, token: str) -> PlatformApi:
+        base_url = self.base_urls[platform]
+        variable = TOKEN_VARIABLES[platform]
+        if platform == "x":
+            return XApi(self.http, Auth.bearer(token, variable, base_url), base_url)
+        if platform == "youtube":
+            return YouTubeApi(self.http, Auth.query("key", token, variable, base_url), base_url)
+        metrics, kind = (
+            (FACEBOOK_METRICS, FacebookApi) if platform == "facebook" else (INSTAGRAM_METRICS, InstagramApi)
+        )
+        graph = GraphApi(
+            self.http,
+            Auth.query("access_token", token, variable, base_url),
+            base_url,
+            self.graph_version,
+            metrics,
+            today=lambda: self.clock().astimezone(UTC).date(),
+        )
+        return kind(graph)
+
+
+__all__ = ["ApiSource"]
