@@ -41,7 +41,7 @@ class _ProgressHandler(logging.Handler):
             self.printer(f"  ✓ {event.step_key:<28} {event.event_specific_data.duration_ms / 1000:6.2f} s")
         elif kind == "STEP_FAILURE":
             error = event.event_specific_data.error
-            self.printer(f"  ✗ {event.step_key:<28} {error.message.strip() if error else 'failed'}")
+            self.printer(f"  ✗ {event.step_key:<28} {_reason(error)}")
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             self.check_steps.add(event.step_key)
@@ -87,3 +87,11 @@ def materialize_month(settings: Settings, month: Month, printer: Printer = print
         return MonthRun(
             month, result.run_id, result.success and not failed_checks, failed_steps, failed_checks
         )
+
+
+def _reason(error: object) -> str:
+    """The innermost error's message: Dagster wraps what the step raised in its own error."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    message = getattr(error, "message", "") or "failed"
+    return " ".join(message.strip().splitlines()[:3])

@@ -27,6 +27,7 @@ from cityindex_pipeline.sources.base import (
     QuotaExceededError,
     RawDocument,
     SourceError,
+    SourceProblem,
 )
 from cityindex_pipeline.sources.simulated import (
     FB_POST_FIELDS,
@@ -596,6 +597,43 @@ def test_other_client_errors_stop_with_the_api_message(server, make_source, slee
     ):
         list(make_source().pull(SEPTEMBER, "facebook", [account("facebook", "VisitNanjing", "104")]))
     assert len(server.log) == 1 and sleeps == []
+
+
+def test_a_page_that_is_gone_is_a_problem_and_the_pull_goes_on(server, make_source):
+    gone = {
+        "error": {
+            "message": "Unsupported get request. Object with ID '999' does not exist, cannot be loaded due "
+            "to missing permissions, or does not support this operation.",
+            "type": "GraphMethodException",
+            "code": 100,
+            "error_subcode": 33,
+            "fbtrace_id": "AbC",
+        }
+    }
+    expect(server, "/v21.0/999").respond_with_json(gone, status=400)
+    serve_facebook_page(server)
+    serve_facebook_posts(server, [[]])
+    accounts = [account("facebook", "GoneNanjing", "999"), account("facebook", "VisitNanjing", "104")]
+
+    items = list(make_source().pull(SEPTEMBER, "facebook", accounts))
+
+    problem, *documents = items
+    assert isinstance(problem, SourceProblem) and problem.account_handle == "GoneNanjing"
+    assert "does not exist" in problem.reason and "(999)" in problem.reason
+    assert problem.location == f"{base_of(server)}/v21.0/999?fields={PAGE_FIELDS}"
+    assert json.loads(problem.content)["error"]["error_subcode"] == 33
+    assert shape(documents) == [("page", 1), ("posts", 1)]
+    assert {doc.account_handle for doc in documents} == {"VisitNanjing"}
+
+
+def test_an_account_failing_half_way_is_not_stored_half_pulled(server, make_source):
+    serve_facebook_page(server)
+    expect(server, "/v21.0/104/published_posts").respond_with_json({"error": {"message": "?"}}, status=404)
+
+    (problem,) = list(make_source().pull(SEPTEMBER, "facebook", [account("facebook", "VisitNanjing", "104")]))
+
+    assert isinstance(problem, SourceProblem), "the page document fetched first is not stored alone"
+    assert "HTTP 404" in problem.reason
 
 
 # --- X --------------------------------------------------------------------------------------------------------

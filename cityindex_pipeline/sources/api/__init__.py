@@ -17,11 +17,11 @@ import httpx
 
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS, FacebookApi, GraphApi
-from cityindex_pipeline.sources.api.http import Auth, Fetched, Http
+from cityindex_pipeline.sources.api.http import ApiError, Auth, Fetched, Http
 from cityindex_pipeline.sources.api.instagram import INSTAGRAM_METRICS, InstagramApi
 from cityindex_pipeline.sources.api.x import XApi
 from cityindex_pipeline.sources.api.youtube import YouTubeApi
-from cityindex_pipeline.sources.base import Account, MissingCredentialsError, RawDocument
+from cityindex_pipeline.sources.base import Account, MissingCredentialsError, RawDocument, SourceProblem
 
 TOKEN_VARIABLES = {
     "facebook": "FACEBOOK_ACCESS_TOKEN",
@@ -88,24 +88,44 @@ class ApiSource:
     def close(self) -> None:
         self.http.close()
 
-    def pull(self, month: Month, platform: str, accounts: Iterable[Account]) -> Iterator[RawDocument]:
+    def pull(
+        self, month: Month, platform: str, accounts: Iterable[Account]
+    ) -> Iterator[RawDocument | SourceProblem]:
         """Each active account's documents, endpoint by endpoint, pages counted from 1.
 
-        The token is checked here, before the first request: a missing one raises at once.
+        The token is checked here, before the first request: a missing one raises at once. An
+        account the platform says is gone (404, Graph #803 or #100/33) becomes a source problem with
+        the error body, and the pull goes on; any other error stops the pull, which a later run
+        resumes after the accounts already stored. An account's documents are yielded only once all
+        of them were fetched, so an account is never stored half-pulled.
         """
         api = self._api(platform)
         return self._documents(api, month, platform, list(accounts))
 
     def _documents(
         self, api: PlatformApi, month: Month, platform: str, accounts: list[Account]
-    ) -> Iterator[RawDocument]:
+    ) -> Iterator[RawDocument | SourceProblem]:
         for account in accounts:
             if account.platform != platform:
                 raise ValueError(f"account {account.account_handle} is on {account.platform}, not {platform}")
             if not account.active_in(month):
                 continue
+            try:
+                fetched = list(api.documents(account, month))
+            except ApiError as error:
+                if not error.account_missing:
+                    raise
+                yield SourceProblem(
+                    platform=platform,
+                    account_handle=account.account_handle,
+                    location=error.url,
+                    reason=f"{platform} account {account.account_handle} "
+                    f"({account.platform_account_id}) unavailable: {error}",
+                    content=error.body.encode("utf-8"),
+                )
+                continue
             pages: dict[str, int] = {}
-            for endpoint, response in api.documents(account, month):
+            for endpoint, response in fetched:
                 pages[endpoint] = pages.get(endpoint, 0) + 1
                 yield RawDocument(
                     month=month,

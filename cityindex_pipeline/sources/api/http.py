@@ -93,14 +93,48 @@ Fetched = tuple[str, Response]
 """An endpoint name and one response of it, in the order a pull made them."""
 
 
-class ApiError(SourceError):
-    """A response that waiting will not fix; keeps the platform's error code for callers that recover."""
+GRAPH_MISSING_OBJECT_CODES = frozenset({803})
+"""Graph `(#803) Some of the aliases you requested do not exist`."""
+GRAPH_MISSING_OBJECT_SUBCODES = frozenset({33})
+"""Graph code 100, subcode 33: `Object with ID ... does not exist, cannot be loaded due to missing
+permissions, or does not support this operation`."""
 
-    def __init__(self, message: str, *, status: int, code: int | None = None, detail: str = "") -> None:
+
+class ApiError(SourceError):
+    """A response that waiting will not fix; keeps the platform's error code for callers that recover.
+
+    `url` carries no secret and `body` is redacted: both may be stored as a source problem.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        detail: str = "",
+        subcode: int | None = None,
+        url: str = "",
+        body: str = "",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.detail = detail
+        self.subcode = subcode
+        self.url = url
+        self.body = body
+
+    @property
+    def account_missing(self) -> bool:
+        """The account (page, IG user, channel) is gone or out of reach, not the token or the request:
+        that account is recorded as a problem and the pull goes on with the others."""
+        if self.status == 404:
+            return True
+        return self.status == 400 and (
+            self.code in GRAPH_MISSING_OBJECT_CODES
+            or (self.code == 100 and self.subcode in GRAPH_MISSING_OBJECT_SUBCODES)
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +142,7 @@ class _ErrorBody:
     code: int | None
     message: str
     reasons: frozenset[str]
+    subcode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +268,9 @@ class Http:
             status=status,
             code=error.code,
             detail=error.message,
+            subcode=error.subcode,
+            url=url,
+            body=text,
         )
 
     def _backoff(self, attempt: int) -> float:
@@ -344,8 +382,13 @@ def _error_body(text: str) -> _ErrorBody:
     if isinstance(error, dict):
         items = error.get("errors") if isinstance(error.get("errors"), list) else []
         reasons = frozenset(str(item.get("reason")) for item in items if isinstance(item, dict))
-        code = error.get("code")
-        return _ErrorBody(code if isinstance(code, int) else None, str(error.get("message", "")), reasons)
+        code, subcode = error.get("code"), error.get("error_subcode")
+        return _ErrorBody(
+            code if isinstance(code, int) else None,
+            str(error.get("message", "")),
+            reasons,
+            subcode if isinstance(subcode, int) else None,
+        )
     errors = payload.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
