@@ -14,6 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from pytest_httpserver.httpserver import HandlerType, RequestHandler
 
+from cityindex_pipeline.ingest import pull_month
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import parse_document
 from cityindex_pipeline.registry import load_registry
@@ -35,6 +36,7 @@ from cityindex_pipeline.sources.simulated import (
     X_TWEET_PARAMS,
     SimulatedSource,
 )
+from cityindex_pipeline.warehouse import Warehouse
 
 TOKEN = "SECRET-TOKEN"
 PLATFORMS = ("facebook", "instagram", "x", "youtube")
@@ -581,6 +583,41 @@ def test_youtube_quota_exceeded_stops_at_once(server, make_source, sleeps):
         list(make_source().pull(SEPTEMBER, "youtube", [account("youtube", "VisitNanjing", "UC1")]))
     assert TOKEN not in str(raised.value)
     assert len(server.log) == 1 and sleeps == []
+
+
+def test_a_pull_stopped_by_the_quota_resumes_after_the_stored_channels(server, make_source, tmp_path):
+    accounts = load_registry().accounts_for("youtube")[:6]
+    simulated = list(SimulatedSource().pull(SEPTEMBER, "youtube", accounts))
+    quota = {"error": {"code": 403, "message": "quota", "errors": [{"reason": "quotaExceeded"}]}}
+    spent_at = accounts[3].platform_account_id
+    expect(
+        server,
+        "/youtube/v3/channels",
+        {"part": "snippet,statistics,contentDetails", "id": spent_at, "key": TOKEN},
+    ).respond_with_json(quota, status=403)
+    serve_simulated(server, simulated)
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse.ensure_schema()
+
+    with pytest.raises(QuotaExceededError):
+        pull_month(make_source(), warehouse, SEPTEMBER, "youtube", accounts, run_id="run-1")
+    unfinished = warehouse.unfinished_pull(SEPTEMBER, "youtube", "api")
+    assert unfinished is not None
+    # the third channel was fetched whole, but an account counts as received only once the source has
+    # moved past it: the one in flight when the pull stopped is asked again
+    assert warehouse.stored_accounts(str(unfinished["pull_id"])) == {a.account_handle for a in accounts[:2]}
+
+    server.clear()
+    serve_simulated(server, simulated)
+    summary = pull_month(make_source(), warehouse, SEPTEMBER, "youtube", accounts, run_id="run-2")
+
+    assert summary.resumed and summary.accounts_skipped_as_stored == 2
+    asked = {dict(parse_qsl(request.query_string.decode())).get("id") for request, _ in server.log}
+    assert {a.platform_account_id for a in accounts[:2]}.isdisjoint(asked), "stored channels not asked again"
+    assert {a.platform_account_id for a in accounts[2:]} <= asked
+    stored = warehouse.read_month("raw.documents", SEPTEMBER)
+    assert stored.height == len(simulated), "every document once: nothing lost, nothing twice"
+    assert stored["pull_id"].unique().to_list() == [str(unfinished["pull_id"])]
 
 
 def test_other_client_errors_stop_with_the_api_message(server, make_source, sleeps):
