@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.sources.base import RawDocument
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER
+from cityindex_pipeline.sources.simulated import SimulatedSource
 
 
 def write_landing(
@@ -27,3 +32,18 @@ def write_landing(
         for folder in folders:
             (folder / COMPLETE_MARKER).write_text("", encoding="utf-8")
     return written
+
+
+def lay_out_month(landing_dir: Path, month: Month, overlay: Path | None = None) -> None:
+    """The simulated month of every registered account as a complete drop; an `overlay` folder laid
+    out the same way replaces (or adds) whole account folders."""
+    registry = load_registry()
+    for platform in PLATFORMS:
+        write_landing(landing_dir, SimulatedSource().pull(month, platform, registry.accounts_for(platform)))
+        month_overlay = overlay / platform / str(month) if overlay else None
+        if month_overlay is None or not month_overlay.is_dir():
+            continue
+        for folder in month_overlay.iterdir():
+            target = landing_dir / platform / str(month) / folder.name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(folder, target)

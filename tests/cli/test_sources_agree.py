@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from landing_helpers import write_landing
+from landing_helpers import lay_out_month
 from platform_stand_in import PlatformStandIn
 from pytest_httpserver import HTTPServer
 
@@ -25,7 +25,6 @@ from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.sources.api import BASE_URL_VARIABLES, TOKEN_VARIABLES
-from cityindex_pipeline.sources.simulated import SimulatedSource
 from cityindex_pipeline.warehouse import Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
@@ -37,18 +36,6 @@ PROVENANCE = ("run_id", "pull_id", "fetched_at", "location")
 """When, by which run and from where (a file or a URL): these differ between two pulls by design."""
 GRAPH_BODY_DIGESTS = ("source_sha256", "insights_sha256", "profile_sha256")
 """Graph bodies served live carry `next` URLs on the server's own host: their digests differ."""
-
-
-def lay_out(landing_dir: Path) -> None:
-    registry = load_registry()
-    for platform in PLATFORMS:
-        write_landing(
-            landing_dir, SimulatedSource().pull(SEPTEMBER, platform, registry.accounts_for(platform))
-        )
-        for folder in (HAND_LAID / platform / str(SEPTEMBER)).iterdir():
-            target = landing_dir / platform / str(SEPTEMBER) / folder.name
-            shutil.rmtree(target)
-            shutil.copytree(folder, target)
 
 
 def materialize(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +66,7 @@ def table(home: Path, name: str, platform: str | None = None) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def homes(tmp_path_factory) -> tuple[Path, Path, PlatformStandIn]:
     files_home, api_home = tmp_path_factory.mktemp("files"), tmp_path_factory.mktemp("api")
-    lay_out(files_home / "landing")
+    lay_out_month(files_home / "landing", SEPTEMBER, overlay=HAND_LAID)
     files = materialize(files_home, CITYINDEX_SOURCE="files")
     assert files.returncode == 0, files.stdout + files.stderr
 

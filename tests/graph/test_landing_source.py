@@ -8,7 +8,7 @@ import json
 import dagster as dg
 import polars as pl
 from conftest import make_settings, materialize
-from landing_helpers import write_landing
+from landing_helpers import lay_out_month, write_landing
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
@@ -21,12 +21,6 @@ from cityindex_pipeline.warehouse import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 LINEAGE = ("run_id", "pull_id", "fetched_at", "location")  # where and when, not what
-
-
-def lay_out_month(landing_dir, month: Month) -> None:
-    registry = load_registry()
-    for platform in PLATFORMS:
-        write_landing(landing_dir, SimulatedSource().pull(month, platform, registry.accounts_for(platform)))
 
 
 def clean_content(warehouse: Warehouse, table: str) -> pl.DataFrame:

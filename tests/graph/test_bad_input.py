@@ -1,0 +1,155 @@
+"""A corpus of bad documents (`tests/data/bad-input`), laid over a good month: each gives a clear
+reason in `raw.source_problems` or `clean.quarantine`, or is read as the platform meant it, and the
+rest of the month goes on to publication.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from conftest import make_settings, materialize
+from landing_helpers import lay_out_month
+
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.warehouse import Warehouse
+
+BAD_INPUT = Path(__file__).parents[1] / "data" / "bad-input"
+SEPTEMBER = Month(2024, 9)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file the source could not use: kept with its content and the reason."""
+
+    case: str
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A record (or a whole document) the cleaning could not use: kept with the reason."""
+
+    case: str
+    account: str
+    record_id: str | None
+    reason: str
+
+
+SOURCE_PROBLEMS = [
+    Problem("truncated JSON", "facebook/2024-09/AnqingCityOfficial/posts.json", "not valid JSON"),
+    Problem("an HTML error page", "youtube/2024-09/AnshanChannel/channel.json", "not valid JSON"),
+    Problem("an API error body as data", "youtube/2024-09/BeijingChannel/channel.json", "an API error body"),
+    Problem("bytes that are not UTF-8", "instagram/2024-09/anyang.china/media.json", "not UTF-8"),
+]
+ANYANG = "100076922966978"
+QUARANTINED = [
+    Quarantined("a negative count", "AnyangTourism", f"{ANYANG}_1", "is negative: -5"),
+    Quarantined("a fraction for a count", "AnyangTourism", f"{ANYANG}_2", "is a fraction, not a count: 12.5"),
+    Quarantined("a huge count", "AnyangTourism", f"{ANYANG}_3", "is implausibly large"),
+    Quarantined("a word for a count", "AnyangTourism", f"{ANYANG}_4", "is a string, not a count: 'many'"),
+    Quarantined(
+        "one post on two pages, counts differing",
+        "BaotouCityOfficial",
+        "100027220702970_1",
+        "counts differed",
+    ),
+    Quarantined(
+        "a post of October in Beijing time",
+        "BeihaiCityOfficial",
+        "100028572088721_1",
+        "published outside the month",
+    ),
+    Quarantined("a document of the wrong endpoint", "BeijingChina", None, "unusable document"),
+    Quarantined(
+        "a document of an unknown account", "NoSuchCityOfficial", None, "account not in the registry"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Warehouse:
+    settings = dataclasses.replace(make_settings(tmp_path_factory.mktemp("bad-input")), source="files")
+    lay_out_month(settings.landing_dir, SEPTEMBER, overlay=BAD_INPUT)
+    with dg.instance_for_test() as instance:
+        result = materialize(settings, SEPTEMBER, instance=instance)
+    assert result.success, [event.step_key for event in result.get_step_failure_events()]
+    return Warehouse(settings.warehouse_path)
+
+
+@pytest.mark.parametrize("expected", SOURCE_PROBLEMS, ids=lambda case: case.case)
+def test_an_unusable_file_is_kept_with_its_reason(warehouse, expected):
+    problems = warehouse.read_month("raw.source_problems", SEPTEMBER)
+    found = problems.filter(pl.col("location").str.ends_with(expected.file))
+    assert found.height == 1, problems.select("location", "reason").to_dicts()
+    assert expected.reason in found["reason"][0]
+    assert found["content"][0] == (BAD_INPUT / expected.file).read_bytes(), "kept byte for byte"
+
+
+@pytest.mark.parametrize("expected", QUARANTINED, ids=lambda case: case.case)
+def test_an_unusable_record_is_quarantined_with_its_reason(warehouse, expected):
+    quarantine = warehouse.read_month("clean.quarantine", SEPTEMBER).filter(
+        pl.col("account_handle") == expected.account
+    )
+    if expected.record_id is None:
+        found = quarantine.filter(pl.col("record_id").is_null())
+    else:
+        found = quarantine.filter(pl.col("record_id") == expected.record_id)
+    assert found.height == 1, quarantine.select("record_id", "reason").to_dicts()
+    assert expected.reason in found["reason"][0]
+
+
+def test_an_unknown_account_folder_is_reported_and_its_documents_kept(warehouse):
+    problems = warehouse.read_month("raw.source_problems", SEPTEMBER)
+    (reason,) = problems.filter(pl.col("account_handle") == "NoSuchCityOfficial")["reason"]
+    assert reason == "an account folder not in the registry for this month"
+    raw = warehouse.read_month("raw.documents", SEPTEMBER).filter(
+        pl.col("account_handle") == "NoSuchCityOfficial"
+    )
+    assert raw["endpoint"].to_list() == ["page"], "stored verbatim all the same: nothing is lost"
+
+
+def posts_of(warehouse: Warehouse, account: str) -> dict[str, dict]:
+    posts = warehouse.read_month("clean.posts", SEPTEMBER).filter(pl.col("account_handle") == account)
+    return {row["post_id"]: row for row in posts.iter_rows(named=True)}
+
+
+def test_the_good_records_beside_the_bad_ones_are_kept(warehouse):
+    assert list(posts_of(warehouse, "AnyangTourism")) == [f"{ANYANG}_5"]
+    assert posts_of(warehouse, "AnyangTourism")[f"{ANYANG}_5"]["shares"] is None, "not given, not 0"
+
+
+def test_of_a_post_seen_twice_the_later_page_counts(warehouse):
+    (post,) = posts_of(warehouse, "BaotouCityOfficial").values()
+    assert post["likes"] == 14
+
+
+def test_the_last_second_of_september_in_beijing_is_september(warehouse):
+    assert list(posts_of(warehouse, "BeihaiCityOfficial")) == ["100028572088721_2"]
+
+
+def test_an_unknown_field_is_ignored_and_kept_verbatim_in_raw(warehouse):
+    (post,) = posts_of(warehouse, "Cangzhou_Official").values()
+    assert post["exposures"] == 5120, "the renamed metric post_media_view is an exposure count"
+    raw = warehouse.read_month("raw.documents", SEPTEMBER).filter(
+        pl.col("account_handle") == "Cangzhou_Official", pl.col("endpoint") == "posts"
+    )
+    assert raw["body"][0] == (BAD_INPUT / "facebook/2024-09/Cangzhou_Official/posts.json").read_text("utf-8")
+
+
+def test_an_empty_month_is_zero_posts_not_a_missing_account(warehouse):
+    metrics = warehouse.read_month("clean.account_metrics", SEPTEMBER).filter(
+        pl.col("account_handle") == "Beijing_Official"
+    )
+    assert metrics.select("posts", "interactions", "followers").row(0) == (0, 0, 69162)
+
+
+def test_the_rest_of_the_month_is_published(warehouse):
+    published = warehouse.read_month("publish.index", SEPTEMBER)
+    assert published.height == 133
+    assert published["rank"].min() == 1
