@@ -7,6 +7,7 @@ never a mix; raw documents are only ever appended.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -290,7 +291,12 @@ class Warehouse:
             return con.sql(sql, params=params).pl()
 
     def read_month(self, table: str, month: Month, columns: Sequence[str] = ("*",)) -> pl.DataFrame:
+        """A month of one table; `table` must be one of TABLES and `columns` plain identifiers (or `*`),
+        since names cannot be passed as SQL parameters."""
         _check_tables({table: None})
+        bad = [column for column in columns if column != "*" and not _IDENTIFIER.fullmatch(column)]
+        if bad:
+            raise ValueError(f"not column names: {bad}")
         return self.query(
             f"SELECT {', '.join(columns)} FROM {table} WHERE month = $month", {"month": month.first_day}
         )
@@ -324,6 +330,9 @@ class Warehouse:
         """Rows per table, for the note a run prints and for tests."""
         with self.connect() as con:
             return {table: con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in TABLES}
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _check_tables(frames: dict[str, object]) -> None:

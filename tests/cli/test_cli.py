@@ -63,3 +63,12 @@ def test_clear_errors_for_unknown_city_unclosed_month_and_missing_data(home, tmp
     assert bad_month.returncode != 0 and "month must be 1-12" in bad_month.stderr
     empty = run(tmp_path, "top", "--month", "2024-09")
     assert empty.returncode != 0 and "cityindex demo" in empty.stderr
+
+
+def test_a_city_name_built_to_break_quoting_is_only_an_unknown_city(home):
+    hostile = "Xi'an'); DROP TABLE publish.index; --"
+    done = run(home, "trace", "--city", hostile, "--month", "2024-09")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "DROP TABLE" in done.stderr, "the name is echoed back as given, as a name"
+    top = run(home, "top", "--month", "2024-09")
+    assert top.returncode == 0 and "published v1" in top.stdout, "publish.index is still there"

@@ -60,3 +60,49 @@ def test_a_missing_required_column_is_a_clear_error(tmp_path):
         con.execute("CREATE TABLE raw.pull_accounts (month DATE NOT NULL, run_id VARCHAR NOT NULL)")
     with pytest.raises(WarehouseSchemaError, match=r"raw\.pull_accounts lacks the required column 'pull_id'"):
         Warehouse(path).ensure_schema()
+
+
+HOSTILE = [
+    "x'; DROP TABLE raw.documents; --",
+    'Xi\'an "quoted" \\ ; --',
+    "西安'); DELETE FROM idx.platform_reference; --",
+]
+
+
+def test_names_built_to_break_quoting_are_stored_as_data_and_never_run(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    reference = pl.DataFrame(
+        {
+            "platform": HOSTILE,
+            "monthly_active_users_millions": [1.0] * 3,
+            "daily_minutes_per_user": [1.0] * 3,
+            "relevance": [1.0] * 3,
+            "reference_note": HOSTILE,
+        }
+    )
+    warehouse.replace_month(SEPTEMBER, HOSTILE[0], {"idx.platform_reference": reference})
+    one = reference.filter(pl.col("platform") == HOSTILE[1])
+    warehouse.replace_month(SEPTEMBER, "run-2", {"idx.platform_reference": one}, platform=HOSTILE[1])
+
+    kept = warehouse.read_month("idx.platform_reference", SEPTEMBER)
+    assert sorted(kept["platform"]) == sorted(HOSTILE), "every name came back exactly as given"
+    assert sorted(kept["run_id"]) == sorted([HOSTILE[0], HOSTILE[0], "run-2"])
+    assert warehouse.latest_pull(SEPTEMBER, HOSTILE[2]) is None
+    assert warehouse.table_counts()["raw.documents"] == 0, "the table is still there"
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        ("raw.documents; DROP TABLE raw.pulls", ("*",)),
+        ("clean.posts", ("post_id FROM clean.posts; DROP TABLE raw.pulls; --",)),
+        ("clean.posts", ('"post_id"',)),
+    ],
+)
+def test_table_and_column_names_are_checked_before_any_sql(tmp_path, table, columns):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    with pytest.raises((KeyError, ValueError)):
+        warehouse.read_month(table, SEPTEMBER, columns)
+    assert "raw.pulls" in warehouse.table_counts()
