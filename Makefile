@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test dev lint bench clean
+.PHONY: setup demo test dev lint audit bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ dev: setup  ## the Dagster UI and daemon on http://127.0.0.1:3000
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+audit: setup  ## known vulnerabilities in the pinned dependencies (needs the advisory service online)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audit]"
+	$(BIN)/python .ci/audit.py
 
 clean:
 	rm -rf $(VENV) .cityindex
