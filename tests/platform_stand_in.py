@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,19 @@ JSON = "application/json; charset=UTF-8"
 
 
 class PlatformStandIn:
-    def __init__(self, server: HTTPServer, landing_dir: Path, month: Month, registry: Registry, token: str):
+    def __init__(
+        self,
+        server: HTTPServer,
+        landing_dir: Path,
+        month: Month,
+        registry: Registry,
+        token: str,
+        faults: dict[str, list[int]] | None = None,
+    ):
+        """`faults`: for a request path, the error statuses to answer first (429 with its reset
+        header, 500 with an error body that echoes the credential), before the real answer."""
         self.server = server
+        self.faults = {path: list(statuses) for path, statuses in (faults or {}).items()}
         self.token = token
         self.base = server.url_for("").rstrip("/")
         self.pages: dict[tuple[str, str, str], list[str]] = defaultdict(list)
@@ -52,6 +64,9 @@ class PlatformStandIn:
 
     def respond(self, request: Request) -> Response:
         self.requests += 1
+        pending = self.faults.get(request.path)
+        if pending:
+            return self._fault(pending.pop(0), request)
         args = dict(parse_qsl(request.query_string.decode("utf-8"), keep_blank_values=True))
         if request.path.startswith("/2/"):
             return self._x(request, args)
@@ -183,6 +198,19 @@ class PlatformStandIn:
                         return Response(body, content_type=JSON)
             return Response(json.dumps({"kind": "youtube#videoListResponse", "items": []}), content_type=JSON)
         return _error(404, {"error": {"code": 404, "message": path, "errors": [{"reason": "notFound"}]}})
+
+    def _fault(self, status: int, request: Request) -> Response:
+        if status == 429:
+            reset = str(int(time.time()) + 1)
+            return Response(
+                json.dumps({"title": "Too Many Requests", "detail": "Too Many Requests", "status": 429}),
+                status=429,
+                content_type=JSON,
+                headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset},
+            )
+        # a careless server echoes the request, credential included, into its error page
+        echoed = f"{request.path}?{request.query_string.decode()} {request.headers.get('Authorization', '')}"
+        return _error(status, {"error": {"code": status, "message": f"backend error serving {echoed}"}})
 
     # --- bodies ----------------------------------------------------------------------------------------
 

@@ -73,8 +73,11 @@ def homes(tmp_path_factory) -> tuple[Path, Path, PlatformStandIn]:
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
     try:
+        x_user = load_registry().accounts_for("x")[0].platform_account_id
+        youtube = "/youtube/v3/channels"
+        faults = {f"/2/users/{x_user}/tweets": [429, 500], youtube: [503]}
         stand_in = PlatformStandIn(
-            server, files_home / "landing", SEPTEMBER, load_registry(), TOKEN
+            server, files_home / "landing", SEPTEMBER, load_registry(), TOKEN, faults=faults
         ).install()
         api = materialize(
             api_home,
@@ -86,7 +89,8 @@ def homes(tmp_path_factory) -> tuple[Path, Path, PlatformStandIn]:
         server.clear()
         server.stop()
     assert api.returncode == 0, (api.stdout + api.stderr)[-5000:]
-    assert TOKEN not in api.stdout + api.stderr
+    assert not any(stand_in.faults.values()), "every injected fault was met, and the pull got past it"
+    (api_home / "cli-output.txt").write_text(api.stdout + api.stderr, encoding="utf-8")
     return files_home, api_home, stand_in
 
 
@@ -143,3 +147,25 @@ def test_the_api_run_stored_no_token_and_recovered_from_the_retired_metrics(home
         "the stand-in refused post_media_view for these 2024 answers; the client fell back and kept the legacy set"
     )
     assert stand_in.requests > documents.height, "the refused insights requests were made too"
+
+
+def test_the_token_is_nowhere_the_api_run_wrote(homes):
+    """Not in any file under CITYINDEX_HOME (the DuckDB file, Dagster's event log and run storage,
+    logs, the CLI's output), nor in any text of any table, even after a 429 and a 500 that echoed it."""
+    _, api_home, _ = homes
+    written = [path for path in api_home.rglob("*") if path.is_file()]
+    assert any(path.name == "warehouse.duckdb" for path in written)
+    assert any("storage" in path.parts for path in written), "the Dagster instance's files are searched too"
+    for path in written:
+        assert TOKEN.encode() not in path.read_bytes(), path
+    warehouse = Warehouse(api_home / "warehouse.duckdb")
+    columns = warehouse.query(
+        "SELECT table_schema || '.' || table_name AS name, column_name FROM information_schema.columns "
+        "WHERE data_type IN ('VARCHAR', 'BLOB') OR data_type LIKE 'VARCHAR%'"
+    )
+    for name, column in columns.iter_rows():
+        hits = warehouse.query(
+            f'SELECT count(*) AS n FROM {name} WHERE contains(CAST("{column}" AS VARCHAR), $token)',
+            {"token": TOKEN},
+        )
+        assert hits["n"][0] == 0, (name, column)
