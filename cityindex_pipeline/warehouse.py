@@ -7,6 +7,7 @@ never a mix; raw documents are only ever appended.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -124,6 +125,13 @@ TABLES: dict[str, str] = {
 """DDL of every table: the schemas outside tools rely on (see README, "Tables")."""
 
 _LOCK_MESSAGE = "Could not set lock"
+LOGGER = logging.getLogger("cityindex.warehouse")
+
+
+def _lock_holder(message: str) -> str:
+    """DuckDB names the process holding the lock: `... is held in /usr/bin/python3 (PID 1234)`."""
+    match = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    return f"PID {match.group(2)}, {match.group(1)}" if match else "unknown process"
 
 
 def column_definitions(ddl: str) -> list[tuple[str, str]]:
@@ -160,21 +168,34 @@ class Warehouse:
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the file, waiting (bounded) while another process holds the write lock."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_seconds
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_seconds
         delay = 0.1
         while True:
             try:
                 connection = duckdb.connect(str(self.path))
                 break
             except duckdb.IOException as error:
-                if _LOCK_MESSAGE not in str(error) or time.monotonic() >= deadline:
-                    if _LOCK_MESSAGE in str(error):
-                        raise WarehouseLockedError(
-                            f"{self.path} is locked by another process; waited {self.lock_timeout_seconds:.0f} s"
-                        ) from error
+                if _LOCK_MESSAGE not in str(error):
                     raise
+                holder = _lock_holder(str(error))
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"{self.path} is locked by another process ({holder}); waited "
+                        f"{self.lock_timeout_seconds:.0f} s. Let that process finish or stop it, then run again: "
+                        "nothing was written by this one"
+                    ) from None
+                if delay == 0.1:
+                    LOGGER.warning(
+                        "%s is locked by another process (%s): waiting up to %.0f s",
+                        self.path,
+                        holder,
+                        self.lock_timeout_seconds,
+                    )
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+        if delay > 0.1:
+            LOGGER.warning("%s: lock acquired after %.1f s", self.path, time.monotonic() - started)
         try:
             yield connection
         finally:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import duckdb
 import polars as pl
 import pytest
 
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import TABLES, Warehouse, WarehouseSchemaError, column_definitions
+from cityindex_pipeline.warehouse import (
+    TABLES,
+    Warehouse,
+    WarehouseLockedError,
+    WarehouseSchemaError,
+    column_definitions,
+)
 
 SEPTEMBER = Month(2024, 9)
 
@@ -106,3 +116,60 @@ def test_table_and_column_names_are_checked_before_any_sql(tmp_path, table, colu
     with pytest.raises((KeyError, ValueError)):
         warehouse.read_month(table, SEPTEMBER, columns)
     assert "raw.pulls" in warehouse.table_counts()
+
+
+def hold_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process with the DuckDB file open for `seconds`, as a second writer would."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+HOLD_LOCK = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); "
+    "time.sleep(float(sys.argv[2])); c.close()"
+)
+
+
+def test_a_locked_file_is_waited_for_then_a_clear_error_and_nothing_is_lost(tmp_path, caplog):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).ensure_schema()
+    holder = hold_lock(path, 60)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WarehouseLockedError, match=rf"PID {holder.pid}.*waited 2 s.*nothing was written"):
+            Warehouse(path, lock_timeout_seconds=2).replace_month(SEPTEMBER, "run-1", {})
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 2 <= waited < 30, "bounded"
+    assert any(
+        f"PID {holder.pid}" in r.getMessage() and "waiting up to 2 s" in r.getMessage()
+        for r in caplog.records
+    )
+    assert "raw.documents" in Warehouse(path).table_counts(), "the file opens as before"
+
+
+def test_a_lock_released_in_time_is_waited_for_and_the_write_goes_through(tmp_path, caplog):
+    path = tmp_path / "w.duckdb"
+    warehouse = Warehouse(path, lock_timeout_seconds=60)
+    warehouse.ensure_schema()
+    holder = hold_lock(path, 1.5)
+    reference = pl.DataFrame(
+        {
+            "platform": ["x"],
+            "monthly_active_users_millions": [1.0],
+            "daily_minutes_per_user": [1.0],
+            "relevance": [1.0],
+            "reference_note": ["after the wait"],
+        }
+    )
+    warehouse.replace_month(SEPTEMBER, "run-1", {"idx.platform_reference": reference})
+    holder.wait()
+    assert warehouse.read_month("idx.platform_reference", SEPTEMBER)["reference_note"].to_list() == [
+        "after the wait"
+    ]
+    assert any("lock acquired after" in record.getMessage() for record in caplog.records)
