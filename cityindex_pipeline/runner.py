@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,6 +66,11 @@ def progress_logger(printer: Printer) -> dg.LoggerDefinition:
     return _progress
 
 
+PID_TAG = "cityindex/pid"
+HOST_TAG = "cityindex/host"
+UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
 def materialize_month(settings: Settings, month: Month, printer: Printer = print) -> MonthRun:
     """Every asset and check of one month, in process, recorded in the local Dagster instance."""
     ensure_dagster_home(settings)
@@ -72,10 +79,13 @@ def materialize_month(settings: Settings, month: Month, printer: Printer = print
     definitions = build_definitions(settings, loggers={"progress": progress_logger(printer)})
     job = definitions.resolve_job_def("monthly_index")
     with dg.DagsterInstance.get() as instance:
+        for message in reclaim_dead_runs(instance):
+            printer(message)
         result = job.execute_in_process(
             partition_key=month.partition_key,
             instance=instance,
             run_config={"loggers": {"progress": {}}},
+            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
             raise_on_error=False,
         )
         failed_checks = [
@@ -87,6 +97,33 @@ def materialize_month(settings: Settings, month: Month, printer: Printer = print
         return MonthRun(
             month, result.run_id, result.success and not failed_checks, failed_steps, failed_checks
         )
+
+
+def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs this command started whose process is gone (killed, out of memory, power cut),
+    and free the concurrency slots they held: otherwise the `warehouse` pool stays taken and every
+    later run waits for it forever. Runs of other hosts, and of the webserver and daemon, are left
+    to Dagster's own run monitoring."""
+    reclaimed = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: socket.gethostname()})):
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid <= 0 or _alive(pid):
+            continue
+        message = f"run {run.run_id} of {run.tags.get('dagster/partition', '?')}: its process {pid} is gone"
+        instance.report_run_failed(run, message=f"{message}; marked failed by a later run")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reclaimed.append(f"{message}: marked failed, its concurrency slots freed")
+    return reclaimed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reason(error: object) -> str:
