@@ -35,10 +35,11 @@ class PlatformStandIn:
         month: Month,
         registry: Registry,
         token: str,
-        faults: dict[str, list[int]] | None = None,
+        faults: dict[str, list[int | None]] | None = None,
     ):
-        """`faults`: for a request path, the error statuses to answer first (429 with its reset
-        header, 500 with an error body that echoes the credential), before the real answer."""
+        """`faults`: for a request path, what to answer to its first requests, in order: None is the
+        real answer, 429 a rate limit with its reset header, 403 YouTube's spent quota, 5xx an error
+        body that echoes the credential; then real answers."""
         self.server = server
         self.faults = {path: list(statuses) for path, statuses in (faults or {}).items()}
         self.token = token
@@ -65,8 +66,9 @@ class PlatformStandIn:
     def respond(self, request: Request) -> Response:
         self.requests += 1
         pending = self.faults.get(request.path)
-        if pending:
-            return self._fault(pending.pop(0), request)
+        status = pending.pop(0) if pending else None
+        if status is not None:
+            return self._fault(status, request)
         args = dict(parse_qsl(request.query_string.decode("utf-8"), keep_blank_values=True))
         if request.path.startswith("/2/"):
             return self._x(request, args)
@@ -207,6 +209,14 @@ class PlatformStandIn:
                 status=429,
                 content_type=JSON,
                 headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset},
+            )
+        if status == 403:
+            quota = {
+                "code": 403,
+                "message": "The request cannot be completed because you have exceeded your quota.",
+            }
+            return _error(
+                403, {"error": {**quota, "errors": [{"reason": "quotaExceeded", "domain": "youtube.quota"}]}}
             )
         # a careless server echoes the request, credential included, into its error page
         echoed = f"{request.path}?{request.query_string.decode()} {request.headers.get('Authorization', '')}"
