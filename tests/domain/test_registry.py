@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
@@ -479,3 +481,53 @@ def test_validate_registry_uses_the_given_file_names() -> None:
     accounts = pl.read_csv(DEFAULT_ACCOUNTS_CSV, infer_schema=False).with_columns(platform=pl.lit("myspace"))
     with pytest.raises(RegistryError, match=r"^registry/accounts\.csv, line 2: unknown platform 'myspace'"):
         validate_registry(cities, accounts, accounts_name="registry/accounts.csv")
+
+
+# --- fuzzing: any file gives a registry or a RegistryError, never anything else ---------------------------
+
+ACCOUNT_LINES = ACCOUNTS_TEXT.splitlines()
+
+
+def _mutated_accounts(data) -> bytes:
+    """The shipped accounts file with a few lines cut, duplicated, garbled or replaced by noise."""
+    lines = list(ACCOUNT_LINES)
+    for _ in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.integers(0, len(lines) - 1))
+        action = data.draw(st.sampled_from(["drop", "duplicate", "garble", "noise", "cell"]))
+        if action == "drop":
+            del lines[index]
+        elif action == "duplicate":
+            lines.insert(index, lines[index])
+        elif action == "garble":
+            cut = data.draw(st.integers(0, len(lines[index])))
+            lines[index] = lines[index][:cut] + data.draw(st.text(max_size=12)) + lines[index][cut:]
+        elif action == "noise":
+            lines[index] = data.draw(st.text(max_size=60))
+        else:
+            cells = lines[index].split(",")
+            cells[data.draw(st.integers(0, len(cells) - 1))] = data.draw(st.text(max_size=20))
+            lines[index] = ",".join(cells)
+        if not lines:
+            break
+    return "\n".join(lines).encode("utf-8", errors="surrogatepass")
+
+
+@given(data=st.data())
+def test_a_damaged_accounts_file_gives_a_registry_or_a_clear_registry_error(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "accounts.csv").write_bytes(_mutated_accounts(data))
+    (folder / "cities.csv").write_text(CITIES_TEXT, encoding="utf-8")
+    try:
+        registry = load_registry(folder / "cities.csv", folder / "accounts.csv")
+    except RegistryError as error:
+        assert "accounts.csv" in str(error) or "cities.csv" in str(error), error
+    else:
+        assert registry.accounts.height >= 1
+
+
+@given(content=st.binary(max_size=400))
+def test_any_bytes_as_the_cities_file_give_a_registry_error(tmp_path_factory, content):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "cities.csv").write_bytes(content)
+    with pytest.raises(RegistryError):
+        load_registry(folder / "cities.csv", DEFAULT_ACCOUNTS_CSV)
