@@ -1,8 +1,15 @@
-"""The methodology file, read once and typed: what the index computes is data, not code."""
+"""The methodology file, read once and typed: what the index computes is data, not code.
+
+`methodology.yaml` is the current method. Every released version is archived, unchanged, as
+`versions/<version>.yaml`, so a month published with an older method can be recomputed with it:
+`load_methodology("0.1.0")`, or `CITYINDEX_METHODOLOGY_VERSION=0.1.0` for a whole run.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -12,6 +19,9 @@ import yaml
 from cityindex_pipeline import PLATFORMS
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
+VERSIONS_DIR = Path(__file__).with_name("versions")
+VERSION_VARIABLE = "CITYINDEX_METHODOLOGY_VERSION"
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
 INDICATORS = (
@@ -22,6 +32,10 @@ INDICATORS = (
 
 class MethodologyError(ValueError):
     """The methodology file is inconsistent; the message says which entry."""
+
+
+class UnknownMethodologyVersion(MethodologyError, LookupError):
+    """No archived methodology has that version; the message lists the versions there are."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +65,35 @@ class Methodology:
         return {name: (d.name, weight) for d in self.dimensions for name, weight in d.indicators.items()}
 
 
+def available_versions() -> tuple[str, ...]:
+    """Every archived (released) methodology version, oldest first."""
+    names = [p.stem for p in VERSIONS_DIR.glob("*.yaml") if _VERSION.match(p.stem)]
+    return tuple(sorted(names, key=lambda v: tuple(int(part) for part in v.split("."))))
+
+
+def methodology_path(version: str | None = None) -> Path:
+    """The file of an archived version; None means the one `CITYINDEX_METHODOLOGY_VERSION` names,
+    or the current `methodology.yaml` when that is unset."""
+    version = version or os.environ.get(VERSION_VARIABLE, "").strip() or None
+    if version is None:
+        return DEFAULT_METHODOLOGY
+    if version not in available_versions():
+        raise UnknownMethodologyVersion(
+            f"no methodology version {version!r}; available: {', '.join(available_versions())}"
+        )
+    return VERSIONS_DIR / f"{version}.yaml"
+
+
+def load_methodology(version: str | None = None, *, path: Path | None = None) -> Methodology:
+    """The methodology of `version` (an archived release), of `path`, or the current one (None)."""
+    methodology = _load(path or methodology_path(version))
+    if version is not None and methodology.version != version:
+        raise MethodologyError(f"{version}.yaml declares version {methodology.version!r}")
+    return methodology
+
+
 @cache
-def load_methodology(path: Path = DEFAULT_METHODOLOGY) -> Methodology:
+def _load(path: Path) -> Methodology:
     text = path.read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     try:

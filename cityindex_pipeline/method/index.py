@@ -275,6 +275,7 @@ def comprehensive_index(
             (pl.col("score") - pl.col("previous_score")).alias("score_change"),
             (pl.col("previous_rank") - pl.col("rank")).cast(pl.Int32).alias("rank_change"),
             pl.col("previous_rank").cast(pl.Int32),
+            pl.lit(methodology.version).alias("methodology_version"),
         )
         .sort("rank", "city_id")
     )
