@@ -49,7 +49,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 def platform_indicators(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Each city's raw indicators per platform, treated (log1p) and normalised (min-max 0-100)."""
+    """Each city's raw indicators per platform, treated for outliers and normalised (min-max 0-100)."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = load_methodology()
@@ -63,6 +63,7 @@ def platform_indicators(
             "cities_per_platform": dg.MetadataValue.json(dict(cities.iter_rows())),
             "missing_values": int(long["raw_value"].null_count()),
             "methodology_version": methodology.version,
+            "treated_indicators": dg.MetadataValue.md(markdown_table(method.treatment_summary(long), 3)),
         }
     )
 

@@ -82,7 +82,8 @@ TABLES: dict[str, str] = {
         dimension VARCHAR NOT NULL, indicator VARCHAR NOT NULL, indicator_weight DOUBLE NOT NULL,
         raw_value DOUBLE, transform VARCHAR NOT NULL, treated_value DOUBLE, platform_min DOUBLE,
         platform_max DOUBLE, normalised DOUBLE, accounts INTEGER NOT NULL,
-        methodology_version VARCHAR NOT NULL""",
+        methodology_version VARCHAR NOT NULL, skewness DOUBLE, kurtosis DOUBLE, winsorised_points INTEGER,
+        treated_skewness DOUBLE, treated_kurtosis DOUBLE, winsorised BOOLEAN""",
     "idx.platform_index": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         generate_score DOUBLE NOT NULL, interactive_score DOUBLE NOT NULL, utilize_score DOUBLE NOT NULL,

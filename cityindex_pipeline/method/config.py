@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
 VERSIONS_DIR = Path(__file__).with_name("versions")
@@ -52,6 +53,7 @@ class Methodology:
     views_measure: dict[str, str]
     dimensions: tuple[Dimension, ...]
     log_transform: frozenset[str]
+    """Legacy (0.1.0, 0.2.0): indicators always log1p-transformed; empty when `treatment` is set."""
     normalisation: str
     platform_weight_criteria: dict[str, float]
     quantitative_share: float
@@ -59,6 +61,8 @@ class Methodology:
     top_n: int
     uncertainty: dict[str, object]
     sha256: str
+    treatment: TreatmentSpec | None = None
+    """Conditional outlier treatment (0.3.0 on); None: the legacy unconditional `log_transform`."""
 
     def indicator_weights(self) -> dict[str, tuple[str, float]]:
         """Indicator name to (dimension, weight within the dimension)."""
@@ -105,7 +109,7 @@ def _load(path: Path) -> Methodology:
                 Dimension(name, float(spec["weight"]), {k: float(v) for k, v in spec["indicators"].items()})
                 for name, spec in raw["dimensions"].items()
             ),
-            log_transform=frozenset(raw["log_transform"]),
+            log_transform=frozenset(raw.get("log_transform") or ()),
             normalisation=str(raw["normalisation"]),
             platform_weight_criteria={k: float(v) for k, v in raw["platform_weight_criteria"].items()},
             quantitative_share=float(raw["quantitative_share"]),
@@ -113,11 +117,23 @@ def _load(path: Path) -> Methodology:
             top_n=int(raw["top_n"]),
             uncertainty=dict(raw.get("uncertainty") or {}),
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            treatment=_treatment(raw.get("treatment")),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
     validate(methodology, path.name)
     return methodology
+
+
+def _treatment(raw: dict | None) -> TreatmentSpec | None:
+    if raw is None:
+        return None
+    return TreatmentSpec(
+        skewness=float(raw["skewness"]),
+        kurtosis=float(raw["kurtosis"]),
+        winsorise_max_points=int(raw["winsorise_max_points"]),
+        steps=tuple(raw["steps"]),
+    )
 
 
 def validate(methodology: Methodology, name: str = "methodology") -> None:
@@ -136,6 +152,14 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
         unknown = set(dimension.indicators) - set(INDICATORS)
         if unknown:
             raise MethodologyError(f"{name}: unknown indicator(s) {sorted(unknown)} in {dimension.name}")
+    if methodology.treatment is not None:
+        unknown_steps = [s for s in methodology.treatment.steps if s not in TREATMENT_STEPS]
+        if unknown_steps or not methodology.treatment.steps:
+            raise MethodologyError(f"{name}: treatment steps must be some of {TREATMENT_STEPS}, in order")
+        if methodology.log_transform:
+            raise MethodologyError(f"{name}: give either treatment or log_transform, not both")
+        if methodology.treatment.winsorise_max_points < 0:
+            raise MethodologyError(f"{name}: winsorise_max_points must be 0 or more")
     if methodology.normalisation not in NORMALISATIONS:
         raise MethodologyError(f"{name}: normalisation must be one of {NORMALISATIONS}")
     if not close_to_one(methodology.quantitative_share + methodology.qualitative_share):

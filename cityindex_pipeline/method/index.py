@@ -11,11 +11,22 @@ import polars as pl
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.method.config import NORMALISATIONS, Methodology
+from cityindex_pipeline.method.treatment import apply_plans, treatment_plans
 
 INDICATOR_COLUMNS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
     "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
 )  # fmt: skip
+
+
+TREATMENT_RECORD = {
+    "skewness": pl.Float64,
+    "kurtosis": pl.Float64,
+    "winsorised_points": pl.Int32,
+    "treated_skewness": pl.Float64,
+    "treated_kurtosis": pl.Float64,
+}
+"""What `treat` records beside each treated value (null where a legacy method decided nothing)."""
 
 
 def city_indicators(
@@ -96,15 +107,42 @@ def to_long(indicators: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
     return long.join(lookup, on="indicator", how="left")
 
 
-def treat(long: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
-    """Tame heavy tails: log1p of the counts the methodology lists; ratios pass unchanged."""
-    logged = pl.col("indicator").is_in(sorted(methodology.log_transform))
-    return long.with_columns(
-        pl.when(logged).then(pl.lit("log1p")).otherwise(pl.lit("none")).alias("transform"),
-        pl.when(logged)
-        .then(pl.col("raw_value").clip(lower_bound=0).log1p())
-        .otherwise(pl.col("raw_value"))
-        .alias("treated_value"),
+def treat(long: pl.DataFrame, methodology: Methodology, plans: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Tame outliers, per indicator within platform and month (see `treatment`).
+
+    With a `treatment` section (0.3.0 on): skewness and kurtosis decide, per indicator, between no
+    treatment, winsorisation and a log transform; each row records the decision (`transform`), the
+    statistics and whether its own value was winsorised. `plans` applies decisions already taken
+    (one row per platform and indicator) instead of deciding them from these values. Without a
+    treatment section (0.1.0, 0.2.0): log1p of the indicators listed in `log_transform`, always.
+    """
+    if methodology.treatment is None:
+        logged = pl.col("indicator").is_in(sorted(methodology.log_transform))
+        return long.with_columns(
+            pl.when(logged).then(pl.lit("log1p")).otherwise(pl.lit("none")).alias("transform"),
+            pl.when(logged)
+            .then(pl.col("raw_value").clip(lower_bound=0).log1p())
+            .otherwise(pl.col("raw_value"))
+            .alias("treated_value"),
+            *[pl.lit(None, dtype).alias(name) for name, dtype in TREATMENT_RECORD.items()],
+            pl.lit(False).alias("winsorised"),
+        )
+    if plans is None:
+        plans = treatment_plans(long, methodology.treatment)
+    return apply_plans(long, plans)
+
+
+def treatment_summary(long: pl.DataFrame) -> pl.DataFrame:
+    """One row per (platform, indicator) that was treated: what was done and why."""
+    return (
+        long.filter(pl.col("transform") != "none")
+        .group_by("platform", "indicator")
+        .agg(
+            pl.col("transform").first(),
+            *[pl.col(name).first() for name in TREATMENT_RECORD],
+            pl.col("winsorised").sum().cast(pl.Int32).alias("cities_winsorised"),
+        )
+        .sort("platform", "indicator")
     )
 
 

@@ -22,6 +22,7 @@ from cityindex_pipeline.method.config import (
 RELEASED = {
     "0.1.0": "0ac57f1c3a5ed916868335e4c3a69b5ef78a1f5a140ba23d56b3f765270cfc5f",
     "0.2.0": "01ce6892b239600923f663ce8209bccf1838b5b99f329db65f6d7d46b91f421a",
+    "0.3.0": "08e89b96d71dd4793f94cbe534107b10ca8063e1aee3d43ecb592d9d115374f4",
 }
 
 
