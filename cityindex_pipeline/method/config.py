@@ -25,6 +25,7 @@ VERSION_VARIABLE = "CITYINDEX_METHODOLOGY_VERSION"
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
+AGGREGATIONS = ("arithmetic", "geometric")
 INDICATORS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
     "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
@@ -47,6 +48,18 @@ class Dimension:
 
 
 @dataclass(frozen=True)
+class Aggregation:
+    """How scores combine: G, I and U into a platform index (`dimensions`), platform indices into the
+    quantitative score (`platforms`). Geometric means are taken of (score + `geometric_shift`), the
+    shift then taken off again, so that a score of 0 keeps the mean defined (and 0 to 100 maps to 0
+    to 100)."""
+
+    dimensions: str = "arithmetic"
+    platforms: str = "arithmetic"
+    geometric_shift: float = 1.0
+
+
+@dataclass(frozen=True)
 class Methodology:
     version: str
     interactions: dict[str, tuple[str, ...]]
@@ -63,6 +76,8 @@ class Methodology:
     sha256: str
     treatment: TreatmentSpec | None = None
     """Conditional outlier treatment (0.3.0 on); None: the legacy unconditional `log_transform`."""
+    aggregation: Aggregation = Aggregation()
+    """Arithmetic at both levels unless the file says otherwise (always so before 0.4.0)."""
 
     def indicator_weights(self) -> dict[str, tuple[str, float]]:
         """Indicator name to (dimension, weight within the dimension)."""
@@ -118,6 +133,7 @@ def _load(path: Path) -> Methodology:
             uncertainty=dict(raw.get("uncertainty") or {}),
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             treatment=_treatment(raw.get("treatment")),
+            aggregation=Aggregation(**(raw.get("aggregation") or {})),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
@@ -160,6 +176,15 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
             raise MethodologyError(f"{name}: give either treatment or log_transform, not both")
         if methodology.treatment.winsorise_max_points < 0:
             raise MethodologyError(f"{name}: winsorise_max_points must be 0 or more")
+    aggregation = methodology.aggregation
+    if aggregation.dimensions not in AGGREGATIONS or aggregation.platforms not in AGGREGATIONS:
+        raise MethodologyError(
+            f"{name}: aggregation of dimensions and platforms must be one of {AGGREGATIONS}"
+        )
+    if not aggregation.geometric_shift > 0:
+        raise MethodologyError(
+            f"{name}: aggregation.geometric_shift must be positive (it keeps ln defined at 0)"
+        )
     if methodology.normalisation not in NORMALISATIONS:
         raise MethodologyError(f"{name}: normalisation must be one of {NORMALISATIONS}")
     if not close_to_one(methodology.quantitative_share + methodology.qualitative_share):

@@ -7,6 +7,8 @@ the same month must give the same numbers to the last bit (publication compares 
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS
@@ -174,9 +176,25 @@ def normalise(long: pl.DataFrame, method: str = "min-max") -> pl.DataFrame:
     )
 
 
+def weighted_mean(terms: list[tuple[pl.Expr, float]], how: str, shift: float = 1.0) -> pl.Expr:
+    """Σ w s (arithmetic), or exp(Σ w ln(s + shift)) − shift (geometric); the weights sum to 1."""
+    if how == "arithmetic":
+        return sum((score * weight for score, weight in terms), pl.lit(0.0))
+    log_mean = sum(((score + shift).log() * weight for score, weight in terms), pl.lit(0.0))
+    return log_mean.exp() - shift
+
+
+def combine(scores: list[float], weights: list[float], how: str, shift: float = 1.0) -> float:
+    """The weighted mean of a few numbers, as `weighted_mean` computes it on columns (for audits)."""
+    if how == "arithmetic":
+        return math.fsum(s * w for s, w in zip(scores, weights, strict=True))
+    return math.exp(math.fsum(math.log(s + shift) * w for s, w in zip(scores, weights, strict=True))) - shift
+
+
 def aggregate_platform(long: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
     """Dimension score: weighted mean of the indicators a city has (weights re-scaled over those);
-    platform score: dimension weights times dimension scores. A dimension with no indicator is 0."""
+    platform score: the dimension scores' weighted mean, arithmetic or geometric as the methodology
+    says. A dimension with no indicator is 0."""
     present = pl.col("normalised").is_not_null()
     dimensions = long.group_by("platform", "city_id", "dimension").agg(
         pl.when(pl.col("indicator_weight").filter(present).sum() > 0)
@@ -192,13 +210,18 @@ def aggregate_platform(long: pl.DataFrame, methodology: Methodology) -> pl.DataF
     for name in weights:
         if name not in wide.columns:
             wide = wide.with_columns(pl.lit(0.0).alias(name))
+    aggregation = methodology.aggregation
     return wide.select(
         "platform",
         "city_id",
         pl.col("generate").fill_null(0.0).alias("generate_score"),
         pl.col("interactive").fill_null(0.0).alias("interactive_score"),
         pl.col("utilize").fill_null(0.0).alias("utilize_score"),
-        sum(pl.col(name).fill_null(0.0) * weight for name, weight in weights.items()).alias("score"),
+        weighted_mean(
+            [(pl.col(name).fill_null(0.0), weight) for name, weight in weights.items()],
+            aggregation.dimensions,
+            aggregation.geometric_shift,
+        ).alias("score"),
     )
 
 
@@ -209,7 +232,8 @@ def platform_indicators(metrics: pl.DataFrame, posts: pl.DataFrame, methodology:
             normalise(
                 treat(
                     to_long(city_indicators(metrics, posts, platform, methodology), methodology), methodology
-                )
+                ),
+                methodology.normalisation,
             )
             for platform in PLATFORMS
         ]
@@ -270,16 +294,19 @@ def comprehensive_index(
     previous: pl.DataFrame,
     methodology: Methodology,
 ) -> pl.DataFrame:
-    """Every city of the roster: quantitative = sum of platform weight x platform score (a platform
-    where the city has no account contributes 0 here, at aggregation); final = 80 % quantitative +
-    20 % qualitative; ranked, with change against the previous month."""
+    """Every city of the roster: quantitative = the platform scores' weighted mean, arithmetic
+    (Σ weight x score) or geometric, a platform where the city has no account counting as a score of
+    0; final = 80 % quantitative + 20 % qualitative; ranked, with change against the previous month."""
+    aggregation = methodology.aggregation
+    if aggregation.platforms == "arithmetic":
+        combined = (pl.col("score") * pl.col("weight")).sort().sum()
+    else:  # c exp(Σ_present w ln(1 + s/c)) − c: an absent platform's ln(0 + c) is counted in c
+        c = aggregation.geometric_shift
+        combined = (((pl.col("score") / c).log1p() * pl.col("weight")).sort().sum().exp() - 1.0) * c
     quantitative = (
         platform_scores.join(weights.select("platform", "weight"), on="platform")
         .group_by("city_id")
-        .agg(
-            (pl.col("score") * pl.col("weight")).sort().sum().alias("quantitative_score"),
-            pl.len().cast(pl.Int32).alias("platforms_present"),
-        )
+        .agg(combined.alias("quantitative_score"), pl.len().cast(pl.Int32).alias("platforms_present"))
     )
     panel = qualitative.group_by("city_id").agg(pl.col("score").sort().mean().alias("qualitative_score"))
     scored = (
