@@ -9,7 +9,7 @@ from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly, previous_month
-from cityindex_pipeline.qualitative import load_panel, panel_path, simulate_panel
+from cityindex_pipeline.qualitative import panel_for_month, panel_path
 from cityindex_pipeline.render import markdown_table
 from cityindex_pipeline.resources import SourceResource, WarehouseResource
 
@@ -105,22 +105,38 @@ platform_index_assets = [platform_index_asset(platform) for platform in PLATFORM
 
 
 @dg.asset(
-    partitions_def=monthly, group_name="index", pool="warehouse", deps=[account_registry], kinds={"duckdb"}
+    partitions_def=monthly,
+    group_name="index",
+    pool="warehouse",
+    deps=[account_registry, dg.AssetDep("qualitative_scores", partition_mapping=previous_month)],
+    kinds={"duckdb"},
 )
 def qualitative_scores(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
 ) -> dg.MaterializeResult:
-    """The expert panel (20 %): a real panel file if one has landed, else a SIMULATED panel."""
+    """The expert panel (20 %): its file if one has landed, else the methodology's missing-panel
+    policy (carry the last month forward, flagged, or block); SIMULATED with the simulated source."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
+    methodology = load_methodology()
     city_ids = store.read_month("clean.registry_cities", month)["city_id"].to_list()
     path = panel_path(source.landing_path, month)
-    panel = load_panel(path, city_ids) if path.exists() else simulate_panel(city_ids, month, source.seed)
+    panel = panel_for_month(
+        month,
+        path,
+        city_ids,
+        methodology.qualitative,
+        previous=store.read_month("idx.qualitative_scores", month.previous()),
+        simulated_source=source.kind == "simulated",
+        seed=source.seed,
+    )
     store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
+    carried = panel["carried_from"].drop_nulls()
     return dg.MaterializeResult(
         metadata={
             "source": panel["source"][0] if panel.height else "none",
-            "file": str(path) if path.exists() else "none (simulated panel)",
+            "file": str(path) if path.exists() else f"none ({methodology.qualitative.missing_panel} policy)",
+            "carried_from": str(carried.min()) if carried.len() else "not carried",
             "raters": panel["rater"].n_unique(),
             "scores": panel.height,
         }

@@ -182,6 +182,11 @@ def trace_city(warehouse: Warehouse, name: str, month: Month) -> dict[str, Any]:
             "share": final["qualitative_share"],
             "score": final["qualitative_score"],
             "source": panel["source"][0] if panel.height else None,
+            "carried_from": (
+                str(panel["carried_from"].drop_nulls().min())
+                if "carried_from" in panel.columns and panel["carried_from"].drop_nulls().len()
+                else None
+            ),
             "by_rater": dict(panel.group_by("rater").agg(pl.col("score").mean()).sort("rater").iter_rows()),
         },
         "platforms": platforms,

@@ -91,7 +91,7 @@ TABLES: dict[str, str] = {
         previous_rank INTEGER, rank_change INTEGER, methodology_version VARCHAR NOT NULL""",
     "idx.qualitative_scores": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, rater VARCHAR NOT NULL,
-        criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL""",
+        criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL, carried_from DATE""",
     "idx.comprehensive_index": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL,

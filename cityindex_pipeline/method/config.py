@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import yaml
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
+from cityindex_pipeline.qualitative import MISSING_PANEL_POLICIES, PanelSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
 VERSIONS_DIR = Path(__file__).with_name("versions")
@@ -78,6 +79,9 @@ class Methodology:
     """Conditional outlier treatment (0.3.0 on); None: the legacy unconditional `log_transform`."""
     aggregation: Aggregation = Aggregation()
     """Arithmetic at both levels unless the file says otherwise (always so before 0.4.0)."""
+    qualitative: PanelSpec = field(default_factory=PanelSpec)
+    """The panel's criteria, its minimum raters per city and the policy for a month without a panel
+    (before 0.4.0: simulate)."""
 
     def indicator_weights(self) -> dict[str, tuple[str, float]]:
         """Indicator name to (dimension, weight within the dimension)."""
@@ -134,11 +138,22 @@ def _load(path: Path) -> Methodology:
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             treatment=_treatment(raw.get("treatment")),
             aggregation=Aggregation(**(raw.get("aggregation") or {})),
+            qualitative=_panel(raw.get("qualitative")),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
     validate(methodology, path.name)
     return methodology
+
+
+def _panel(raw: dict | None) -> PanelSpec:
+    if raw is None:
+        return PanelSpec()
+    return PanelSpec(
+        criteria=tuple(raw["criteria"]),
+        min_raters=int(raw["min_raters"]),
+        missing_panel=str(raw["missing_panel"]),
+    )
 
 
 def _treatment(raw: dict | None) -> TreatmentSpec | None:
@@ -185,6 +200,11 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
         raise MethodologyError(
             f"{name}: aggregation.geometric_shift must be positive (it keeps ln defined at 0)"
         )
+    panel = methodology.qualitative
+    if panel.missing_panel not in MISSING_PANEL_POLICIES:
+        raise MethodologyError(f"{name}: qualitative.missing_panel must be one of {MISSING_PANEL_POLICIES}")
+    if not panel.criteria or len(set(panel.criteria)) != len(panel.criteria) or panel.min_raters < 1:
+        raise MethodologyError(f"{name}: qualitative needs distinct criteria and min_raters of 1 or more")
     if methodology.normalisation not in NORMALISATIONS:
         raise MethodologyError(f"{name}: normalisation must be one of {NORMALISATIONS}")
     if not close_to_one(methodology.quantitative_share + methodology.qualitative_share):
