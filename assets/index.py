@@ -25,7 +25,11 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = load_methodology()
-    weights = method.platform_weights(store.read_month("idx.platform_reference", month), methodology)
+    weights = method.platform_weights(
+        store.read_month("idx.platform_reference", month),
+        methodology,
+        methodology.coverage.comprehensive_platforms_in(month),
+    )
     store.replace_month(
         month,
         context.run.run_id,
@@ -54,7 +58,7 @@ def platform_indicators(
     store = warehouse.get()
     methodology = load_methodology()
     metrics, posts = store.read_month("clean.account_metrics", month), store.read_month("clean.posts", month)
-    long = method.platform_indicators(metrics, posts, methodology)
+    long = method.platform_indicators(metrics, posts, methodology, methodology.coverage.platforms_in(month))
     store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
@@ -94,8 +98,20 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         )
         store.replace_month(month, context.run.run_id, {"idx.platform_index": scores}, platform=platform)
         top = scores.filter("in_top_ten").select("rank", "city_id", "score", "rank_change")
+        coverage = methodology.coverage
+        role = (
+            "not computed this month"
+            if platform not in coverage.platforms_in(month)
+            else "comprehensive"
+            if platform in coverage.comprehensive_platforms_in(month)
+            else "monitored (no weight in the comprehensive index)"
+        )
         return dg.MaterializeResult(
-            metadata={"cities": scores.height, "top_ten": dg.MetadataValue.md(markdown_table(top))}
+            metadata={
+                "cities": scores.height,
+                "role": role,
+                "top_ten": dg.MetadataValue.md(markdown_table(top)),
+            }
         )
 
     return _platform_index

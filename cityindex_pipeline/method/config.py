@@ -18,6 +18,7 @@ import yaml
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
+from cityindex_pipeline.months import Month
 from cityindex_pipeline.qualitative import MISSING_PANEL_POLICIES, PanelSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
@@ -61,6 +62,42 @@ class Aggregation:
 
 
 @dataclass(frozen=True)
+class PlatformCoverage:
+    start: Month | None = None
+    """The first month the platform is computed (None: always)."""
+    comprehensive: bool = True
+    """False: the platform's own index is computed (monitored), but it has no weight in the
+    comprehensive index."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which platforms and cities the index covers, month by month (the `coverage` section)."""
+
+    platforms: dict[str, PlatformCoverage] = field(
+        default_factory=lambda: {platform: PlatformCoverage() for platform in PLATFORMS}
+    )
+    cities_from: dict[str, Month] = field(default_factory=dict)
+    """Cities that enter the index in a given month; every other city of the registry is in from the start."""
+    cities_until: dict[str, Month] = field(default_factory=dict)
+    """Cities whose last month in the index is the one given."""
+
+    def platforms_in(self, month: Month) -> tuple[str, ...]:
+        """Platforms whose own index is computed in `month`, in the pipeline's platform order."""
+        return tuple(
+            p for p in PLATFORMS if p in self.platforms and (self.platforms[p].start or month) <= month
+        )
+
+    def comprehensive_platforms_in(self, month: Month) -> tuple[str, ...]:
+        """Platforms that enter the comprehensive index in `month` (and so get a weight)."""
+        return tuple(p for p in self.platforms_in(month) if self.platforms[p].comprehensive)
+
+    def city_in(self, city_id: str, month: Month) -> bool:
+        start, end = self.cities_from.get(city_id), self.cities_until.get(city_id)
+        return (start is None or start <= month) and (end is None or month <= end)
+
+
+@dataclass(frozen=True)
 class Methodology:
     version: str
     interactions: dict[str, tuple[str, ...]]
@@ -80,6 +117,8 @@ class Methodology:
     aggregation: Aggregation = Aggregation()
     """Arithmetic at both levels unless the file says otherwise (always so before 0.4.0)."""
     qualitative: PanelSpec = field(default_factory=PanelSpec)
+    coverage: Coverage = field(default_factory=Coverage)
+    """Platforms and cities month by month (before 0.4.0: all four platforms and every city, always)."""
     """The panel's criteria, its minimum raters per city and the policy for a month without a panel
     (before 0.4.0: simulate)."""
 
@@ -139,11 +178,31 @@ def _load(path: Path) -> Methodology:
             treatment=_treatment(raw.get("treatment")),
             aggregation=Aggregation(**(raw.get("aggregation") or {})),
             qualitative=_panel(raw.get("qualitative")),
+            coverage=_coverage(raw.get("coverage")),
         )
-    except (KeyError, TypeError, AttributeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
     validate(methodology, path.name)
     return methodology
+
+
+def _coverage(raw: dict | None) -> Coverage:
+    if raw is None:
+        return Coverage()
+
+    def month(value: object) -> Month | None:
+        return None if value is None else Month.parse(str(value))
+
+    return Coverage(
+        platforms={
+            str(name): PlatformCoverage(
+                start=month(spec.get("from")), comprehensive=bool(spec["comprehensive"])
+            )
+            for name, spec in raw["platforms"].items()
+        },
+        cities_from={str(c): month(m) for c, m in (raw.get("cities_from") or {}).items()},
+        cities_until={str(c): month(m) for c, m in (raw.get("cities_until") or {}).items()},
+    )
 
 
 def _panel(raw: dict | None) -> PanelSpec:
@@ -199,6 +258,15 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
     if not aggregation.geometric_shift > 0:
         raise MethodologyError(
             f"{name}: aggregation.geometric_shift must be positive (it keeps ln defined at 0)"
+        )
+    unknown_platforms = sorted(set(methodology.coverage.platforms) - set(PLATFORMS))
+    if unknown_platforms:
+        raise MethodologyError(
+            f"{name}: coverage names platform(s) {unknown_platforms} the pipeline cannot pull; it pulls {PLATFORMS}"
+        )
+    if not any(p.comprehensive for p in methodology.coverage.platforms.values()):
+        raise MethodologyError(
+            f"{name}: coverage must let at least one platform into the comprehensive index"
         )
     panel = methodology.qualitative
     if panel.missing_panel not in MISSING_PANEL_POLICIES:

@@ -14,6 +14,7 @@ import polars as pl
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.method.config import NORMALISATIONS, Methodology
 from cityindex_pipeline.method.treatment import apply_plans, treatment_plans
+from cityindex_pipeline.months import Month
 
 INDICATOR_COLUMNS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
@@ -225,8 +226,33 @@ def aggregate_platform(long: pl.DataFrame, methodology: Methodology) -> pl.DataF
     )
 
 
-def platform_indicators(metrics: pl.DataFrame, posts: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
-    """Every platform's indicators, one row per (platform, city, indicator): raw, treated, normalised."""
+def cover(
+    cities: pl.DataFrame, accounts: pl.DataFrame, month: Month, methodology: Methodology
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The month's roster and accounts under the methodology's coverage: cities that have entered
+    (and not left) the index; an account is active once it has started, if its city is in the roster
+    and its platform is computed this month."""
+    coverage = methodology.coverage
+    in_roster = [c for c in cities["city_id"].to_list() if coverage.city_in(c, month)]
+    active = (
+        (pl.col("started_on") < month.next().first_day)
+        & pl.col("city_id").is_in(in_roster)
+        & pl.col("platform").is_in(list(coverage.platforms_in(month)))
+    )
+    return cities.filter(pl.col("city_id").is_in(in_roster)), accounts.with_columns(active.alias("active"))
+
+
+def platform_indicators(
+    metrics: pl.DataFrame,
+    posts: pl.DataFrame,
+    methodology: Methodology,
+    platforms: tuple[str, ...] | None = None,
+) -> pl.DataFrame:
+    """Every computed platform's indicators, one row per (platform, city, indicator): raw, treated,
+    normalised. `platforms`: those of the month (`coverage.platforms_in`); default all it names."""
+    platforms = (
+        tuple(p for p in PLATFORMS if p in methodology.coverage.platforms) if platforms is None else platforms
+    )
     return pl.concat(
         [
             normalise(
@@ -235,7 +261,7 @@ def platform_indicators(metrics: pl.DataFrame, posts: pl.DataFrame, methodology:
                 ),
                 methodology.normalisation,
             )
-            for platform in PLATFORMS
+            for platform in platforms
         ]
     ).with_columns(methodology_version=pl.lit(methodology.version))
 
@@ -264,9 +290,17 @@ def platform_index(long: pl.DataFrame, methodology: Methodology, previous: pl.Da
     )
 
 
-def platform_weights(reference: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
-    """Weight per platform: the criteria's weighted mean of each platform's share of the criterion."""
+def platform_weights(
+    reference: pl.DataFrame, methodology: Methodology, platforms: tuple[str, ...] | None = None
+) -> pl.DataFrame:
+    """Weight per platform: the criteria's weighted mean of each platform's share of the criterion,
+    the shares taken over the platforms that enter the comprehensive index (`platforms`: those of the
+    month, `coverage.comprehensive_platforms_in`; default every platform of the reference)."""
     criteria = methodology.platform_weight_criteria
+    if platforms is not None:
+        if not platforms:
+            raise ValueError("no platform enters the comprehensive index this month: nothing to weight")
+        reference = reference.filter(pl.col("platform").is_in(list(platforms)))
     shares = reference.select(
         "platform",
         (

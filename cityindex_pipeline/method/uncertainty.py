@@ -67,6 +67,7 @@ def _inputs(
     spec: UncertaintySpec,
 ) -> _Inputs:
     platforms = weights.sort("platform")["platform"].to_list()
+    indicators = indicators.filter(pl.col("platform").is_in(platforms))  # monitored-only platforms: no weight
     rows = indicators.select("platform", "city_id").unique().sort("platform", "city_id")
     scores = {}
     for how in dict.fromkeys((methodology.normalisation, *spec.normalisations)):
