@@ -97,7 +97,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
             methodology_version=pl.lit(methodology.version)
         )
         store.replace_month(month, context.run.run_id, {"idx.platform_index": scores}, platform=platform)
-        top = scores.filter("in_top_ten").select("rank", "city_id", "score", "rank_change")
+        top = method.top_ten(scores.select("rank", "city_id", "score", "rank_change"), methodology)
         coverage = methodology.coverage
         role = (
             "not computed this month"
@@ -111,6 +111,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
                 "cities": scores.height,
                 "role": role,
                 "top_ten": dg.MetadataValue.md(markdown_table(top)),
+                "top_ten_order": methodology.top_ten_order,
             }
         )
 
@@ -187,13 +188,15 @@ def comprehensive_index(
         methodology=methodology,
     ).with_columns(methodology_version=pl.lit(methodology.version))
     store.replace_month(month, context.run.run_id, {"idx.comprehensive_index": scores})
-    top = scores.head(methodology.top_n).select(
-        "rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"
+    top = method.top_ten(
+        scores.select("rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"),
+        methodology,
     )
     return dg.MaterializeResult(
         metadata={
             "cities": scores.height,
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
+            "top_ten_order": methodology.top_ten_order,
             "methodology_version": methodology.version,
         }
     )

@@ -88,7 +88,8 @@ TABLES: dict[str, str] = {
         month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         generate_score DOUBLE NOT NULL, interactive_score DOUBLE NOT NULL, utilize_score DOUBLE NOT NULL,
         score DOUBLE NOT NULL, rank INTEGER NOT NULL, in_top_ten BOOLEAN NOT NULL,
-        previous_rank INTEGER, rank_change INTEGER, methodology_version VARCHAR NOT NULL""",
+        previous_rank INTEGER, rank_change INTEGER, methodology_version VARCHAR NOT NULL,
+        previous_score DOUBLE, score_change DOUBLE""",
     "idx.qualitative_scores": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, rater VARCHAR NOT NULL,
         criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL, carried_from DATE""",
@@ -98,7 +99,7 @@ TABLES: dict[str, str] = {
         quantitative_share DOUBLE NOT NULL, qualitative_share DOUBLE NOT NULL, score DOUBLE NOT NULL,
         rank INTEGER NOT NULL, platforms_present INTEGER NOT NULL, previous_score DOUBLE,
         previous_rank INTEGER, score_change DOUBLE, rank_change INTEGER,
-        methodology_version VARCHAR NOT NULL""",
+        methodology_version VARCHAR NOT NULL, in_top_ten BOOLEAN""",
     "idx.index_uncertainty": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, nominal_rank INTEGER NOT NULL,
         median_rank DOUBLE NOT NULL, rank_p05 INTEGER NOT NULL, rank_p95 INTEGER NOT NULL,

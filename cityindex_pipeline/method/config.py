@@ -28,6 +28,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
 AGGREGATIONS = ("arithmetic", "geometric")
+TOP_TEN_ORDERS = ("ranked", "alphabetical")
 INDICATORS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
     "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
@@ -117,6 +118,8 @@ class Methodology:
     aggregation: Aggregation = Aggregation()
     """Arithmetic at both levels unless the file says otherwise (always so before 0.4.0)."""
     qualitative: PanelSpec = field(default_factory=PanelSpec)
+    top_ten_order: str = "ranked"
+    """How a top ten is shown: `ranked`, or `alphabetical` (unordered: no ranks or scores shown)."""
     coverage: Coverage = field(default_factory=Coverage)
     """Platforms and cities month by month (before 0.4.0: all four platforms and every city, always)."""
     """The panel's criteria, its minimum raters per city and the policy for a month without a panel
@@ -179,6 +182,7 @@ def _load(path: Path) -> Methodology:
             aggregation=Aggregation(**(raw.get("aggregation") or {})),
             qualitative=_panel(raw.get("qualitative")),
             coverage=_coverage(raw.get("coverage")),
+            top_ten_order=str((raw.get("ranks") or {}).get("top_ten_order", "ranked")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
@@ -268,6 +272,8 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
         raise MethodologyError(
             f"{name}: coverage must let at least one platform into the comprehensive index"
         )
+    if methodology.top_ten_order not in TOP_TEN_ORDERS:
+        raise MethodologyError(f"{name}: ranks.top_ten_order must be one of {TOP_TEN_ORDERS}")
     panel = methodology.qualitative
     if panel.missing_panel not in MISSING_PANEL_POLICIES:
         raise MethodologyError(f"{name}: qualitative.missing_panel must be one of {MISSING_PANEL_POLICIES}")

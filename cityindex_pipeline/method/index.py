@@ -267,27 +267,53 @@ def platform_indicators(
 
 
 def rank(scores: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Competition ranking (1, 2, 2, 4) by score, highest first, within each group of `by`."""
+    """Competition ranking by score, highest first, within each group of `by`.
+
+    Ties: scores equal at full precision share the best of their places and the next place is
+    skipped (1, 2, 2, 4); within a tie, rows are listed by city_id. So a tie at the last place of the
+    top ten puts every tied city in it.
+    """
     ranked = pl.col("score").rank(method="min", descending=True).cast(pl.Int32)
     return scores.with_columns((ranked.over(by) if by else ranked).alias("rank")).sort(*by, "rank", "city_id")
 
 
+def changes(ranked: pl.DataFrame, previous: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """Score and rank against the previous month (null for a city that was not ranked then);
+    `rank_change` > 0 is a rise."""
+    return ranked.join(
+        previous.select(*on, pl.col("score").alias("previous_score"), pl.col("rank").alias("previous_rank")),
+        on=on,
+        how="left",
+    ).with_columns(
+        (pl.col("score") - pl.col("previous_score")).alias("score_change"),
+        (pl.col("previous_rank") - pl.col("rank")).cast(pl.Int32).alias("rank_change"),
+        pl.col("previous_rank").cast(pl.Int32),
+    )
+
+
 def platform_index(long: pl.DataFrame, methodology: Methodology, previous: pl.DataFrame) -> pl.DataFrame:
-    """Platform scores, rank and top ten, with the change in rank against the previous month."""
+    """Platform scores, rank and top ten, with the change in score and rank against the previous month."""
     ranked = rank(aggregate_platform(long, methodology), by=("platform",))
     return (
-        ranked.with_columns((pl.col("rank") <= methodology.top_n).alias("in_top_ten"))
-        .join(
-            previous.select("platform", "city_id", pl.col("rank").alias("previous_rank")),
-            on=["platform", "city_id"],
-            how="left",
+        changes(
+            ranked.with_columns((pl.col("rank") <= methodology.top_n).alias("in_top_ten")),
+            previous,
+            ["platform", "city_id"],
         )
-        .with_columns(
-            (pl.col("previous_rank") - pl.col("rank")).cast(pl.Int32).alias("rank_change"),
-            pl.col("previous_rank").cast(pl.Int32),
-        )
+        .with_columns(methodology_version=pl.lit(methodology.version))
         .sort("platform", "rank", "city_id")
     )
+
+
+def top_ten(ranked: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:
+    """The top ten as it is shown: in rank order with ranks and scores, or, when the methodology's
+    `ranks.top_ten_order` is `alphabetical`, the same cities in alphabetical order (English name, then
+    city_id) with no rank, score or change shown."""
+    top = ranked.filter(pl.col("rank") <= methodology.top_n).sort("rank", "city_id")
+    if methodology.top_ten_order == "ranked":
+        return top
+    names = [c for c in ("city_id", "name_en", "name_zh", "platform") if c in top.columns]
+    return top.select(names).sort([c for c in ("name_en", "city_id") if c in names])
 
 
 def platform_weights(
@@ -362,18 +388,9 @@ def comprehensive_index(
         )
     )
     return (
-        rank(scored)
-        .join(
-            previous.select(
-                "city_id", pl.col("score").alias("previous_score"), pl.col("rank").alias("previous_rank")
-            ),
-            on="city_id",
-            how="left",
-        )
+        changes(rank(scored), previous, ["city_id"])
         .with_columns(
-            (pl.col("score") - pl.col("previous_score")).alias("score_change"),
-            (pl.col("previous_rank") - pl.col("rank")).cast(pl.Int32).alias("rank_change"),
-            pl.col("previous_rank").cast(pl.Int32),
+            (pl.col("rank") <= methodology.top_n).alias("in_top_ten"),
             pl.lit(methodology.version).alias("methodology_version"),
         )
         .sort("rank", "city_id")

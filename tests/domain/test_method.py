@@ -214,3 +214,60 @@ def test_the_methodology_rejects_an_unknown_aggregation():
         validate(dataclasses.replace(M, aggregation=Aggregation(dimensions="harmonic")))
     with pytest.raises(MethodologyError, match="geometric_shift"):
         validate(dataclasses.replace(M, aggregation=Aggregation(geometric_shift=0.0)))
+
+
+def test_a_tie_at_the_last_place_puts_every_tied_city_in_the_top_ten():
+    scores = pl.DataFrame(
+        {
+            "city_id": [f"c{i:02d}" for i in range(12)],
+            "score": [float(100 - i) for i in range(9)] + [50.0, 50.0, 40.0],
+        }
+    )
+    ranked = method.rank(scores)
+    top = method.top_ten(ranked, M)
+    assert top["city_id"].to_list() == [*(f"c{i:02d}" for i in range(9)), "c09", "c10"]
+    assert top["rank"].to_list()[-2:] == [10, 10]
+    assert ranked.filter(city_id="c11")["rank"][0] == 12, "the place after a tie is skipped"
+
+
+def test_an_unordered_top_ten_is_alphabetical_without_ranks_or_scores():
+    ranked = pl.DataFrame(
+        {
+            "city_id": ["nanjing", "beijing", "chengdu", "xian"],
+            "name_en": ["Nanjing", "Beijing", "Chengdu", "Xi'an"],
+            "score": [90.0, 80.0, 70.0, 10.0],
+            "rank": [1, 2, 3, 4],
+        }
+    )
+    unordered = dataclasses.replace(M, top_ten_order="alphabetical", top_n=3)
+    top = method.top_ten(ranked, unordered)
+    assert top.columns == ["city_id", "name_en"]
+    assert top["name_en"].to_list() == ["Beijing", "Chengdu", "Nanjing"]
+    assert method.top_ten(ranked, dataclasses.replace(M, top_n=3))["name_en"].to_list() == [
+        "Nanjing",
+        "Beijing",
+        "Chengdu",
+    ]
+    with pytest.raises(MethodologyError, match="top_ten_order"):
+        validate(dataclasses.replace(M, top_ten_order="random"))
+
+
+def test_platform_index_reports_score_and_rank_change_against_the_previous_month():
+    long = pl.DataFrame(
+        {
+            "platform": ["x"] * 3,
+            "city_id": ["a", "b", "c"],
+            "dimension": ["generate"] * 3,
+            "indicator": ["posts"] * 3,
+            "indicator_weight": [1.0] * 3,
+            "normalised": [100.0, 0.0, 50.0],
+        }
+    )
+    previous = pl.DataFrame(
+        {"platform": ["x", "x"], "city_id": ["a", "b"], "score": [10.0, 20.0], "rank": [2, 1]}
+    )
+    out = {r["city_id"]: r for r in method.platform_index(long, M, previous).to_dicts()}
+    assert out["a"]["score"] == pytest.approx(30.0) and out["a"]["score_change"] == pytest.approx(20.0)
+    assert out["a"]["rank_change"] == 1 and out["b"]["rank_change"] == -2
+    assert out["c"]["previous_rank"] is None and out["c"]["score_change"] is None, "new: no change"
+    assert all(r["in_top_ten"] for r in out.values())
