@@ -395,3 +395,62 @@ def comprehensive_index(
         )
         .sort("rank", "city_id")
     )
+
+
+def decompose(
+    city_id: str,
+    indicators: pl.DataFrame,
+    weights: pl.DataFrame,
+    comprehensive: pl.DataFrame,
+    methodology: Methodology,
+) -> pl.DataFrame:
+    """A city's final score as a sum of parts, one per normalised indicator on each weighted platform
+    plus the panel's part (arithmetic aggregation only; the parts of a geometric mean do not add):
+
+        part(p, d, i) = quantitative share x weight_p x weight_d x weight_i x normalised_i / Σ weight_i
+        part(panel)   = qualitative share x qualitative score
+
+    (Σ weight_i over the indicators of d the city has). Parts sum to the score up to rounding.
+    """
+    aggregation = methodology.aggregation
+    if "geometric" in (aggregation.dimensions, aggregation.platforms):
+        raise ValueError("a geometric mean has no additive decomposition; read the trace's levels instead")
+    final = comprehensive.filter(city_id=city_id).row(0, named=True)
+    dimension_weights = {d.name: d.weight for d in methodology.dimensions}
+    rows = indicators.filter(pl.col("city_id") == city_id, pl.col("normalised").is_not_null())
+    present_weight = rows.group_by("platform", "dimension").agg(
+        pl.col("indicator_weight").sum().alias("_present")
+    )
+    parts = (
+        rows.join(weights.select("platform", pl.col("weight").alias("platform_weight")), on="platform")
+        .join(present_weight, on=["platform", "dimension"])
+        .with_columns(
+            pl.col("dimension").replace_strict(dimension_weights, return_dtype=pl.Float64).alias("_dw")
+        )
+        .select(
+            pl.lit("indicator").alias("part"),
+            "platform",
+            "dimension",
+            "indicator",
+            (
+                final["quantitative_share"]
+                * pl.col("platform_weight")
+                * pl.col("_dw")
+                * pl.col("indicator_weight")
+                * pl.col("normalised")
+                / pl.col("_present")
+            ).alias("contribution"),
+        )
+        .sort("platform", "dimension", "indicator")
+    )
+    panel = pl.DataFrame(
+        {
+            "part": ["qualitative"],
+            "platform": [None],
+            "dimension": [None],
+            "indicator": [None],
+            "contribution": [final["qualitative_share"] * final["qualitative_score"]],
+        },
+        schema=parts.schema,
+    )
+    return pl.concat([parts, panel])
