@@ -12,6 +12,7 @@ from landing_helpers import write_landing
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.qualitative import panel_path, simulate_panel
 from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.resources import SourceResource
 from cityindex_pipeline.sensors import landing_drop_sensor
@@ -24,9 +25,16 @@ LINEAGE = ("run_id", "pull_id", "fetched_at", "location")  # where and when, not
 
 
 def lay_out_month(landing_dir, month: Month) -> None:
+    """A vendor's drop: every platform's documents and the month's expert panel file (the simulated
+    panel's invented scores, so that the index matches the simulated source's)."""
     registry = load_registry()
     for platform in PLATFORMS:
         write_landing(landing_dir, SimulatedSource().pull(month, platform, registry.accounts_for(platform)))
+    panel = panel_path(landing_dir, month)
+    panel.parent.mkdir(parents=True, exist_ok=True)
+    simulate_panel(registry.cities["city_id"].to_list(), month, make_settings(landing_dir).seed).select(
+        "city_id", "rater", "criterion", "score"
+    ).write_csv(panel)
 
 
 def clean_content(warehouse: Warehouse, table: str) -> pl.DataFrame:
@@ -113,3 +121,23 @@ def test_the_sensor_launches_each_complete_drop_once(tmp_path):
             dg.build_sensor_context(instance=instance, resources={"source": simulated})
         )
     assert isinstance(skipped, dg.SkipReason)
+
+
+def test_a_month_without_a_panel_file_carries_the_last_one_forward_flagged(tmp_path):
+    files = dataclasses.replace(make_settings(tmp_path), source="files")
+    august = Month(2024, 8)
+    lay_out_month(files.landing_dir, august)
+    lay_out_month(files.landing_dir, SEPTEMBER)
+    panel_path(files.landing_dir, SEPTEMBER).unlink()  # September's panel has not come in
+    with dg.instance_for_test() as instance:
+        assert materialize(files, august, instance=instance).success
+        assert materialize(files, SEPTEMBER, instance=instance).success
+    warehouse = Warehouse(files.warehouse_path)
+    given, carried = (warehouse.read_month("idx.qualitative_scores", m) for m in (august, SEPTEMBER))
+    assert given["carried_from"].null_count() == given.height
+    assert set(carried["carried_from"]) == {august.first_day}, "flagged with the month the scores were given"
+    assert (
+        carried.drop("month", "run_id", "carried_from")
+        .sort(["city_id", "rater", "criterion"])
+        .equals(given.drop("month", "run_id", "carried_from").sort(["city_id", "rater", "criterion"]))
+    )
