@@ -9,7 +9,7 @@ from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly, previous_month
-from cityindex_pipeline.qualitative import load_panel, panel_path, simulate_panel
+from cityindex_pipeline.qualitative import panel_for_month, panel_path
 from cityindex_pipeline.render import markdown_table
 from cityindex_pipeline.resources import SourceResource, WarehouseResource
 
@@ -25,7 +25,11 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = load_methodology()
-    weights = method.platform_weights(store.read_month("idx.platform_reference", month), methodology)
+    weights = method.platform_weights(
+        store.read_month("idx.platform_reference", month),
+        methodology,
+        methodology.coverage.comprehensive_platforms_in(month),
+    )
     store.replace_month(
         month,
         context.run.run_id,
@@ -49,12 +53,12 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 def platform_indicators(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Each city's raw indicators per platform, treated (log1p) and normalised (min-max 0-100)."""
+    """Each city's raw indicators per platform, treated for outliers and normalised (min-max 0-100)."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = load_methodology()
     metrics, posts = store.read_month("clean.account_metrics", month), store.read_month("clean.posts", month)
-    long = method.platform_indicators(metrics, posts, methodology)
+    long = method.platform_indicators(metrics, posts, methodology, methodology.coverage.platforms_in(month))
     store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
@@ -63,6 +67,7 @@ def platform_indicators(
             "cities_per_platform": dg.MetadataValue.json(dict(cities.iter_rows())),
             "missing_values": int(long["raw_value"].null_count()),
             "methodology_version": methodology.version,
+            "treated_indicators": dg.MetadataValue.md(markdown_table(method.treatment_summary(long), 3)),
         }
     )
 
@@ -92,9 +97,22 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
             methodology_version=pl.lit(methodology.version)
         )
         store.replace_month(month, context.run.run_id, {"idx.platform_index": scores}, platform=platform)
-        top = scores.filter("in_top_ten").select("rank", "city_id", "score", "rank_change")
+        top = method.top_ten(scores.select("rank", "city_id", "score", "rank_change"), methodology)
+        coverage = methodology.coverage
+        role = (
+            "not computed this month"
+            if platform not in coverage.platforms_in(month)
+            else "comprehensive"
+            if platform in coverage.comprehensive_platforms_in(month)
+            else "monitored (no weight in the comprehensive index)"
+        )
         return dg.MaterializeResult(
-            metadata={"cities": scores.height, "top_ten": dg.MetadataValue.md(markdown_table(top))}
+            metadata={
+                "cities": scores.height,
+                "role": role,
+                "top_ten": dg.MetadataValue.md(markdown_table(top)),
+                "top_ten_order": methodology.top_ten_order,
+            }
         )
 
     return _platform_index
@@ -104,22 +122,38 @@ platform_index_assets = [platform_index_asset(platform) for platform in PLATFORM
 
 
 @dg.asset(
-    partitions_def=monthly, group_name="index", pool="warehouse", deps=[account_registry], kinds={"duckdb"}
+    partitions_def=monthly,
+    group_name="index",
+    pool="warehouse",
+    deps=[account_registry, dg.AssetDep("qualitative_scores", partition_mapping=previous_month)],
+    kinds={"duckdb"},
 )
 def qualitative_scores(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
 ) -> dg.MaterializeResult:
-    """The expert panel (20 %): a real panel file if one has landed, else a SIMULATED panel."""
+    """The expert panel (20 %): its file if one has landed, else the methodology's missing-panel
+    policy (carry the last month forward, flagged, or block); SIMULATED with the simulated source."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
+    methodology = load_methodology()
     city_ids = store.read_month("clean.registry_cities", month)["city_id"].to_list()
     path = panel_path(source.landing_path, month)
-    panel = load_panel(path, city_ids) if path.exists() else simulate_panel(city_ids, month, source.seed)
+    panel = panel_for_month(
+        month,
+        path,
+        city_ids,
+        methodology.qualitative,
+        previous=store.read_month("idx.qualitative_scores", month.previous()),
+        simulated_source=source.kind == "simulated",
+        seed=source.seed,
+    )
     store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
+    carried = panel["carried_from"].drop_nulls()
     return dg.MaterializeResult(
         metadata={
             "source": panel["source"][0] if panel.height else "none",
-            "file": str(path) if path.exists() else "none (simulated panel)",
+            "file": str(path) if path.exists() else f"none ({methodology.qualitative.missing_panel} policy)",
+            "carried_from": str(carried.min()) if carried.len() else "not carried",
             "raters": panel["rater"].n_unique(),
             "scores": panel.height,
         }
@@ -154,13 +188,15 @@ def comprehensive_index(
         methodology=methodology,
     ).with_columns(methodology_version=pl.lit(methodology.version))
     store.replace_month(month, context.run.run_id, {"idx.comprehensive_index": scores})
-    top = scores.head(methodology.top_n).select(
-        "rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"
+    top = method.top_ten(
+        scores.select("rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"),
+        methodology,
     )
     return dg.MaterializeResult(
         metadata={
             "cities": scores.height,
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
+            "top_ten_order": methodology.top_ten_order,
             "methodology_version": methodology.version,
         }
     )

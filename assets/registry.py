@@ -3,6 +3,8 @@
 import dagster as dg
 import polars as pl
 
+from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method.index import cover
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.reference import load_platform_reference
@@ -13,14 +15,13 @@ from cityindex_pipeline.resources import WarehouseResource
 
 @dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
 def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The 133 cities and their official accounts, from the versioned CSVs, as of this month."""
+    """The cities of the month's roster and their official accounts, from the versioned CSVs and the
+    methodology's coverage: an account is active once started, if its city and platform are covered."""
     month = Month.from_partition_key(context.partition_key)
     registry = load_registry()
-    accounts = registry.accounts.with_columns(
-        (pl.col("started_on") < month.next().first_day).alias("active"),
-        pl.lit(registry.version).alias("registry_version"),
-    )
-    cities = registry.cities.with_columns(pl.lit(registry.version).alias("registry_version"))
+    cities, accounts = cover(registry.cities, registry.accounts, month, load_methodology())
+    accounts = accounts.with_columns(pl.lit(registry.version).alias("registry_version"))
+    cities = cities.with_columns(pl.lit(registry.version).alias("registry_version"))
     warehouse.get().replace_month(
         month, context.run.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
     )

@@ -16,6 +16,7 @@ from rich.tree import Tree
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings, settings_from_env
+from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse
 
@@ -161,6 +162,14 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
             {"month": month.first_day, "platform": platform},
         )
         title = f"{platform} index — top ten, {month}"
+    if _top_ten_order(warehouse, month) == "alphabetical":  # published unordered: names only
+        table = Table(title=f"{title}, in alphabetical order (unranked)")
+        for column in ("City", "城市"):
+            table.add_column(column)
+        for row in rows.sort("name_en").iter_rows(named=True):
+            table.add_row(row["name_en"], row["name_zh"])
+        console.print(table)
+        return
     table = Table(title=title)
     columns = [("Rank", "right"), ("City", "left"), ("城市", "left"), ("Score", "right"), ("Change", "right")]
     if platform is None:
@@ -179,6 +188,17 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
             cells.append("—" if row["rank_p05"] is None else f"{row['rank_p05']}–{row['rank_p95']}")
         table.add_row(*cells)
     console.print(table)
+
+
+def _top_ten_order(warehouse: Warehouse, month: Month) -> str:
+    """`ranked` or `alphabetical`, as the methodology that computed the month says."""
+    versions = warehouse.read_month("idx.comprehensive_index", month, ["methodology_version"])
+    if versions.height == 0:
+        return "ranked"
+    try:
+        return load_methodology(versions["methodology_version"][0]).top_ten_order
+    except UnknownMethodologyVersion:
+        return load_methodology().top_ten_order
 
 
 def _change(change: int | None) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
+from cityindex_pipeline.method.index import combine
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.registry import Registry
 from cityindex_pipeline.warehouse import Warehouse
@@ -60,8 +61,12 @@ def trace_city(warehouse: Warehouse, name: str, month: Month) -> dict[str, Any]:
     indicators = warehouse.read_month("idx.platform_indicators", month).filter(city_id=city_id)
     metrics = warehouse.read_month("clean.account_metrics", month).filter(city_id=city_id)
     panel = warehouse.read_month("idx.qualitative_scores", month).filter(city_id=city_id)
-    methodology = load_methodology()
+    try:  # the method that computed the month, not necessarily today's
+        methodology = load_methodology(final["methodology_version"])
+    except UnknownMethodologyVersion:
+        methodology = load_methodology()
     dimension_weights = {d.name: d.weight for d in methodology.dimensions}
+    aggregation = methodology.aggregation
 
     reconciliations = [
         Reconciliation(
@@ -98,6 +103,9 @@ def trace_city(warehouse: Warehouse, name: str, month: Month) -> dict[str, Any]:
                     "indicator_weight",
                     "raw_value",
                     "transform",
+                    "skewness",
+                    "kurtosis",
+                    "winsorised",
                     "treated_value",
                     "platform_min",
                     "platform_max",
@@ -108,9 +116,14 @@ def trace_city(warehouse: Warehouse, name: str, month: Month) -> dict[str, Any]:
             }
             reconciliations.append(
                 Reconciliation(
-                    f"{platform} score = sum of dimension weight x dimension score",
+                    f"{platform} score = {aggregation.dimensions} mean of the dimension scores",
                     row["score"],
-                    sum(dimension_weights[n] * row[f"{n}_score"] for n in dimension_weights),
+                    combine(
+                        [row[f"{n}_score"] for n in dimension_weights],
+                        list(dimension_weights.values()),
+                        aggregation.dimensions,
+                        aggregation.geometric_shift,
+                    ),
                 )
             )
             for name in dimension_weights:
@@ -140,9 +153,14 @@ def trace_city(warehouse: Warehouse, name: str, month: Month) -> dict[str, Any]:
     platforms.sort(key=lambda e: e["contribution"], reverse=True)
     reconciliations.append(
         Reconciliation(
-            "quantitative = sum of platform weight x platform score",
+            f"quantitative = {aggregation.platforms} mean of the platform scores (absent = 0)",
             final["quantitative_score"],
-            sum(e["contribution"] for e in platforms),
+            combine(
+                [e["score"] or 0.0 for e in platforms],
+                [e["weight"] for e in platforms],
+                aggregation.platforms,
+                aggregation.geometric_shift,
+            ),
         )
     )
     reconciliations.append(
@@ -164,6 +182,11 @@ def trace_city(warehouse: Warehouse, name: str, month: Month) -> dict[str, Any]:
             "share": final["qualitative_share"],
             "score": final["qualitative_score"],
             "source": panel["source"][0] if panel.height else None,
+            "carried_from": (
+                str(panel["carried_from"].drop_nulls().min())
+                if "carried_from" in panel.columns and panel["carried_from"].drop_nulls().len()
+                else None
+            ),
             "by_rater": dict(panel.group_by("rater").agg(pl.col("score").mean()).sort("rater").iter_rows()),
         },
         "platforms": platforms,

@@ -84,22 +84,24 @@ TABLES: dict[str, str] = {
         dimension VARCHAR NOT NULL, indicator VARCHAR NOT NULL, indicator_weight DOUBLE NOT NULL,
         raw_value DOUBLE, transform VARCHAR NOT NULL, treated_value DOUBLE, platform_min DOUBLE,
         platform_max DOUBLE, normalised DOUBLE, accounts INTEGER NOT NULL,
-        methodology_version VARCHAR NOT NULL""",
+        methodology_version VARCHAR NOT NULL, skewness DOUBLE, kurtosis DOUBLE, winsorised_points INTEGER,
+        treated_skewness DOUBLE, treated_kurtosis DOUBLE, winsorised BOOLEAN""",
     "idx.platform_index": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         generate_score DOUBLE NOT NULL, interactive_score DOUBLE NOT NULL, utilize_score DOUBLE NOT NULL,
         score DOUBLE NOT NULL, rank INTEGER NOT NULL, in_top_ten BOOLEAN NOT NULL,
-        previous_rank INTEGER, rank_change INTEGER, methodology_version VARCHAR NOT NULL""",
+        previous_rank INTEGER, rank_change INTEGER, methodology_version VARCHAR NOT NULL,
+        previous_score DOUBLE, score_change DOUBLE""",
     "idx.qualitative_scores": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, rater VARCHAR NOT NULL,
-        criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL""",
+        criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL, carried_from DATE""",
     "idx.comprehensive_index": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL,
         quantitative_share DOUBLE NOT NULL, qualitative_share DOUBLE NOT NULL, score DOUBLE NOT NULL,
         rank INTEGER NOT NULL, platforms_present INTEGER NOT NULL, previous_score DOUBLE,
         previous_rank INTEGER, score_change DOUBLE, rank_change INTEGER,
-        methodology_version VARCHAR NOT NULL""",
+        methodology_version VARCHAR NOT NULL, in_top_ten BOOLEAN""",
     "idx.index_uncertainty": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL, nominal_rank INTEGER NOT NULL,
         median_rank DOUBLE NOT NULL, rank_p05 INTEGER NOT NULL, rank_p95 INTEGER NOT NULL,

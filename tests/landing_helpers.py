@@ -8,10 +8,14 @@ from pathlib import Path
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.qualitative import panel_path, simulate_panel
 from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.sources.base import RawDocument
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER
 from cityindex_pipeline.sources.simulated import SimulatedSource
+
+SIMULATED_SEED = 20240901
+"""The default `CITYINDEX_SEED`, as the tests' settings use it."""
 
 
 def write_landing(
@@ -34,10 +38,18 @@ def write_landing(
     return written
 
 
-def lay_out_month(landing_dir: Path, month: Month, overlay: Path | None = None) -> None:
-    """The simulated month of every registered account as a complete drop; an `overlay` folder laid
-    out the same way replaces (or adds) whole account folders."""
+def lay_out_month(
+    landing_dir: Path, month: Month, overlay: Path | None = None, *, seed: int = SIMULATED_SEED
+) -> None:
+    """A vendor's drop: the simulated month of every registered account, and the month's expert
+    panel file (the simulated panel's invented scores, so that the index matches the simulated
+    source's). An `overlay` folder laid out the same way replaces (or adds) whole account folders."""
     registry = load_registry()
+    panel = panel_path(landing_dir, month)
+    panel.parent.mkdir(parents=True, exist_ok=True)
+    simulate_panel(registry.cities["city_id"].to_list(), month, seed).select(
+        "city_id", "rater", "criterion", "score"
+    ).write_csv(panel)
     for platform in PLATFORMS:
         write_landing(landing_dir, SimulatedSource().pull(month, platform, registry.accounts_for(platform)))
         month_overlay = overlay / platform / str(month) if overlay else None

@@ -1,19 +1,34 @@
-"""The methodology file, read once and typed: what the index computes is data, not code."""
+"""The methodology file, read once and typed: what the index computes is data, not code.
+
+`methodology.yaml` is the current method. Every released version is archived, unchanged, as
+`versions/<version>.yaml`, so a month published with an older method can be recomputed with it:
+`load_methodology("0.1.0")`, or `CITYINDEX_METHODOLOGY_VERSION=0.1.0` for a whole run.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import os
+import re
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import yaml
 
 from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.qualitative import MISSING_PANEL_POLICIES, PanelSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
+VERSIONS_DIR = Path(__file__).with_name("versions")
+VERSION_VARIABLE = "CITYINDEX_METHODOLOGY_VERSION"
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
+AGGREGATIONS = ("arithmetic", "geometric")
+TOP_TEN_ORDERS = ("ranked", "alphabetical")
 INDICATORS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
     "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
@@ -24,11 +39,63 @@ class MethodologyError(ValueError):
     """The methodology file is inconsistent; the message says which entry."""
 
 
+class UnknownMethodologyVersion(MethodologyError, LookupError):
+    """No archived methodology has that version; the message lists the versions there are."""
+
+
 @dataclass(frozen=True)
 class Dimension:
     name: str
     weight: float
     indicators: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """How scores combine: G, I and U into a platform index (`dimensions`), platform indices into the
+    quantitative score (`platforms`). Geometric means are taken of (score + `geometric_shift`), the
+    shift then taken off again, so that a score of 0 keeps the mean defined (and 0 to 100 maps to 0
+    to 100)."""
+
+    dimensions: str = "arithmetic"
+    platforms: str = "arithmetic"
+    geometric_shift: float = 1.0
+
+
+@dataclass(frozen=True)
+class PlatformCoverage:
+    start: Month | None = None
+    """The first month the platform is computed (None: always)."""
+    comprehensive: bool = True
+    """False: the platform's own index is computed (monitored), but it has no weight in the
+    comprehensive index."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which platforms and cities the index covers, month by month (the `coverage` section)."""
+
+    platforms: dict[str, PlatformCoverage] = field(
+        default_factory=lambda: {platform: PlatformCoverage() for platform in PLATFORMS}
+    )
+    cities_from: dict[str, Month] = field(default_factory=dict)
+    """Cities that enter the index in a given month; every other city of the registry is in from the start."""
+    cities_until: dict[str, Month] = field(default_factory=dict)
+    """Cities whose last month in the index is the one given."""
+
+    def platforms_in(self, month: Month) -> tuple[str, ...]:
+        """Platforms whose own index is computed in `month`, in the pipeline's platform order."""
+        return tuple(
+            p for p in PLATFORMS if p in self.platforms and (self.platforms[p].start or month) <= month
+        )
+
+    def comprehensive_platforms_in(self, month: Month) -> tuple[str, ...]:
+        """Platforms that enter the comprehensive index in `month` (and so get a weight)."""
+        return tuple(p for p in self.platforms_in(month) if self.platforms[p].comprehensive)
+
+    def city_in(self, city_id: str, month: Month) -> bool:
+        start, end = self.cities_from.get(city_id), self.cities_until.get(city_id)
+        return (start is None or start <= month) and (end is None or month <= end)
 
 
 @dataclass(frozen=True)
@@ -38,6 +105,7 @@ class Methodology:
     views_measure: dict[str, str]
     dimensions: tuple[Dimension, ...]
     log_transform: frozenset[str]
+    """Legacy (0.1.0, 0.2.0): indicators always log1p-transformed; empty when `treatment` is set."""
     normalisation: str
     platform_weight_criteria: dict[str, float]
     quantitative_share: float
@@ -45,14 +113,52 @@ class Methodology:
     top_n: int
     uncertainty: dict[str, object]
     sha256: str
+    treatment: TreatmentSpec | None = None
+    """Conditional outlier treatment (0.3.0 on); None: the legacy unconditional `log_transform`."""
+    aggregation: Aggregation = Aggregation()
+    """Arithmetic at both levels unless the file says otherwise (always so before 0.4.0)."""
+    qualitative: PanelSpec = field(default_factory=PanelSpec)
+    top_ten_order: str = "ranked"
+    """How a top ten is shown: `ranked`, or `alphabetical` (unordered: no ranks or scores shown)."""
+    coverage: Coverage = field(default_factory=Coverage)
+    """Platforms and cities month by month (before 0.4.0: all four platforms and every city, always)."""
+    """The panel's criteria, its minimum raters per city and the policy for a month without a panel
+    (before 0.4.0: simulate)."""
 
     def indicator_weights(self) -> dict[str, tuple[str, float]]:
         """Indicator name to (dimension, weight within the dimension)."""
         return {name: (d.name, weight) for d in self.dimensions for name, weight in d.indicators.items()}
 
 
+def available_versions() -> tuple[str, ...]:
+    """Every archived (released) methodology version, oldest first."""
+    names = [p.stem for p in VERSIONS_DIR.glob("*.yaml") if _VERSION.match(p.stem)]
+    return tuple(sorted(names, key=lambda v: tuple(int(part) for part in v.split("."))))
+
+
+def methodology_path(version: str | None = None) -> Path:
+    """The file of an archived version; None means the one `CITYINDEX_METHODOLOGY_VERSION` names,
+    or the current `methodology.yaml` when that is unset."""
+    version = version or os.environ.get(VERSION_VARIABLE, "").strip() or None
+    if version is None:
+        return DEFAULT_METHODOLOGY
+    if version not in available_versions():
+        raise UnknownMethodologyVersion(
+            f"no methodology version {version!r}; available: {', '.join(available_versions())}"
+        )
+    return VERSIONS_DIR / f"{version}.yaml"
+
+
+def load_methodology(version: str | None = None, *, path: Path | None = None) -> Methodology:
+    """The methodology of `version` (an archived release), of `path`, or the current one (None)."""
+    methodology = _load(path or methodology_path(version))
+    if version is not None and methodology.version != version:
+        raise MethodologyError(f"{version}.yaml declares version {methodology.version!r}")
+    return methodology
+
+
 @cache
-def load_methodology(path: Path = DEFAULT_METHODOLOGY) -> Methodology:
+def _load(path: Path) -> Methodology:
     text = path.read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     try:
@@ -64,7 +170,7 @@ def load_methodology(path: Path = DEFAULT_METHODOLOGY) -> Methodology:
                 Dimension(name, float(spec["weight"]), {k: float(v) for k, v in spec["indicators"].items()})
                 for name, spec in raw["dimensions"].items()
             ),
-            log_transform=frozenset(raw["log_transform"]),
+            log_transform=frozenset(raw.get("log_transform") or ()),
             normalisation=str(raw["normalisation"]),
             platform_weight_criteria={k: float(v) for k, v in raw["platform_weight_criteria"].items()},
             quantitative_share=float(raw["quantitative_share"]),
@@ -72,11 +178,56 @@ def load_methodology(path: Path = DEFAULT_METHODOLOGY) -> Methodology:
             top_n=int(raw["top_n"]),
             uncertainty=dict(raw.get("uncertainty") or {}),
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            treatment=_treatment(raw.get("treatment")),
+            aggregation=Aggregation(**(raw.get("aggregation") or {})),
+            qualitative=_panel(raw.get("qualitative")),
+            coverage=_coverage(raw.get("coverage")),
+            top_ten_order=str((raw.get("ranks") or {}).get("top_ten_order", "ranked")),
         )
-    except (KeyError, TypeError, AttributeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
     validate(methodology, path.name)
     return methodology
+
+
+def _coverage(raw: dict | None) -> Coverage:
+    if raw is None:
+        return Coverage()
+
+    def month(value: object) -> Month | None:
+        return None if value is None else Month.parse(str(value))
+
+    return Coverage(
+        platforms={
+            str(name): PlatformCoverage(
+                start=month(spec.get("from")), comprehensive=bool(spec["comprehensive"])
+            )
+            for name, spec in raw["platforms"].items()
+        },
+        cities_from={str(c): month(m) for c, m in (raw.get("cities_from") or {}).items()},
+        cities_until={str(c): month(m) for c, m in (raw.get("cities_until") or {}).items()},
+    )
+
+
+def _panel(raw: dict | None) -> PanelSpec:
+    if raw is None:
+        return PanelSpec()
+    return PanelSpec(
+        criteria=tuple(raw["criteria"]),
+        min_raters=int(raw["min_raters"]),
+        missing_panel=str(raw["missing_panel"]),
+    )
+
+
+def _treatment(raw: dict | None) -> TreatmentSpec | None:
+    if raw is None:
+        return None
+    return TreatmentSpec(
+        skewness=float(raw["skewness"]),
+        kurtosis=float(raw["kurtosis"]),
+        winsorise_max_points=int(raw["winsorise_max_points"]),
+        steps=tuple(raw["steps"]),
+    )
 
 
 def validate(methodology: Methodology, name: str = "methodology") -> None:
@@ -95,6 +246,39 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
         unknown = set(dimension.indicators) - set(INDICATORS)
         if unknown:
             raise MethodologyError(f"{name}: unknown indicator(s) {sorted(unknown)} in {dimension.name}")
+    if methodology.treatment is not None:
+        unknown_steps = [s for s in methodology.treatment.steps if s not in TREATMENT_STEPS]
+        if unknown_steps or not methodology.treatment.steps:
+            raise MethodologyError(f"{name}: treatment steps must be some of {TREATMENT_STEPS}, in order")
+        if methodology.log_transform:
+            raise MethodologyError(f"{name}: give either treatment or log_transform, not both")
+        if methodology.treatment.winsorise_max_points < 0:
+            raise MethodologyError(f"{name}: winsorise_max_points must be 0 or more")
+    aggregation = methodology.aggregation
+    if aggregation.dimensions not in AGGREGATIONS or aggregation.platforms not in AGGREGATIONS:
+        raise MethodologyError(
+            f"{name}: aggregation of dimensions and platforms must be one of {AGGREGATIONS}"
+        )
+    if not aggregation.geometric_shift > 0:
+        raise MethodologyError(
+            f"{name}: aggregation.geometric_shift must be positive (it keeps ln defined at 0)"
+        )
+    unknown_platforms = sorted(set(methodology.coverage.platforms) - set(PLATFORMS))
+    if unknown_platforms:
+        raise MethodologyError(
+            f"{name}: coverage names platform(s) {unknown_platforms} the pipeline cannot pull; it pulls {PLATFORMS}"
+        )
+    if not any(p.comprehensive for p in methodology.coverage.platforms.values()):
+        raise MethodologyError(
+            f"{name}: coverage must let at least one platform into the comprehensive index"
+        )
+    if methodology.top_ten_order not in TOP_TEN_ORDERS:
+        raise MethodologyError(f"{name}: ranks.top_ten_order must be one of {TOP_TEN_ORDERS}")
+    panel = methodology.qualitative
+    if panel.missing_panel not in MISSING_PANEL_POLICIES:
+        raise MethodologyError(f"{name}: qualitative.missing_panel must be one of {MISSING_PANEL_POLICIES}")
+    if not panel.criteria or len(set(panel.criteria)) != len(panel.criteria) or panel.min_raters < 1:
+        raise MethodologyError(f"{name}: qualitative needs distinct criteria and min_raters of 1 or more")
     if methodology.normalisation not in NORMALISATIONS:
         raise MethodologyError(f"{name}: normalisation must be one of {NORMALISATIONS}")
     if not close_to_one(methodology.quantitative_share + methodology.qualitative_share):

@@ -52,6 +52,10 @@ class _Inputs:
     dimension_weights: np.ndarray
     qualitative: np.ndarray
     qualitative_share: float
+    normalisation: str
+    dimension_aggregation: str
+    platform_aggregation: str
+    geometric_shift: float
 
 
 def _inputs(
@@ -63,9 +67,10 @@ def _inputs(
     spec: UncertaintySpec,
 ) -> _Inputs:
     platforms = weights.sort("platform")["platform"].to_list()
+    indicators = indicators.filter(pl.col("platform").is_in(platforms))  # monitored-only platforms: no weight
     rows = indicators.select("platform", "city_id").unique().sort("platform", "city_id")
     scores = {}
-    for how in spec.normalisations:
+    for how in dict.fromkeys((methodology.normalisation, *spec.normalisations)):
         dims = aggregate_platform(normalise(indicators, how), methodology)
         aligned = rows.join(dims, on=["platform", "city_id"], how="left")
         scores[how] = aligned.select(f"{d}_score" for d in DIMENSIONS).to_numpy()
@@ -82,7 +87,18 @@ def _inputs(
         dimension_weights=np.array([d.weight for d in methodology.dimensions]),
         qualitative=np.array([panel.get(city, 0.0) for city in cities]),
         qualitative_share=methodology.qualitative_share,
+        normalisation=methodology.normalisation,
+        dimension_aggregation=methodology.aggregation.dimensions,
+        platform_aggregation=methodology.aggregation.platforms,
+        geometric_shift=methodology.aggregation.geometric_shift,
     )
+
+
+def _mean(scores: np.ndarray, weights: np.ndarray, how: str, shift: float) -> np.ndarray:
+    """Rows of scores combined by weights that sum to 1: arithmetic, or geometric of (score + shift)."""
+    if how == "arithmetic":
+        return scores @ weights
+    return np.exp(np.log(scores + shift) @ weights) - shift
 
 
 def _scores(
@@ -92,11 +108,16 @@ def _scores(
     platform_weights: np.ndarray,
     share: float,
 ) -> np.ndarray:
-    """The comprehensive score of every city for one set of choices (absent platform = 0)."""
-    per_row = inputs.dimension_scores[normalisation] @ dimension_weights
+    """The comprehensive score of every city for one set of choices (absent platform = 0), aggregated
+    as the methodology says."""
+    shift = inputs.geometric_shift
+    per_row = _mean(
+        inputs.dimension_scores[normalisation], dimension_weights, inputs.dimension_aggregation, shift
+    )
     matrix = np.zeros((len(inputs.cities), len(inputs.platforms)))
     matrix[inputs.row_city, inputs.row_platform] = per_row
-    return (1.0 - share) * (matrix @ platform_weights) + share * inputs.qualitative
+    quantitative = _mean(matrix, platform_weights, inputs.platform_aggregation, shift)
+    return (1.0 - share) * quantitative + share * inputs.qualitative
 
 
 def competition_ranks(scores: np.ndarray) -> np.ndarray:
@@ -124,7 +145,7 @@ def _draw_ranks(
         how = (
             spec.normalisations[rng.integers(len(spec.normalisations))]
             if "normalisation" in vary
-            else "min-max"
+            else inputs.normalisation
         )
         share = (
             rng.uniform(*spec.qualitative_share_range)
@@ -152,7 +173,11 @@ def simulate_uncertainty(
     inputs = _inputs(indicators, weights, qualitative, sorted(cities), methodology, spec)
     nominal = competition_ranks(
         _scores(
-            inputs, "min-max", inputs.dimension_weights, inputs.platform_weights, inputs.qualitative_share
+            inputs,
+            inputs.normalisation,
+            inputs.dimension_weights,
+            inputs.platform_weights,
+            inputs.qualitative_share,
         )
     )[0]
     ranks = _draw_ranks(inputs, spec, frozenset(CHOICES), spec.draws, spec.seed)

@@ -70,6 +70,8 @@ def homes(tmp_path_factory) -> tuple[Path, Path, PlatformStandIn]:
     files = materialize(files_home, CITYINDEX_SOURCE="files")
     assert files.returncode == 0, files.stdout + files.stderr
 
+    # the expert panel's file comes from the landing folder whatever the platforms' source
+    shutil.copytree(files_home / "landing" / "qualitative", api_home / "landing" / "qualitative")
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
     try:

@@ -1,12 +1,13 @@
 """The index method's steps on small tables whose answers can be worked out by hand."""
 
+import dataclasses
 from datetime import datetime
 
 import polars as pl
 import pytest
 
 from cityindex_pipeline.method import index as method
-from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method.config import Aggregation, MethodologyError, load_methodology, validate
 from cityindex_pipeline.reference import load_platform_reference
 
 M = load_methodology()
@@ -157,3 +158,116 @@ def test_each_normalisation_by_hand(how, expected):
     normalised = method.normalise(long, how).sort("city_id")["normalised"].to_list()
     assert normalised[:3] == pytest.approx(expected[:3])
     assert normalised[3] is None, "a missing value stays missing"
+
+
+GEOMETRIC = dataclasses.replace(M, aggregation=Aggregation(dimensions="geometric", platforms="geometric"))
+
+
+def test_geometric_dimension_aggregation_by_hand():
+    long = pl.DataFrame(
+        {
+            "platform": ["x"] * 3,
+            "city_id": ["a"] * 3,
+            "dimension": ["generate", "interactive", "utilize"],
+            "indicator": ["posts", "interactions", "followers"],
+            "indicator_weight": [0.4, 0.4, 0.4],
+            "normalised": [0.0, 80.0, 35.0],
+        }
+    )
+    (row,) = method.aggregate_platform(long, GEOMETRIC).to_dicts()
+    # (0 + 1)^0.3 (80 + 1)^0.4 (35 + 1)^0.3 - 1: a zero dimension does not zero the score
+    assert row["score"] == pytest.approx(81**0.4 * 36**0.3 - 1, abs=1e-12)
+    (arithmetic,) = method.aggregate_platform(long, M).to_dicts()
+    assert arithmetic["score"] == pytest.approx(0.4 * 80 + 0.3 * 35)
+    assert row["score"] < arithmetic["score"], "the geometric mean penalises unbalanced profiles"
+
+
+def test_geometric_platform_aggregation_by_hand_absent_platform_scores_zero():
+    cities = pl.DataFrame({"city_id": ["a", "b", "c"]})
+    scores = pl.DataFrame(
+        {"platform": ["facebook", "x", "facebook"], "city_id": ["a", "a", "b"], "score": [80.0, 40.0, 100.0]}
+    )
+    weights = pl.DataFrame({"platform": ["facebook", "x"], "weight": [0.75, 0.25]})
+    panel = pl.DataFrame({"city_id": ["a", "b", "c"], "score": [50.0, 50.0, 50.0]})
+    previous = pl.DataFrame(schema={"city_id": pl.String, "score": pl.Float64, "rank": pl.Int32})
+    out = {
+        r["city_id"]: r
+        for r in method.comprehensive_index(cities, scores, weights, panel, previous, GEOMETRIC).to_dicts()
+    }
+    assert out["a"]["quantitative_score"] == pytest.approx(81**0.75 * 41**0.25 - 1, abs=1e-12)
+    assert out["b"]["quantitative_score"] == pytest.approx(101**0.75 * 1**0.25 - 1, abs=1e-12)
+    assert out["c"]["quantitative_score"] == 0.0
+    assert method.combine([80.0, 40.0], [0.75, 0.25], "geometric") == pytest.approx(
+        out["a"]["quantitative_score"], abs=1e-12
+    )
+
+
+def test_geometric_means_stay_within_0_and_100():
+    for scores in ([0.0, 0.0, 0.0], [100.0, 100.0, 100.0], [0.0, 100.0, 50.0]):
+        value = method.combine(scores, [0.3, 0.4, 0.3], "geometric")
+        assert 0.0 <= value <= 100.0 + 1e-12
+    assert method.combine([100.0] * 3, [0.3, 0.4, 0.3], "geometric") == pytest.approx(100.0)
+
+
+def test_the_methodology_rejects_an_unknown_aggregation():
+    with pytest.raises(MethodologyError, match="aggregation"):
+        validate(dataclasses.replace(M, aggregation=Aggregation(dimensions="harmonic")))
+    with pytest.raises(MethodologyError, match="geometric_shift"):
+        validate(dataclasses.replace(M, aggregation=Aggregation(geometric_shift=0.0)))
+
+
+def test_a_tie_at_the_last_place_puts_every_tied_city_in_the_top_ten():
+    scores = pl.DataFrame(
+        {
+            "city_id": [f"c{i:02d}" for i in range(12)],
+            "score": [float(100 - i) for i in range(9)] + [50.0, 50.0, 40.0],
+        }
+    )
+    ranked = method.rank(scores)
+    top = method.top_ten(ranked, M)
+    assert top["city_id"].to_list() == [*(f"c{i:02d}" for i in range(9)), "c09", "c10"]
+    assert top["rank"].to_list()[-2:] == [10, 10]
+    assert ranked.filter(city_id="c11")["rank"][0] == 12, "the place after a tie is skipped"
+
+
+def test_an_unordered_top_ten_is_alphabetical_without_ranks_or_scores():
+    ranked = pl.DataFrame(
+        {
+            "city_id": ["nanjing", "beijing", "chengdu", "xian"],
+            "name_en": ["Nanjing", "Beijing", "Chengdu", "Xi'an"],
+            "score": [90.0, 80.0, 70.0, 10.0],
+            "rank": [1, 2, 3, 4],
+        }
+    )
+    unordered = dataclasses.replace(M, top_ten_order="alphabetical", top_n=3)
+    top = method.top_ten(ranked, unordered)
+    assert top.columns == ["city_id", "name_en"]
+    assert top["name_en"].to_list() == ["Beijing", "Chengdu", "Nanjing"]
+    assert method.top_ten(ranked, dataclasses.replace(M, top_n=3))["name_en"].to_list() == [
+        "Nanjing",
+        "Beijing",
+        "Chengdu",
+    ]
+    with pytest.raises(MethodologyError, match="top_ten_order"):
+        validate(dataclasses.replace(M, top_ten_order="random"))
+
+
+def test_platform_index_reports_score_and_rank_change_against_the_previous_month():
+    long = pl.DataFrame(
+        {
+            "platform": ["x"] * 3,
+            "city_id": ["a", "b", "c"],
+            "dimension": ["generate"] * 3,
+            "indicator": ["posts"] * 3,
+            "indicator_weight": [1.0] * 3,
+            "normalised": [100.0, 0.0, 50.0],
+        }
+    )
+    previous = pl.DataFrame(
+        {"platform": ["x", "x"], "city_id": ["a", "b"], "score": [10.0, 20.0], "rank": [2, 1]}
+    )
+    out = {r["city_id"]: r for r in method.platform_index(long, M, previous).to_dicts()}
+    assert out["a"]["score"] == pytest.approx(30.0) and out["a"]["score_change"] == pytest.approx(20.0)
+    assert out["a"]["rank_change"] == 1 and out["b"]["rank_change"] == -2
+    assert out["c"]["previous_rank"] is None and out["c"]["score_change"] is None, "new: no change"
+    assert all(r["in_top_ten"] for r in out.values())

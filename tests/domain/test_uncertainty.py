@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
+import pytest
 
-from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method import index as method
+from cityindex_pipeline.method.config import Aggregation, load_methodology
 from cityindex_pipeline.method.uncertainty import UncertaintySpec, competition_ranks, simulate_uncertainty
 
 M = load_methodology()
@@ -96,3 +100,23 @@ def test_with_only_the_panel_counting_cities_rank_by_the_panel():
     intervals, _ = simulate_uncertainty(indicators, weights, panel, cities, M, spec)
     expected = panel.sort("score", descending=True)["city_id"].to_list()
     assert intervals.sort("median_rank")["city_id"].to_list() == expected
+
+
+@pytest.mark.parametrize("how", ["arithmetic", "geometric"])
+def test_the_nominal_draw_is_the_index_under_either_aggregation(how):
+    methodology = dataclasses.replace(M, aggregation=Aggregation(dimensions=how, platforms=how))
+    indicators, weights, panel, cities = month_of(9, seed=3)
+    platform_scores = method.aggregate_platform(method.normalise(indicators, "min-max"), methodology)
+    index = method.comprehensive_index(
+        pl.DataFrame({"city_id": cities}),
+        platform_scores,
+        weights,
+        panel,
+        pl.DataFrame(schema={"city_id": pl.String, "score": pl.Float64, "rank": pl.Int32}),
+        methodology,
+    )
+    intervals, _ = simulate_uncertainty(
+        indicators, weights, panel, cities, methodology, UncertaintySpec(draws=20)
+    )
+    joined = intervals.join(index, on="city_id")
+    assert (joined["nominal_rank"] == joined["rank"]).all()

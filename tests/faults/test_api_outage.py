@@ -25,11 +25,11 @@ CHANNELS = "/youtube/v3/channels"
 
 @pytest.fixture
 def stand_in(tmp_path, httpserver: HTTPServer, monkeypatch) -> PlatformStandIn:
-    lay_out_month(tmp_path / "documents", SEPTEMBER)
+    lay_out_month(tmp_path / "home" / "landing", SEPTEMBER)  # the documents served, and the panel file
     monkeypatch.setattr("cityindex_pipeline.sources.api.http.BACKOFF_BASE_SECONDS", 0.01)
     for variable in TOKEN_VARIABLES.values():
         monkeypatch.setenv(variable, TOKEN)
-    stand_in = PlatformStandIn(httpserver, tmp_path / "documents", SEPTEMBER, load_registry(), TOKEN)
+    stand_in = PlatformStandIn(httpserver, tmp_path / "home" / "landing", SEPTEMBER, load_registry(), TOKEN)
     for variable in BASE_URL_VARIABLES.values():
         monkeypatch.setenv(variable, stand_in.base)
     return stand_in.install()
@@ -64,6 +64,6 @@ def test_a_spent_quota_stops_the_month_before_publication_and_the_next_run_resum
     youtube = warehouse.read_month("raw.documents", SEPTEMBER).filter(pl.col("platform") == "youtube")
     assert youtube["pull_id"].unique().to_list() == [pull["pull_id"]], "the same pull, resumed"
     assert not youtube.select("account_handle", "endpoint", "page").is_duplicated().any()
-    expected = sum(1 for _ in (tmp_path / "documents" / "youtube" / "2024-09").glob("*/*.json"))
+    expected = sum(1 for _ in (settings.landing_dir / "youtube" / "2024-09").glob("*/*.json"))
     assert youtube.height == expected, "every document once"
     assert warehouse.read_month("publish.index", SEPTEMBER).height == 133

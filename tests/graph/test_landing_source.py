@@ -12,6 +12,7 @@ from landing_helpers import lay_out_month, write_landing
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.qualitative import panel_path
 from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.resources import SourceResource
 from cityindex_pipeline.sensors import landing_drop_sensor
@@ -107,3 +108,23 @@ def test_the_sensor_launches_each_complete_drop_once(tmp_path):
             dg.build_sensor_context(instance=instance, resources={"source": simulated})
         )
     assert isinstance(skipped, dg.SkipReason)
+
+
+def test_a_month_without_a_panel_file_carries_the_last_one_forward_flagged(tmp_path):
+    files = dataclasses.replace(make_settings(tmp_path), source="files")
+    august = Month(2024, 8)
+    lay_out_month(files.landing_dir, august)
+    lay_out_month(files.landing_dir, SEPTEMBER)
+    panel_path(files.landing_dir, SEPTEMBER).unlink()  # September's panel has not come in
+    with dg.instance_for_test() as instance:
+        assert materialize(files, august, instance=instance).success
+        assert materialize(files, SEPTEMBER, instance=instance).success
+    warehouse = Warehouse(files.warehouse_path)
+    given, carried = (warehouse.read_month("idx.qualitative_scores", m) for m in (august, SEPTEMBER))
+    assert given["carried_from"].null_count() == given.height
+    assert set(carried["carried_from"]) == {august.first_day}, "flagged with the month the scores were given"
+    assert (
+        carried.drop("month", "run_id", "carried_from")
+        .sort(["city_id", "rater", "criterion"])
+        .equals(given.drop("month", "run_id", "carried_from").sort(["city_id", "rater", "criterion"]))
+    )
