@@ -53,7 +53,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 def platform_indicators(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Each city's raw indicators per platform, treated for outliers and normalised (min-max 0-100)."""
+    """Each city's raw indicators per computed platform, treated for outliers and normalised to 0-100."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = load_methodology()

@@ -162,7 +162,8 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
             {"month": month.first_day, "platform": platform},
         )
         title = f"{platform} index — top ten, {month}"
-    if _top_ten_order(warehouse, month) == "alphabetical":  # published unordered: names only
+    version = publications["methodology_version"][-1] if platform is None else None
+    if _top_ten_order(warehouse, month, version) == "alphabetical":  # published unordered: names only
         table = Table(title=f"{title}, in alphabetical order (unranked)")
         for column in ("City", "城市"):
             table.add_column(column)
@@ -190,13 +191,15 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
     console.print(table)
 
 
-def _top_ten_order(warehouse: Warehouse, month: Month) -> str:
-    """`ranked` or `alphabetical`, as the methodology that computed the month says."""
-    versions = warehouse.read_month("idx.comprehensive_index", month, ["methodology_version"])
-    if versions.height == 0:
-        return "ranked"
+def _top_ten_order(warehouse: Warehouse, month: Month, version: str | None) -> str:
+    """`ranked` or `alphabetical`, as the methodology that computed the month (or publication) says."""
+    if version is None:
+        versions = warehouse.read_month("idx.comprehensive_index", month, ["methodology_version"])
+        if versions.height == 0:
+            return "ranked"
+        version = versions["methodology_version"][0]
     try:
-        return load_methodology(versions["methodology_version"][0]).top_ten_order
+        return load_methodology(version).top_ten_order
     except UnknownMethodologyVersion:
         return load_methodology().top_ten_order
 
