@@ -42,6 +42,15 @@ def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> M
         raise click.BadParameter(str(error)) from None
 
 
+def _version(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.lower().removeprefix("v")
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"a publication version looks like v1 or 2, not {value!r}")
+    return int(text)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """The Communication Impact Index on Overseas Social Media of 133 Chinese cities.
@@ -213,13 +222,17 @@ def _change(change: int | None) -> str:
 @main.command()
 @click.option("--city", required=True, help="City id, English name or Chinese name (Xi'an, xian, 西安).")
 @click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="Posts and documents of this platform only.")
+@click.option(
+    "--publication", "version", callback=_version, help="The publication traced, vN (default: the latest)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
-def trace(city: str, month: Month, as_json: bool) -> None:
-    """Decompose a city's score into platforms, dimensions, indicators and account metrics."""
+def trace(city: str, month: Month, platform: str | None, version: int | None, as_json: bool) -> None:
+    """Decompose a published score down to the posts and raw documents it came from."""
     from cityindex_pipeline.trace import TraceError, trace_city
 
     try:
-        traced = trace_city(_warehouse(), city, month)
+        traced = trace_city(_warehouse(), city, month, platform=platform, version=version)
     except TraceError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
@@ -230,12 +243,21 @@ def trace(city: str, month: Month, as_json: bool) -> None:
         sys.exit(1)
 
 
+POSTS_SHOWN = 3
+
+
 def _print_trace(traced: dict[str, Any]) -> None:
     city = traced["city"]
     quantitative, qualitative = traced["quantitative"], traced["qualitative"]
+    publication = traced["publication"]
+    published = (
+        f"published v{publication['version']}{'' if publication['latest'] else ' (not the latest)'}"
+        if publication
+        else "not published"
+    )
     root = Tree(
         f"[bold]{city['name_en']} {city['name_zh']}[/] {traced['month']}: score [bold]{traced['score']:.4f}[/], "
-        f"rank {traced['rank']} (methodology {traced['methodology_version']})"
+        f"rank {traced['rank']} ({published}; methodology {traced['methodology_version']})"
     )
     root.add(
         f"= {quantitative['share']:.0%} x quantitative {quantitative['score']:.4f}"
@@ -258,7 +280,7 @@ def _print_trace(traced: dict[str, Any]) -> None:
                 dim.add(_indicator_line(indicator))
         accounts = node.add(f"accounts ({len(entry['accounts'])})")
         for account in entry["accounts"]:
-            accounts.add(_account_line(account))
+            _add_posts(accounts.add(_account_line(account)), account["posts_traced"])
     panel = root.add(f"qualitative {qualitative['score']:.4f}: mean of the panel ({qualitative['source']})")
     for rater, score in qualitative["by_rater"].items():
         panel.add(f"{rater}: {score:.2f}")
@@ -288,6 +310,32 @@ def _indicator_line(indicator: dict[str, Any]) -> str:
         f" in [{_number(indicator['platform_min'], 4)}, {_number(indicator['platform_max'], 4)}]"
         f" → {_number(indicator['normalised'])} (weight {indicator['indicator_weight']})"
     )
+
+
+def _add_posts(node: Tree, posts: list[dict[str, Any]]) -> None:
+    """The posts with most interactions, each with its counts and the raw document holding it."""
+    if not posts:
+        return
+    shown = posts[:POSTS_SHOWN]
+    branch = node.add(f"{len(posts)} posts, the {len(shown)} with most interactions:")
+    for post in shown:
+        counts = ", ".join(
+            f"{name} {'withheld' if value is None else f'{value:,}'}"
+            for name, value in post["counts_given"].items()
+        )
+        line = branch.add(
+            f"{post['post_id']} {post['published_at_beijing'][:16]} Beijing, {post['content_type']}: "
+            f"interactions {post['interactions']:,} ({counts}) {post['permalink'] or ''}"
+        )
+        document = post.get("document")
+        if document is not None:
+            line.add(
+                f"[dim]raw {document['endpoint']} page {document['page']} of pull {document['pull_id']}, "
+                f"fetched {document['fetched_at'][:19]}, sha256 {document['sha256'][:16]}… "
+                f"({'recomputed: same' if document['sha256'] == document['recomputed_sha256'] else 'recomputed: DIFFERENT'})[/]"
+            )
+    if len(posts) > len(shown):
+        branch.add(f"[dim]… and {len(posts) - len(shown)} more (--json lists them all)[/]")
 
 
 def _account_line(account: dict[str, Any]) -> str:

@@ -165,9 +165,33 @@ class Warehouse:
     def __init__(self, path: Path | str, *, lock_timeout_seconds: float = 120.0) -> None:
         self.path = Path(path)
         self.lock_timeout_seconds = lock_timeout_seconds
+        self._session: duckdb.DuckDBPyConnection | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[Warehouse]:
+        """Keep one connection open for a series of operations (a trace reads a dozen tables):
+        opening the file costs more than a small query."""
+        if self._session is not None:
+            yield self
+            return
+        with self._open() as connection:
+            self._session = connection
+            try:
+                yield self
+            finally:
+                self._session = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The session's connection, or the file opened for this operation alone."""
+        if self._session is not None:
+            yield self._session
+            return
+        with self._open() as connection:
+            yield connection
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the file, waiting (bounded) while another process holds the write lock."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
