@@ -116,6 +116,10 @@ TABLES: dict[str, str] = {
         published_at TIMESTAMPTZ NOT NULL, content_sha256 VARCHAR NOT NULL,
         methodology_version VARCHAR NOT NULL, registry_version VARCHAR NOT NULL, pull_ids VARCHAR[] NOT NULL,
         cities INTEGER NOT NULL, PRIMARY KEY (month, version)""",
+    "publish.qualitative_inputs": """
+        month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
+        rater VARCHAR NOT NULL, criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL,
+        carried_from DATE""",
     "publish.index": """
         month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, score DOUBLE NOT NULL,
@@ -330,6 +334,12 @@ class Warehouse:
         with self.transaction() as con:
             _insert(con, "publish.publications", pl.DataFrame([publication]))
             _insert(con, "publish.index", rows)
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        """Append rows exactly as given (their own month and run id): copies between warehouses."""
+        _check_tables({table: None})
+        with self.transaction() as con:
+            _insert(con, table, frame)
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -1,0 +1,253 @@
+"""Recompute a publication from what it recorded, in a scratch warehouse, and compare.
+
+A publication records the pulls it was made from, the registry and methodology versions, and (from
+the version that snapshots them) the panel's scores. `recompute` copies exactly those inputs, and
+the previous month's tables that month-on-month features read, into a scratch warehouse; checks
+every raw document's sha256 against its stored text; runs the same assets the monthly job runs,
+with the methodology version the publication recorded; and compares the result with the published
+rows, number by number. Later months, a newer methodology or a re-pull of the month do not change
+the answer: only the recorded inputs are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.config import Settings
+from cityindex_pipeline.method.config import VERSION_VARIABLE
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.publication import CONTENT_COLUMNS, content_sha256, publication_rows
+from cityindex_pipeline.warehouse import Warehouse
+
+TOLERANCE = 1e-9
+DIFFERENCES_SHOWN = 10
+RECOMPUTED_ASSETS = (
+    "clean_posts",
+    "clean_account_metrics",
+    "platform_weights",
+    "platform_indicators",
+    *(f"platform_index_{platform}" for platform in PLATFORMS),
+    "comprehensive_index",
+    "index_uncertainty",
+)
+"""What the monthly job computes between the raw pulls and the publication."""
+MONTH_INPUTS = ("clean.registry_cities", "clean.registry_accounts", "idx.platform_reference")
+"""The month's inputs besides the pulls and the panel, as the month's run snapshotted them."""
+PREVIOUS_MONTH_INPUTS = (
+    "clean.account_metrics",
+    "idx.platform_index",
+    "idx.comprehensive_index",
+    "idx.qualitative_scores",
+)
+"""What month-on-month features (follower growth, rank change, a carried-forward panel) read."""
+
+
+class VerifyError(LookupError):
+    """Nothing to verify, or the recorded inputs are no longer all there; the message says which."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    month: Month
+    version: int
+    methodology_version: str
+    published_sha256: str
+    recomputed_sha256: str | None
+    documents: int
+    tampered_documents: list[dict[str, Any]] = field(default_factory=list)
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        return not self.tampered_documents and self.published_sha256 == self.recomputed_sha256
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "month": str(self.month),
+            "version": self.version,
+            "methodology_version": self.methodology_version,
+            "published_sha256": self.published_sha256,
+            "recomputed_sha256": self.recomputed_sha256,
+            "documents": self.documents,
+            "matches": self.matches,
+            "tampered_documents": self.tampered_documents,
+            "differences": self.differences,
+            "notes": self.notes,
+        }
+
+
+def recompute(warehouse: Warehouse, month: Month, version: int | None, scratch_dir: Path) -> Verification:
+    """Recompute publication `version` (the latest by default) of `month` in `scratch_dir`."""
+    record = _record(warehouse, month, version)
+    scratch = Warehouse(scratch_dir / "warehouse.duckdb")
+    scratch.ensure_schema()
+    pull_ids = sorted(record["pull_ids"])
+    notes = _copy_inputs(warehouse, scratch, month, pull_ids, record)
+    documents = scratch.query(
+        "SELECT pull_id, platform, account_handle, endpoint, page, sha256, body FROM raw.documents"
+    )
+    tampered = [
+        {key: row[key] for key in ("pull_id", "platform", "account_handle", "endpoint", "page", "sha256")}
+        | {"sha256_of_text": digest}
+        for row in documents.iter_rows(named=True)
+        if (digest := hashlib.sha256(row["body"].encode("utf-8")).hexdigest()) != row["sha256"]
+    ]
+    published = (
+        warehouse.query(
+            "SELECT * FROM publish.index WHERE month = $month AND version = $version",
+            {"month": month.first_day, "version": record["version"]},
+        )
+        .select(CONTENT_COLUMNS)
+        .sort("city_id")
+    )
+    recomputed_rows = _run(scratch_dir, month, str(record["methodology_version"]))
+    if recomputed_rows is None:
+        notes.append("the recomputation stopped at a failed step or check: see the scratch run")
+        return Verification(
+            month, record["version"], record["methodology_version"], record["content_sha256"], None,
+            documents.height, tampered, [], notes,
+        )  # fmt: skip
+    return Verification(
+        month,
+        record["version"],
+        record["methodology_version"],
+        record["content_sha256"],
+        content_sha256(recomputed_rows),
+        documents.height,
+        tampered,
+        differences(published, recomputed_rows.sort("city_id")),
+        notes,
+    )
+
+
+def differences(published: pl.DataFrame, recomputed: pl.DataFrame) -> list[dict[str, Any]]:
+    """The first cells that differ (numbers beyond 1e-9), city by city, column by column."""
+    joined = published.join(recomputed, on="city_id", how="full", suffix="_recomputed", coalesce=True)
+    found: list[dict[str, Any]] = []
+    for row in joined.sort("city_id").iter_rows(named=True):
+        for column in CONTENT_COLUMNS:
+            if column == "city_id":
+                continue
+            left, right = row[column], row[f"{column}_recomputed"]
+            if _same(left, right):
+                continue
+            found.append(
+                {"city_id": row["city_id"], "column": column, "published": left, "recomputed": right}
+            )
+            if len(found) == DIFFERENCES_SHOWN:
+                return found
+    return found
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, float) and isinstance(right, float):
+        return abs(left - right) <= TOLERANCE
+    return left == right
+
+
+def _record(warehouse: Warehouse, month: Month, version: int | None) -> dict[str, Any]:
+    publications = warehouse.publications(month)
+    if publications.height == 0:
+        raise VerifyError(f"{month} has not been published")
+    versions = [int(v) for v in publications["version"]]
+    chosen = max(versions) if version is None else version
+    if chosen not in versions:
+        raise VerifyError(
+            f"{month} has no publication v{chosen}; published: {', '.join(f'v{v}' for v in versions)}"
+        )
+    return publications.filter(pl.col("version") == chosen).row(0, named=True)
+
+
+def _copy_inputs(
+    warehouse: Warehouse, scratch: Warehouse, month: Month, pull_ids: list[str], record: dict[str, Any]
+) -> list[str]:
+    """The recorded pulls, the month's snapshots and the previous month's tables, copied as they are."""
+    notes = []
+    for table in ("raw.pulls", "raw.pull_accounts", "raw.documents", "raw.source_problems"):
+        rows = warehouse.query(
+            f"SELECT * FROM {table} WHERE list_contains($pulls, pull_id)", {"pulls": pull_ids}
+        )
+        scratch.append(table, rows)
+    found = set(scratch.query("SELECT pull_id FROM raw.pulls")["pull_id"])
+    if missing := sorted(set(pull_ids) - found):
+        raise VerifyError(
+            f"the pulls {', '.join(missing)} recorded by v{record['version']} are not in the warehouse"
+        )
+    for table in MONTH_INPUTS:
+        scratch.append(table, warehouse.read_month(table, month))
+    registry = scratch.read_month("clean.registry_cities", month)
+    if registry.height and registry["registry_version"][0] != record["registry_version"]:
+        notes.append(
+            f"the month's registry snapshot is {registry['registry_version'][0][:12]}, "
+            f"the publication recorded {record['registry_version'][:12]}"
+        )
+    scratch.append("idx.qualitative_scores", _panel(warehouse, month, record, notes))
+    for table in PREVIOUS_MONTH_INPUTS:
+        scratch.append(table, warehouse.read_month(table, month.previous()))
+    return notes
+
+
+def _panel(warehouse: Warehouse, month: Month, record: dict[str, Any], notes: list[str]) -> pl.DataFrame:
+    """The panel's scores as the publication snapshotted them; before snapshots, the month's current ones."""
+    snapshot = warehouse.query(
+        "SELECT * EXCLUDE (version) FROM publish.qualitative_inputs WHERE month = $month AND version = $version",
+        {"month": month.first_day, "version": record["version"]},
+    )
+    if snapshot.height:
+        return snapshot
+    notes.append("this publication has no snapshot of the panel: the month's current panel scores are used")
+    return warehouse.read_month("idx.qualitative_scores", month)
+
+
+def _run(scratch_dir: Path, month: Month, methodology_version: str) -> pl.DataFrame | None:
+    """The monthly job's assets between the pulls and the publication, on the scratch warehouse."""
+    import dagster as dg
+
+    from assets import all_assets
+    from checks import all_checks
+    from cityindex_pipeline.resources import resources_for
+
+    settings = Settings(home=scratch_dir, source="simulated", seed=0)  # no source is pulled
+    with _methodology(methodology_version), dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [*all_assets, *all_checks],
+            partition_key=month.partition_key,
+            resources=resources_for(settings),
+            selection=dg.AssetSelection.assets(*RECOMPUTED_ASSETS),
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            raise_on_error=False,
+        )
+    if not result.success:
+        return None
+    scratch = Warehouse(settings.warehouse_path)
+    return publication_rows(
+        scratch.read_month("idx.comprehensive_index", month),
+        scratch.read_month("idx.platform_index", month),
+        scratch.read_month("clean.registry_cities", month),
+        scratch.read_month("idx.index_uncertainty", month),
+    )
+
+
+@contextmanager
+def _methodology(version: str) -> Iterator[None]:
+    """Run with the methodology version the publication recorded, whatever the current one is."""
+    before = os.environ.get(VERSION_VARIABLE)
+    os.environ[VERSION_VARIABLE] = version
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(VERSION_VARIABLE, None)
+        else:
+            os.environ[VERSION_VARIABLE] = before
