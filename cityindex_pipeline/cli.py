@@ -93,18 +93,32 @@ def demo(months: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
 @click.option("--to", "until", callback=_month, help="Last month of a range (inclusive), YYYY-MM.")
-def materialize(month: Month, until: Month | None) -> None:
+@click.option(
+    "--reason",
+    default="",
+    help="Why this run publishes a new version (recorded with it); default: what changed.",
+)
+@click.option(
+    "--override-errors",
+    "override_errors",
+    default="",
+    metavar="REASON",
+    help="Publish even if ERROR checks fail; the reason and the failed checks are recorded.",
+)
+def materialize(month: Month, until: Month | None, reason: str, override_errors: str) -> None:
     """Run the monthly job for a month (or a range, in order), in process, with progress."""
     settings = _settings()
     months = [month.shift(i) for i in range((until or month).months_since(month) + 1)]
     if not months:
         raise click.BadParameter("--to is before --month")
-    failures = [m for m in months if not _run_month(settings, m)]
+    failures = [
+        m for m in months if not _run_month(settings, m, reason=reason, override_errors=override_errors)
+    ]
     if failures:
         raise click.ClickException(f"{len(failures)} month(s) failed: {', '.join(map(str, failures))}")
 
 
-def _run_month(settings: Settings, month: Month) -> bool:
+def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
     from cityindex_pipeline.runner import materialize_month
 
     closes = month.end_utc.timestamp()
@@ -114,11 +128,21 @@ def _run_month(settings: Settings, month: Month) -> bool:
         )
     console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
     started = time.monotonic()
-    run = materialize_month(settings, month, printer=console.print)
+    run = materialize_month(
+        settings, month, printer=console.print, reason=reason, override_errors=override_errors
+    )
     verdict = "[green]succeeded[/]" if run.success else "[red]failed[/]"
     console.print(f"[bold]{month}[/] {verdict} in {time.monotonic() - started:.1f} s (run {run.run_id})")
+    if run.published_version is not None:
+        console.print(f"  published: v{run.published_version} (exports/{month}/v{run.published_version})")
+    if run.warned_checks:
+        console.print(f"  warnings (not blocking): {', '.join(run.warned_checks)}")
     if run.failed_checks:
-        console.print(f"  failed checks: {', '.join(run.failed_checks)} — the month was not published")
+        console.print(
+            f"  [red]failed ERROR checks:[/] {', '.join(run.failed_checks)} — {month} was not published. "
+            "Fix what each check above says and re-run the month, or publish over the errors with "
+            f'--override-errors "reason".'
+        )
     return run.success
 
 
