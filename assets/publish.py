@@ -50,6 +50,7 @@ def _check_outcomes(context: dg.AssetExecutionContext) -> list[CheckOutcome]:
     pool="warehouse",
     deps=[comprehensive_index, index_uncertainty],
     kinds={"duckdb", "parquet"},
+    op_tags={"dagster/priority": "-10"},  # after every check ready in the same run (see checks/results.py)
 )
 def published_index(
     context: dg.AssetExecutionContext,

@@ -10,7 +10,7 @@ from cityindex_pipeline.months import Month
 from cityindex_pipeline.resets import load_follower_resets
 from cityindex_pipeline.resources import PublishOptions, WarehouseResource
 
-from .results import check_result, spec
+from .results import RUN_FIRST, check_result, spec
 
 POST_CHECKS = ("posts_unique", "post_keys_not_null", "counts_not_negative", "published_in_month",
                "content_type_known")  # fmt: skip
@@ -18,7 +18,7 @@ METRIC_CHECKS = ("metrics_well_formed", "followers_present", "follower_change_wi
                  "interactions_consistent")  # fmt: skip
 
 
-@dg.multi_asset_check(specs=[spec("clean_posts", name) for name in POST_CHECKS])
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("clean_posts", name) for name in POST_CHECKS])
 def clean_posts_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ):
@@ -30,7 +30,9 @@ def clean_posts_checks(
         yield check_result("clean_posts", name, findings[name], publish_options)
 
 
-@dg.multi_asset_check(specs=[spec("clean_account_metrics", name) for name in METRIC_CHECKS])
+@dg.multi_asset_check(
+    op_tags=RUN_FIRST, specs=[spec("clean_account_metrics", name) for name in METRIC_CHECKS]
+)
 def clean_account_metrics_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ):

@@ -13,10 +13,10 @@ from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.qualitative import CRITERIA
 from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
 
-from .results import check_result, spec
+from .results import RUN_FIRST, check_result, spec
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True)
+@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
 def one_row_per_city(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
@@ -29,7 +29,7 @@ def one_row_per_city(
     return check_result("comprehensive_index", "one_row_per_city", finding, publish_options)
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True)
+@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
 def scores_between_0_and_100(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
@@ -39,7 +39,7 @@ def scores_between_0_and_100(
     return check_result("comprehensive_index", "scores_between_0_and_100", finding, publish_options)
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True)
+@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
 def ranks_follow_scores(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
@@ -49,7 +49,11 @@ def ranks_follow_scores(
 
 
 @dg.multi_asset_check(
-    specs=[spec("platform_weights", "weights_sum_to_one"), spec("platform_weights", "platform_weights_valid")]
+    op_tags=RUN_FIRST,
+    specs=[
+        spec("platform_weights", "weights_sum_to_one"),
+        spec("platform_weights", "platform_weights_valid"),
+    ],
 )
 def weights_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
@@ -67,7 +71,8 @@ def weights_checks(
 
 
 @dg.multi_asset_check(
-    specs=[spec(f"platform_index_{platform}", "platform_ranks_follow_scores") for platform in PLATFORMS]
+    op_tags=RUN_FIRST,
+    specs=[spec(f"platform_index_{platform}", "platform_ranks_follow_scores") for platform in PLATFORMS],
 )
 def platform_rank_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
@@ -85,7 +90,7 @@ def platform_rank_checks(
 INDEX_GATES = ("qualitative_scores_complete", "index_well_formed", "month_has_settled")
 
 
-@dg.multi_asset_check(specs=[spec("comprehensive_index", name) for name in INDEX_GATES])
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("comprehensive_index", name) for name in INDEX_GATES])
 def index_gate_checks(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,

@@ -12,7 +12,7 @@ from cityindex_pipeline.months import Month
 from cityindex_pipeline.resources import PublishOptions, WarehouseResource
 from cityindex_pipeline.warehouse import Warehouse
 
-from .results import check_result, spec
+from .results import RUN_FIRST, check_result, spec
 
 RAW_CHECKS = ("accounts_covered", "no_error_bodies_as_data", "document_counts_plausible")
 
@@ -26,6 +26,7 @@ def _pull(store: Warehouse, month: Month, platform: str) -> tuple[pl.DataFrame, 
 
 
 @dg.multi_asset_check(
+    op_tags=RUN_FIRST,
     specs=[spec(f"raw_{platform}", name) for platform in PLATFORMS for name in RAW_CHECKS],
 )
 def raw_checks(

@@ -10,6 +10,11 @@ from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.quality import Finding
 from cityindex_pipeline.resources import PublishOptions
 
+RUN_FIRST = {"dagster/priority": "10"}
+"""Op tags of every check: a check runs as soon as it can, before other ready steps, so that its result
+is in the run before `published_index` (last among ready steps) reads the run's results. Blocking
+orders a check before its asset's downstream steps only when that asset is in the run too."""
+
 
 def spec(asset: str, name: str) -> dg.AssetCheckSpec:
     """A blocking, month-partitioned check of the catalogue: downstream steps wait for it."""

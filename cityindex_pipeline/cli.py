@@ -329,5 +329,35 @@ def tables() -> None:
     console.print(table)
 
 
+@main.command()
+@click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+def verify(month: Month) -> None:
+    """Check every published version of a month: its export against its manifest, and its rows."""
+    from cityindex_pipeline.publication import verify_publication
+
+    settings = _settings()
+    warehouse = _warehouse()
+    publications = warehouse.publications(month)
+    if publications.height == 0:
+        raise click.ClickException(f"{month} has not been published")
+    table = Table(title=f"publications of {month}")
+    for column in ("version", "published at", "reason", "export", "verdict"):
+        table.add_column(column)
+    broken = 0
+    for record in publications.iter_rows(named=True):
+        problems = verify_publication(warehouse, settings.exports_dir, month, record)
+        broken += bool(problems)
+        table.add_row(
+            f"v{record['version']}",
+            f"{record['published_at']:%Y-%m-%d %H:%M} UTC",
+            str(record.get("reason") or ""),
+            f"exports/{month}/v{record['version']}",
+            "[green]intact[/]" if not problems else "[red]" + "; ".join(problems) + "[/]",
+        )
+    console.print(table)
+    if broken:
+        raise click.ClickException(f"{broken} version(s) of {month} do not match what was published")
+
+
 if __name__ == "__main__":
     main()

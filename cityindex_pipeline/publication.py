@@ -325,6 +325,32 @@ def verify_export(export_dir: Path) -> list[str]:
     return problems
 
 
+def verify_publication(
+    warehouse: Warehouse, exports_dir: Path, month: Month, record: dict[str, Any]
+) -> list[str]:
+    """What is wrong with a published version (empty: intact): its export against its manifest and the
+    manifest's recorded sha256, and the numbers of its export and of its warehouse rows against the
+    recorded content digest."""
+    folder = exports_dir / str(month) / f"v{record['version']}"
+    if not (folder / MANIFEST).exists():
+        return [f"no export at exports/{month}/{folder.name}"]
+    problems = verify_export(folder)
+    manifest_sha256 = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+    if record.get("manifest_sha256") and manifest_sha256 != record["manifest_sha256"]:
+        problems.append("manifest.json differs from the one published")
+    if (folder / "index.parquet").exists() and content_sha256(
+        pl.read_parquet(folder / "index.parquet")
+    ) != record["content_sha256"]:
+        problems.append("index.parquet numbers differ from the published digest")
+    rows = warehouse.query(
+        "SELECT * FROM publish.index WHERE month = $month AND version = $version",
+        {"month": month.first_day, "version": record["version"]},
+    )
+    if content_sha256(rows) != record["content_sha256"]:
+        problems.append("publish.index rows differ from the published digest")
+    return problems
+
+
 def _json_default(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()

@@ -86,3 +86,11 @@ def test_an_override_does_not_touch_passing_or_warn_checks():
 def test_unknown_checks_are_not_in_the_catalogue():
     with pytest.raises(KeyError):
         gate("clean_posts", "no_such_check")
+
+
+def test_the_dagster_checks_are_exactly_the_catalogue_and_all_block():
+    from checks import all_checks
+
+    specs = [spec for definition in all_checks for spec in definition.check_specs]
+    assert sorted(f"{s.asset_key.to_user_string()}:{s.name}" for s in specs) == sorted(g.key for g in GATES)
+    assert all(spec.blocking for spec in specs)

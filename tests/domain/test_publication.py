@@ -184,3 +184,21 @@ def test_inputs_fingerprint_follows_document_hashes_and_panel_scores_not_pull_or
     )
     changed_panel = pub.inputs_fingerprint(documents, panel.with_columns(pl.lit(51.0).alias("score")))
     assert changed_panel[0] != first and changed_panel[1] != panel_digest
+
+
+def test_verify_finds_a_tampered_export_and_tampered_rows(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    record = warehouse.publications(SEPTEMBER).row(0, named=True)
+    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == []
+    csv = exports / "2024-09" / "v1" / "index.csv"
+    csv.chmod(0o644)
+    csv.write_text(csv.read_text(encoding="utf-8").replace("80.0", "81.0"), encoding="utf-8")
+    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == [
+        "index.csv: sha256 differs from the manifest"
+    ]
+    with warehouse.transaction() as con:
+        con.execute("UPDATE publish.index SET score = 81.0 WHERE city_id = 'a'")
+    assert "publish.index rows differ from the published digest" in pub.verify_publication(
+        warehouse, exports, SEPTEMBER, record
+    )
