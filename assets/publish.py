@@ -2,7 +2,6 @@
 
 import dagster as dg
 import polars as pl
-from dagster._core.events import DagsterEventType
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.gates import GATES, CheckOutcome, decide
@@ -24,7 +23,9 @@ from .index import comprehensive_index, index_uncertainty
 
 def _check_outcomes(context: dg.AssetExecutionContext) -> list[CheckOutcome]:
     """The check results of this run for this month, as the run's event log holds them."""
-    records = context.instance.all_logs(context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    records = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
     outcomes = []
     for record in records:
         evaluation = record.get_dagster_event().event_specific_data

@@ -23,7 +23,7 @@ import polars as pl
 from cityindex_pipeline.cleaning import COUNT_COLUMNS
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing.common import CONTENT_TYPES
-from cityindex_pipeline.quality import SAMPLE_ROWS, Finding, _jsonable
+from cityindex_pipeline.quality import SAMPLE_ROWS, Finding, jsonable
 
 
 @dataclass(frozen=True)
@@ -228,19 +228,19 @@ def _finding(frame: pl.DataFrame, outcomes: list[tuple[Expectation, Any]]) -> Fi
         failures.append(
             {
                 "expectation": expectation.kind,
-                "arguments": _jsonable([_describe(expectation.kwargs)])[0],
+                "arguments": jsonable([_describe(expectation.kwargs)])[0],
                 "unexpected_count": info.get("unexpected_count"),
-                "observed_value": _jsonable([{"v": info.get("observed_value")}])[0]["v"],
+                "observed_value": jsonable([{"v": info.get("observed_value")}])[0]["v"],
                 **({"error": exception} if exception else {}),
             }
         )
         if indices and len(samples) < SAMPLE_ROWS:
             columns = [c for c in dict.fromkeys(_columns_of(expectation)) if c in frame.columns]
             rows = frame[indices[: SAMPLE_ROWS - len(samples)]].select(columns).to_dicts()
-            samples += [{"expectation": expectation.kind, **row} for row in _jsonable(rows)]
+            samples += [{"expectation": expectation.kind, **row} for row in jsonable(rows)]
     if not failures:
         return Finding(
-            True, 0, [], f"{len(outcomes)} expectations met", extra={"expectations": len(outcomes)}
+            True, 0, [], f"{len(outcomes)} expectation(s) met", extra={"expectations": len(outcomes)}
         )
     table_level = not failed_indices
     return Finding(

@@ -40,14 +40,14 @@ def _finding(
     return Finding(
         passed=failures.height == 0,
         failed_rows=failures.height,
-        sample=_jsonable(failures.head(SAMPLE_ROWS).to_dicts()),
+        sample=jsonable(failures.head(SAMPLE_ROWS).to_dicts()),
         detail=detail,
         fix=fix if failures.height else "",
         extra=extra or {},
     )
 
 
-def _jsonable(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+def jsonable(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """Rows as JSON-safe values (dates and times as ISO text), for check metadata."""
     return json.loads(json.dumps(rows, default=str))
 
@@ -161,7 +161,7 @@ def accounts_covered(
         extra={
             "active_accounts": active_accounts.height,
             "accounts_not_yet_started": not_started,
-            "explained_by_recorded_problem": _jsonable(explained.head(20).to_dicts()),
+            "explained_by_recorded_problem": jsonable(explained.head(20).to_dicts()),
         },
     )
 
@@ -306,7 +306,7 @@ def follower_change_within_bounds(
         f"{flagged.height} flagged as reset",
         fix="check the account on the platform: a wrong account id in accounts.csv, a pull of the wrong "
         "account, or a real reset; flag a real reset in cityindex_pipeline/data/follower_resets.csv",
-        extra={"flagged_resets": _jsonable(flagged.head(20).to_dicts()), "max_drop": max_drop},
+        extra={"flagged_resets": jsonable(flagged.head(20).to_dicts()), "max_drop": max_drop},
     )
 
 
@@ -430,7 +430,7 @@ def platform_ranks_consistent(platform_index: pl.DataFrame) -> Finding:
     return Finding(
         passed=False,
         failed_rows=ranks.failed_rows + top.height,
-        sample=ranks.sample + _jsonable(top.head(SAMPLE_ROWS).to_dicts()),
+        sample=ranks.sample + jsonable(top.head(SAMPLE_ROWS).to_dicts()),
         detail=ranks.detail + f"; {top.height} rows with in_top_ten not rank <= 10",
         fix="re-materialise the platform indices of the month",
     )
