@@ -1,15 +1,48 @@
 """Publication: the gated, immutable, versioned monthly index."""
 
 import dagster as dg
+import polars as pl
 
 from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.gates import GATES, CheckOutcome, decide
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.publication import publication_rows, publish_month
+from cityindex_pipeline.publication import (
+    GateRecord,
+    Provenance,
+    code_version,
+    inputs_fingerprint,
+    publication_rows,
+    publish_month,
+)
 from cityindex_pipeline.render import markdown_table
-from cityindex_pipeline.resources import WarehouseResource
+from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
 
 from .index import comprehensive_index, index_uncertainty
+
+
+def _check_outcomes(context: dg.AssetExecutionContext) -> list[CheckOutcome]:
+    """The check results of this run for this month, as the run's event log holds them."""
+    records = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    outcomes = []
+    for record in records:
+        evaluation = record.get_dagster_event().event_specific_data
+        if evaluation.partition not in (None, context.partition_key):
+            continue
+        metadata = evaluation.metadata
+        fix = metadata.get("fix")
+        detail = metadata.get("detail")
+        outcomes.append(
+            CheckOutcome(
+                key=f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}",
+                passed=evaluation.passed,
+                overridden=bool(metadata.get("overridden") and metadata["overridden"].value),
+                detail="; ".join(str(m.value) for m in (detail, fix) if m is not None and m.value),
+            )
+        )
+    return outcomes
 
 
 @dg.asset(
@@ -17,34 +50,84 @@ from .index import comprehensive_index, index_uncertainty
     group_name="publish",
     pool="warehouse",
     deps=[comprehensive_index, index_uncertainty],
-    kinds={"duckdb"},
+    kinds={"duckdb", "parquet"},
+    op_tags={"dagster/priority": "-10"},  # after every check ready in the same run (see checks/results.py)
 )
-def published_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The month's index as published: a new version only when the numbers changed; old versions stay."""
+def published_index(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    publication: PublicationResource,
+    publish_options: PublishOptions,
+) -> dg.MaterializeResult:
+    """The month's index as published, only if every ERROR check of the month passed in this run (or
+    was overridden with a reason): a new immutable version when numbers, inputs or method changed,
+    exported to exports/<YYYY-MM>/v<N>/."""
     month = Month.from_partition_key(context.partition_key)
+    verdict = decide(_check_outcomes(context))
+    if not verdict.publishable:
+        raise dg.Failure(
+            description=f"{month} is not published.\n{verdict.message()}",
+            metadata={
+                "failed_checks": dg.MetadataValue.json(verdict.failed),
+                "checks_not_run": dg.MetadataValue.json(verdict.missing),
+            },
+            allow_retries=False,
+        )
     store = warehouse.get()
     comprehensive = store.read_month("idx.comprehensive_index", month)
+    cities = store.read_month("clean.registry_cities", month)
     rows = publication_rows(
         comprehensive,
         store.read_month("idx.platform_index", month),
-        store.read_month("clean.registry_cities", month),
+        cities,
         store.read_month("idx.index_uncertainty", month),
     )
+    documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
+    qualitative = store.read_month("idx.qualitative_scores", month)
+    inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, qualitative)
     pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
-    publication = publish_month(
+    override = publish_options.override_errors.strip()
+    published = publish_month(
         store,
         month,
         context.run.run_id,
         rows,
-        methodology_version=comprehensive["methodology_version"][0],
-        registry_version=store.read_month("clean.registry_cities", month)["registry_version"][0],
-        pull_ids=[pull["pull_id"] for pull in pulls if pull is not None],
+        provenance=Provenance(
+            methodology_version=comprehensive["methodology_version"][0],
+            registry_version=cities["registry_version"][0],
+            pull_ids=[str(pull["pull_id"]) for pull in pulls if pull is not None],
+            inputs_sha256=inputs_sha256,
+            raw_documents=documents.height,
+            qualitative_sha256=qualitative_sha256,
+            code_version=code_version(),
+        ),
+        exports_dir=publication.exports_path,
+        gate=GateRecord(
+            passed=len(GATES) - len(verdict.warnings) - len(verdict.overridden),
+            warnings=verdict.warnings,
+            overridden=verdict.overridden,
+            override_reason=override if verdict.overridden else "",
+        ),
+        reason=publish_options.reason,
+        qualitative=qualitative,
     )
+    if verdict.overridden:
+        context.log.warning(
+            f"{month} published over {len(verdict.overridden)} failed ERROR check(s) "
+            f"({', '.join(verdict.overridden)}): {override}"
+        )
     return dg.MaterializeResult(
         metadata={
-            "version": publication.version,
-            "new_version": publication.created,
-            "content_sha256": publication.content_sha256,
+            "version": published.version,
+            "new_version": published.created,
+            "reason": published.reason,
+            "content_sha256": published.content_sha256,
+            "inputs_sha256": inputs_sha256,
+            "code_version": published.record.get("code_version") or "",
+            "export": f"exports/{published.record.get('export_dir') or ''}",
+            "warnings": dg.MetadataValue.json(verdict.warnings),
+            "overridden_checks": dg.MetadataValue.json(verdict.overridden),
+            "override_reason": override if verdict.overridden else "",
             "top_ten": dg.MetadataValue.md(
                 markdown_table(
                     rows.head(10).select(

@@ -1,4 +1,4 @@
-"""Data-quality checks that gate publication."""
+"""Data-quality checks that gate publication (the catalogue: cityindex_pipeline/gates.py)."""
 
 import warnings
 
@@ -10,8 +10,10 @@ warnings.filterwarnings(
     "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
 )
 
+from .clean_checks import clean_checks  # noqa: E402
 from .index_checks import index_checks  # noqa: E402
+from .raw_checks import raw_checks  # noqa: E402
 
-all_checks = [*index_checks]
+all_checks = [raw_checks, *clean_checks, *index_checks]
 
 __all__ = ["all_checks"]

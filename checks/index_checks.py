@@ -6,66 +6,120 @@ hand a partitioned check an empty frame).
 
 import dagster as dg
 
-from assets.index import comprehensive_index, platform_weights
-from cityindex_pipeline import quality
+from assets.index import comprehensive_index
+from cityindex_pipeline import PLATFORMS, expectations, quality
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.quality import Finding
-from cityindex_pipeline.resources import WarehouseResource
+from cityindex_pipeline.qualitative import CRITERIA
+from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
+
+from .results import RUN_FIRST, check_result, spec
 
 
-def _result(
-    finding: Finding, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
-) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=finding.passed,
-        severity=severity,
-        metadata={
-            "failed_rows": finding.failed_rows,
-            "sample": dg.MetadataValue.json(finding.sample),
-            "detail": finding.detail,
-        },
-    )
-
-
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True)
+@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
 def one_row_per_city(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
     """Every city of the month's registry has exactly one row."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    return _result(
-        quality.roster_complete(
-            store.read_month("idx.comprehensive_index", month),
-            store.read_month("clean.registry_cities", month),
-        )
+    finding = quality.roster_complete(
+        store.read_month("idx.comprehensive_index", month), store.read_month("clean.registry_cities", month)
     )
+    return check_result("comprehensive_index", "one_row_per_city", finding, publish_options)
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True)
+@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
 def scores_between_0_and_100(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
     month = Month.from_partition_key(context.partition_key)
     index = warehouse.get().read_month("idx.comprehensive_index", month)
-    return _result(quality.scores_in_range(index, ("score", "quantitative_score", "qualitative_score")))
+    finding = quality.scores_in_range(index, ("score", "quantitative_score", "qualitative_score"))
+    return check_result("comprehensive_index", "scores_between_0_and_100", finding, publish_options)
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True)
+@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
 def ranks_follow_scores(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
     month = Month.from_partition_key(context.partition_key)
-    return _result(quality.ranks_consistent(warehouse.get().read_month("idx.comprehensive_index", month)))
+    finding = quality.ranks_consistent(warehouse.get().read_month("idx.comprehensive_index", month))
+    return check_result("comprehensive_index", "ranks_follow_scores", finding, publish_options)
 
 
-@dg.asset_check(asset=platform_weights, partitions_def=monthly, blocking=True)
-def weights_sum_to_one(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+@dg.multi_asset_check(
+    op_tags=RUN_FIRST,
+    specs=[
+        spec("platform_weights", "weights_sum_to_one"),
+        spec("platform_weights", "platform_weights_valid"),
+    ],
+)
+def weights_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+):
+    """The platform weights sum to 1 (a plain rule, and the same as a Great Expectations suite)."""
     month = Month.from_partition_key(context.partition_key)
-    return _result(quality.weights_sum_to_one(warehouse.get().read_month("idx.platform_weights", month)))
+    weights = warehouse.get().read_month("idx.platform_weights", month)
+    yield check_result(
+        "platform_weights", "weights_sum_to_one", quality.weights_sum_to_one(weights), publish_options
+    )
+    suite = expectations.validate(weights, expectations.weights_suite(), "platform_weights")
+    yield check_result(
+        "platform_weights", "platform_weights_valid", suite["platform_weights_valid"], publish_options
+    )
 
 
-index_checks = [one_row_per_city, scores_between_0_and_100, ranks_follow_scores, weights_sum_to_one]
+@dg.multi_asset_check(
+    op_tags=RUN_FIRST,
+    specs=[spec(f"platform_index_{platform}", "platform_ranks_follow_scores") for platform in PLATFORMS],
+)
+def platform_rank_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+):
+    """Each platform's ranks are the competition ranks of its scores; its top ten are ranks 1-10."""
+    month = Month.from_partition_key(context.partition_key)
+    scores = warehouse.get().read_month("idx.platform_index", month)
+    for platform in PLATFORMS:
+        finding = quality.platform_ranks_consistent(scores.filter(platform=platform))
+        yield check_result(
+            f"platform_index_{platform}", "platform_ranks_follow_scores", finding, publish_options
+        )
+
+
+INDEX_GATES = ("qualitative_scores_complete", "index_well_formed", "month_has_settled")
+
+
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("comprehensive_index", name) for name in INDEX_GATES])
+def index_gate_checks(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    publication: PublicationResource,
+    publish_options: PublishOptions,
+):
+    """The panel policy applied, the index against its suite, and the month settled before publishing."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    index = store.read_month("idx.comprehensive_index", month)
+    cities = store.read_month("clean.registry_cities", month)
+    findings = {
+        "qualitative_scores_complete": quality.qualitative_complete(
+            store.read_month("idx.qualitative_scores", month), index, cities, CRITERIA
+        ),
+        "index_well_formed": expectations.validate(
+            index, expectations.index_suite(cities.height), "comprehensive_index"
+        )["index_well_formed"],
+        "month_has_settled": quality.month_settled(month, publication.now(), publication.settling_days),
+    }
+    for name in INDEX_GATES:
+        yield check_result("comprehensive_index", name, findings[name], publish_options)
+
+
+index_checks = [
+    one_row_per_city,
+    scores_between_0_and_100,
+    ranks_follow_scores,
+    weights_checks,
+    platform_rank_checks,
+    index_gate_checks,
+]

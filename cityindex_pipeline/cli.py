@@ -103,18 +103,32 @@ def demo(months: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
 @click.option("--to", "until", callback=_month, help="Last month of a range (inclusive), YYYY-MM.")
-def materialize(month: Month, until: Month | None) -> None:
+@click.option(
+    "--reason",
+    default="",
+    help="Why this run publishes a new version (recorded with it); default: what changed.",
+)
+@click.option(
+    "--override-errors",
+    "override_errors",
+    default="",
+    metavar="REASON",
+    help="Publish even if ERROR checks fail; the reason and the failed checks are recorded.",
+)
+def materialize(month: Month, until: Month | None, reason: str, override_errors: str) -> None:
     """Run the monthly job for a month (or a range, in order), in process, with progress."""
     settings = _settings()
     months = [month.shift(i) for i in range((until or month).months_since(month) + 1)]
     if not months:
         raise click.BadParameter("--to is before --month")
-    failures = [m for m in months if not _run_month(settings, m)]
+    failures = [
+        m for m in months if not _run_month(settings, m, reason=reason, override_errors=override_errors)
+    ]
     if failures:
         raise click.ClickException(f"{len(failures)} month(s) failed: {', '.join(map(str, failures))}")
 
 
-def _run_month(settings: Settings, month: Month) -> bool:
+def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
     from cityindex_pipeline.runner import materialize_month
 
     closes = month.end_utc.timestamp()
@@ -124,11 +138,21 @@ def _run_month(settings: Settings, month: Month) -> bool:
         )
     console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
     started = time.monotonic()
-    run = materialize_month(settings, month, printer=console.print)
+    run = materialize_month(
+        settings, month, printer=console.print, reason=reason, override_errors=override_errors
+    )
     verdict = "[green]succeeded[/]" if run.success else "[red]failed[/]"
     console.print(f"[bold]{month}[/] {verdict} in {time.monotonic() - started:.1f} s (run {run.run_id})")
+    if run.published_version is not None:
+        console.print(f"  published: v{run.published_version} (exports/{month}/v{run.published_version})")
+    if run.warned_checks:
+        console.print(f"  warnings (not blocking): {', '.join(run.warned_checks)}")
     if run.failed_checks:
-        console.print(f"  failed checks: {', '.join(run.failed_checks)} — the month was not published")
+        console.print(
+            f"  [red]failed ERROR checks:[/] {', '.join(run.failed_checks)} — {month} was not published. "
+            "Fix what each check above says and re-run the month, or publish over the errors with "
+            f'--override-errors "reason".'
+        )
     return run.success
 
 
@@ -374,6 +398,80 @@ def tables() -> None:
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
+
+
+@main.command()
+@click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+@click.option(
+    "--publication", "version", callback=_version, help="The version recomputed, vN (default: the latest)."
+)
+@click.option("--json", "as_json", is_flag=True, help="The recomputation's result as JSON.")
+def verify(month: Month, version: int | None, as_json: bool) -> None:
+    """Check every published version of a month against its export and manifest, then recompute one
+    from the inputs it recorded, in a scratch warehouse, and compare number by number."""
+    import tempfile
+
+    from cityindex_pipeline.publication import verify_publication
+    from cityindex_pipeline.verify import VerifyError, recompute
+
+    settings = _settings()
+    warehouse = _warehouse()
+    publications = warehouse.publications(month)
+    if publications.height == 0:
+        raise click.ClickException(f"{month} has not been published")
+    table = Table(title=f"publications of {month}")
+    for column in ("version", "published at", "reason", "export", "verdict"):
+        table.add_column(column)
+    broken = 0
+    for record in publications.iter_rows(named=True):
+        problems = verify_publication(warehouse, settings.exports_dir, month, record)
+        broken += bool(problems)
+        table.add_row(
+            f"v{record['version']}",
+            f"{record['published_at']:%Y-%m-%d %H:%M} UTC",
+            str(record.get("reason") or ""),
+            f"exports/{month}/v{record['version']}",
+            "[green]intact[/]" if not problems else "[red]" + "; ".join(problems) + "[/]",
+        )
+    if not as_json:
+        console.print(table)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cityindex-verify-") as scratch:
+            verified = recompute(warehouse, month, version, Path(scratch))
+    except VerifyError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(verified.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        _print_verification(verified)
+    if broken:
+        raise click.ClickException(f"{broken} version(s) of {month} do not match what was published")
+    if not verified.matches:
+        raise click.ClickException(f"v{verified.version} of {month} does not recompute to what was published")
+
+
+def _print_verification(verified: Any) -> None:
+    console.print(
+        f"recomputed v{verified.version} of {verified.month} from its {verified.documents:,} raw documents "
+        f"with methodology {verified.methodology_version}:"
+    )
+    for note in verified.notes:
+        console.print(f"  note: {note}")
+    for document in verified.tampered_documents:
+        console.print(
+            f"  [red]raw document altered[/]: {document['platform']} @{document['account_handle']} "
+            f"{document['endpoint']} page {document['page']}: recorded sha256 {document['sha256'][:16]}…, "
+            f"its text hashes to {document['sha256_of_text'][:16]}…"
+        )
+    for difference in verified.differences:
+        console.print(
+            f"  [red]differs[/]: {difference['city_id']} {difference['column']}: "
+            f"published {difference['published']!r}, recomputed {difference['recomputed']!r}"
+        )
+    if verified.matches:
+        console.print(
+            f"  [green]match[/]: content sha256 {verified.published_sha256[:16]}… recomputed exactly"
+        )
 
 
 if __name__ == "__main__":

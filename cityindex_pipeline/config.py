@@ -14,6 +14,8 @@ class Settings:
     home: Path
     source: str
     seed: int
+    settling_days: int = 5
+    """Days after a month closes (Beijing time) before it may be published (`CITYINDEX_SETTLING_DAYS`)."""
 
     @property
     def warehouse_path(self) -> Path:
@@ -37,7 +39,8 @@ class Settings:
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
-    """`CITYINDEX_HOME` (default ./.cityindex), `CITYINDEX_SOURCE` (default simulated), `CITYINDEX_SEED`."""
+    """`CITYINDEX_HOME` (default ./.cityindex), `CITYINDEX_SOURCE` (default simulated), `CITYINDEX_SEED`,
+    `CITYINDEX_SETTLING_DAYS` (default 5)."""
     env = os.environ if environ is None else environ
     source = env.get("CITYINDEX_SOURCE", "simulated").strip().lower() or "simulated"
     if source not in SOURCES:
@@ -48,4 +51,11 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     except ValueError:
         raise ValueError(f"CITYINDEX_SEED must be an integer; got {seed_text!r}") from None
     home = Path(env.get("CITYINDEX_HOME") or ".cityindex").expanduser().resolve()
-    return Settings(home=home, source=source, seed=seed)
+    settling_text = env.get("CITYINDEX_SETTLING_DAYS", "5")
+    try:
+        settling_days = int(settling_text)
+    except ValueError:
+        raise ValueError(f"CITYINDEX_SETTLING_DAYS must be an integer; got {settling_text!r}") from None
+    if settling_days < 0:
+        raise ValueError(f"CITYINDEX_SETTLING_DAYS must not be negative; got {settling_days}")
+    return Settings(home=home, source=source, seed=seed, settling_days=settling_days)

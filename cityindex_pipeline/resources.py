@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -38,10 +39,47 @@ class SourceResource(dg.ConfigurableResource):
         return make_source(self.kind, seed=self.seed, landing_dir=self.landing_path)
 
 
+class PublicationResource(dg.ConfigurableResource):
+    """Where publications are exported and when a month may be published."""
+
+    exports_dir: str = ".cityindex/exports"
+    settling_days: int = 5
+    as_of: str = ""
+    """The moment the freshness check compares with (ISO 8601); empty: the clock. For tests and audits."""
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir)
+
+    def now(self) -> datetime:
+        if not self.as_of:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.as_of)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class PublishOptions(dg.ConfigurableResource):
+    """What the person launching a run asks of its publication; set in run config (Launchpad):
+
+    resources:
+      publish_options:
+        config:
+          reason: "corrected Instagram pull"          # why this run publishes a new version
+          override_errors: "approved by the editor"   # publish over failed ERROR checks, and why
+    """
+
+    reason: str = ""
+    override_errors: str = ""
+
+
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "source": SourceResource(
             kind=settings.source, seed=settings.seed, landing_dir=str(settings.landing_dir)
         ),
+        "publication": PublicationResource(
+            exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
+        ),
+        "publish_options": PublishOptions(),
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
@@ -24,6 +26,10 @@ class MonthRun:
     success: bool
     failed_steps: list[str]
     failed_checks: list[str]
+    """Failed ERROR checks (they block publication)."""
+    warned_checks: list[str] = field(default_factory=list)
+    """Failed WARN checks, and ERROR checks published over with an override."""
+    published_version: int | None = None
 
 
 class _ProgressHandler(logging.Handler):
@@ -52,8 +58,28 @@ class _ProgressHandler(logging.Handler):
             self.printer(
                 f"    {mark} check {asset}:{data.asset_check_key.name} (severity {data.severity.value})"
             )
+            if not data.passed:
+                for line in failure_lines(data.metadata):
+                    self.printer(f"        {line}")
         elif kind == "STEP_SKIPPED":
             self.printer(f"  - {event.step_key:<28} skipped (an upstream step or blocking check failed)")
+
+
+def failure_lines(metadata: Mapping[str, Any]) -> list[str]:
+    """What a failed check says: its finding, what to fix, the override if any, a few failing rows."""
+
+    def value(key: str) -> Any:
+        entry = metadata.get(key)
+        return getattr(entry, "value", entry)
+
+    lines = [f"{value('failed_rows')} failing: {value('detail')}"]
+    if value("fix"):
+        lines.append(f"fix: {value('fix')}")
+    if value("overridden"):
+        lines.append(f"overridden (declared {value('declared_severity')}): {value('override_reason')}")
+    for row in (value("sample") or [])[:3]:
+        lines.append(f"e.g. {json.dumps(row, ensure_ascii=False, default=str)[:180]}")
+    return lines
 
 
 def progress_logger(printer: Printer) -> dg.LoggerDefinition:
@@ -71,31 +97,71 @@ HOST_TAG = "cityindex/host"
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
-def materialize_month(settings: Settings, month: Month, printer: Printer = print) -> MonthRun:
+def run_config(reason: str = "", override_errors: str = "") -> dict[str, Any]:
+    """The run config of a month's run: the progress logger and what the publication is asked for
+    (the same `publish_options` a data engineer sets in the Launchpad)."""
+    options = {k: v for k, v in (("reason", reason), ("override_errors", override_errors)) if v.strip()}
+    config: dict[str, Any] = {"loggers": {"progress": {}}}
+    if options:
+        config["resources"] = {"publish_options": {"config": options}}
+    return config
+
+
+def materialize_month(
+    settings: Settings,
+    month: Month,
+    printer: Printer = print,
+    *,
+    reason: str = "",
+    override_errors: str = "",
+) -> MonthRun:
     """Every asset and check of one month, in process, recorded in the local Dagster instance."""
     ensure_dagster_home(settings)
     from cityindex_pipeline.definitions import build_definitions
 
     definitions = build_definitions(settings, loggers={"progress": progress_logger(printer)})
     job = definitions.resolve_job_def("monthly_index")
+    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    if override_errors.strip():
+        tags["cityindex/override_errors"] = override_errors.strip()[:200]
     with dg.DagsterInstance.get() as instance:
         for message in reclaim_dead_runs(instance):
             printer(message)
         result = job.execute_in_process(
             partition_key=month.partition_key,
             instance=instance,
-            run_config={"loggers": {"progress": {}}},
-            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+            run_config=run_config(reason, override_errors),
+            tags=tags,
             raise_on_error=False,
         )
+        evaluations = result.get_asset_check_evaluations()
         failed_checks = [
-            evaluation.asset_check_key.name
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in evaluations
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        warned_checks = [
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in evaluations
+            if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
         ]
         failed_steps = [event.step_key for event in result.get_step_failure_events()]
+        version = next(
+            (
+                int(event.materialization.metadata["version"].value)
+                for event in result.get_asset_materialization_events()
+                if event.asset_key == dg.AssetKey("published_index")
+            ),
+            None,
+        )
         return MonthRun(
-            month, result.run_id, result.success and not failed_checks, failed_steps, failed_checks
+            month,
+            result.run_id,
+            result.success and not failed_checks and version is not None,
+            failed_steps,
+            failed_checks,
+            warned_checks,
+            version,
         )
 
 

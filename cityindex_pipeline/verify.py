@@ -25,7 +25,12 @@ from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.method.config import VERSION_VARIABLE
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.publication import CONTENT_COLUMNS, content_sha256, publication_rows
+from cityindex_pipeline.publication import (
+    CONTENT_COLUMNS,
+    content_sha256,
+    inputs_fingerprint,
+    publication_rows,
+)
 from cityindex_pipeline.warehouse import Warehouse
 
 TOLERANCE = 1e-9
@@ -102,6 +107,13 @@ def recompute(warehouse: Warehouse, month: Month, version: int | None, scratch_d
         for row in documents.iter_rows(named=True)
         if (digest := hashlib.sha256(row["body"].encode("utf-8")).hexdigest()) != row["sha256"]
     ]
+    inputs_sha256, qualitative_sha256 = inputs_fingerprint(
+        documents, scratch.read_month("idx.qualitative_scores", month)
+    )
+    if record.get("inputs_sha256") and inputs_sha256 != record["inputs_sha256"]:
+        notes.append("the inputs' fingerprint differs from the one recorded: documents or panel changed")
+    if record.get("qualitative_sha256") and qualitative_sha256 != record["qualitative_sha256"]:
+        notes.append("the panel's scores differ from those the publication recorded")
     published = (
         warehouse.query(
             "SELECT * FROM publish.index WHERE month = $month AND version = $version",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,7 +115,10 @@ TABLES: dict[str, str] = {
         month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL,
         published_at TIMESTAMPTZ NOT NULL, content_sha256 VARCHAR NOT NULL,
         methodology_version VARCHAR NOT NULL, registry_version VARCHAR NOT NULL, pull_ids VARCHAR[] NOT NULL,
-        cities INTEGER NOT NULL, PRIMARY KEY (month, version)""",
+        cities INTEGER NOT NULL, reason VARCHAR, code_version VARCHAR, inputs_sha256 VARCHAR,
+        raw_documents INTEGER, qualitative_sha256 VARCHAR, checks VARCHAR, warnings VARCHAR,
+        override_reason VARCHAR, overridden_checks VARCHAR[], export_dir VARCHAR, manifest_sha256 VARCHAR,
+        PRIMARY KEY (month, version)""",
     "publish.qualitative_inputs": """
         month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         rater VARCHAR NOT NULL, criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL,
@@ -281,6 +284,9 @@ class Warehouse:
     ) -> None:
         """Replace `month` (of one `platform` only, if given) in each table, all in one transaction."""
         _check_tables(frames)
+        immutable = sorted(table for table in frames if table.startswith("publish."))
+        if immutable:
+            raise ValueError(f"{immutable}: publications are never replaced; publish a new version")
         scope, params = "month = ?", [month.first_day]
         if platform is not None:
             scope, params = "month = ? AND platform = ?", [month.first_day, platform]
@@ -329,11 +335,24 @@ class Warehouse:
         )
         return set(rows["account_handle"])
 
-    def publish(self, publication: dict[str, object], rows: pl.DataFrame) -> None:
-        """Add a new publication version; existing versions are never touched."""
+    def publish(
+        self,
+        publication: dict[str, object],
+        rows: pl.DataFrame,
+        before_commit: Callable[[], None] | None = None,
+        qualitative: pl.DataFrame | None = None,
+    ) -> None:
+        """Add a new publication version; existing versions are never touched (the primary key refuses
+        a version that exists). `before_commit` runs inside the transaction (the export's atomic rename):
+        if it raises, nothing is published."""
         with self.transaction() as con:
-            _insert(con, "publish.publications", pl.DataFrame([publication]))
+            lists = {k: pl.List(pl.String) for k in ("pull_ids", "overridden_checks") if k in publication}
+            _insert(con, "publish.publications", pl.DataFrame([publication], schema_overrides=lists))
             _insert(con, "publish.index", rows)
+            if qualitative is not None:
+                _insert(con, "publish.qualitative_inputs", qualitative)
+            if before_commit is not None:
+                before_commit()
 
     def append(self, table: str, frame: pl.DataFrame) -> None:
         """Append rows exactly as given (their own month and run id): copies between warehouses."""
@@ -375,6 +394,13 @@ class Warehouse:
         return self.query(
             "SELECT * FROM raw.documents WHERE pull_id = $pull_id ORDER BY account_handle, endpoint, page",
             {"pull_id": pull["pull_id"]},
+        )
+
+    def source_problems(self, pull_id: str) -> pl.DataFrame:
+        """What a pull recorded as unusable (files, error responses), with the reason."""
+        return self.query(
+            "SELECT * FROM raw.source_problems WHERE pull_id = $pull_id ORDER BY location",
+            {"pull_id": pull_id},
         )
 
     def publications(self, month: Month) -> pl.DataFrame:

@@ -1,0 +1,71 @@
+"""Checks on the clean layer: posts (a Great Expectations suite) and account metrics (a suite plus
+cross-table and month-on-month rules). Each reads its own month from the warehouse."""
+
+import dagster as dg
+import polars as pl
+
+from cityindex_pipeline import PLATFORMS, expectations, quality
+from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.resets import load_follower_resets
+from cityindex_pipeline.resources import PublishOptions, WarehouseResource
+
+from .results import RUN_FIRST, check_result, spec
+
+POST_CHECKS = ("posts_unique", "post_keys_not_null", "counts_not_negative", "published_in_month",
+               "content_type_known")  # fmt: skip
+METRIC_CHECKS = ("metrics_well_formed", "followers_present", "follower_change_within_bounds",
+                 "interactions_consistent")  # fmt: skip
+
+
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("clean_posts", name) for name in POST_CHECKS])
+def clean_posts_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+):
+    """clean.posts against its expectation suite (Great Expectations, in memory)."""
+    month = Month.from_partition_key(context.partition_key)
+    posts = warehouse.get().read_month("clean.posts", month)
+    findings = expectations.validate(posts, expectations.posts_suite(month), "clean_posts")
+    for name in POST_CHECKS:
+        yield check_result("clean_posts", name, findings[name], publish_options)
+
+
+@dg.multi_asset_check(
+    op_tags=RUN_FIRST, specs=[spec("clean_account_metrics", name) for name in METRIC_CHECKS]
+)
+def clean_account_metrics_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+):
+    """Account metrics well formed, followers present, follower change within bounds, interactions
+    consistent with their parts."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    metrics = store.read_month("clean.account_metrics", month)
+    active = store.read_month("clean.registry_accounts", month).filter("active")
+    documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
+    explained = pl.concat(
+        [
+            store.source_problems(str(pull["pull_id"])).select("platform", "account_handle")
+            for pull in (store.latest_pull(month, platform) for platform in PLATFORMS)
+            if pull is not None
+        ]
+        or [pl.DataFrame(schema={"platform": pl.String, "account_handle": pl.String})]
+    ).drop_nulls()
+    suite = expectations.validate(metrics, expectations.account_metrics_suite(month), "clean_account_metrics")
+    findings = {
+        "metrics_well_formed": suite["metrics_well_formed"],
+        "followers_present": quality.followers_present(
+            metrics, active, quality.hidden_follower_counts(documents), explained
+        ),
+        "follower_change_within_bounds": quality.follower_change_within_bounds(
+            metrics, load_follower_resets(month)
+        ),
+        "interactions_consistent": quality.interactions_consistent(
+            metrics, store.read_month("clean.posts", month), load_methodology().interactions
+        ),
+    }
+    for name in METRIC_CHECKS:
+        yield check_result("clean_account_metrics", name, findings[name], publish_options)
+
+
+clean_checks = [clean_posts_checks, clean_account_metrics_checks]

@@ -1,0 +1,204 @@
+"""Publication: versions, what each records, and exports that are written once and never rewritten."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import polars as pl
+import pytest
+
+from cityindex_pipeline import publication as pub
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.warehouse import Warehouse
+
+SEPTEMBER = Month(2024, 9)
+
+
+def rows(score_of_a: float = 80.0) -> pl.DataFrame:
+    base = {column: None for column in pub.CONTENT_COLUMNS}
+    frame = pl.DataFrame(
+        [
+            base | {"city_id": "a", "name_en": "A", "name_zh": "甲", "rank": 1, "score": score_of_a,
+                    "quantitative_score": 75.0, "qualitative_score": 100.0},
+            base | {"city_id": "b", "name_en": "B", "name_zh": "乙", "rank": 2, "score": 10.0,
+                    "quantitative_score": 5.0, "qualitative_score": 30.0},
+        ]
+    )  # fmt: skip
+    return frame.with_columns(
+        pl.col(c).cast(pl.Float64) for c in pub.CONTENT_COLUMNS if c.endswith(("_score", "median_rank"))
+    ).with_columns(pl.col("rank_robust").cast(pl.Boolean))
+
+
+def provenance(inputs: str = "inputs-1", methodology: str = "0.2.0") -> pub.Provenance:
+    return pub.Provenance(
+        methodology_version=methodology,
+        registry_version="registry-1",
+        pull_ids=["x-2024-09-1"],
+        inputs_sha256=inputs,
+        raw_documents=12,
+        qualitative_sha256="panel-1",
+        code_version="cityindex 0.1.0, commit " + "0" * 40,
+    )
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    store = Warehouse(tmp_path / "w.duckdb")
+    store.ensure_schema()
+    return store
+
+
+def export_bytes(folder) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_first_publication_records_provenance_and_exports_with_a_manifest(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    gate = pub.GateRecord(passed=30, warnings=["raw_x:document_counts_plausible"])
+    first = pub.publish_month(
+        warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports, gate=gate
+    )
+    assert first.created and first.version == 1 and first.reason == "first publication"
+    record = warehouse.publications(SEPTEMBER).row(0, named=True)
+    assert record["code_version"].startswith("cityindex 0.1.0, commit")
+    assert record["inputs_sha256"] == "inputs-1" and record["run_id"] == "run-1"
+    assert json.loads(record["warnings"]) == ["raw_x:document_counts_plausible"]
+    folder = exports / "2024-09" / "v1"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*pub.EXPORT_FILES, pub.MANIFEST])
+    manifest = json.loads((folder / pub.MANIFEST).read_text())
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == entry["sha256"]
+    assert record["manifest_sha256"] == hashlib.sha256((folder / pub.MANIFEST).read_bytes()).hexdigest()
+    assert pl.read_parquet(folder / "index.parquet")["city_id"].to_list() == ["a", "b"]
+    assert json.loads((folder / "index.json").read_text())[0]["name_zh"] == "甲"
+    assert pub.verify_export(folder) == []
+    assert not [p for p in (exports / "2024-09").iterdir() if p.name.startswith(".")], "no staging left"
+
+
+def test_same_numbers_inputs_and_method_publish_nothing_new(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    again = pub.publish_month(
+        warehouse, SEPTEMBER, "run-2", rows(), provenance=provenance(), exports_dir=exports
+    )
+    assert not again.created and again.version == 1
+    assert warehouse.publications(SEPTEMBER)["version"].to_list() == [1]
+
+
+def test_new_numbers_publish_v2_with_a_reason_and_leave_v1_byte_identical(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    v1_rows = warehouse.query("SELECT * FROM publish.index WHERE version = 1 ORDER BY city_id")
+    v1_files = export_bytes(exports / "2024-09" / "v1")
+    second = pub.publish_month(
+        warehouse, SEPTEMBER, "run-2", rows(85.0), provenance=provenance("inputs-2"), exports_dir=exports
+    )
+    assert second.version == 2 and second.reason == "re-run: numbers changed (inputs)"
+    explained = pub.publish_month(
+        warehouse, SEPTEMBER, "run-3", rows(86.0), provenance=provenance("inputs-3"), exports_dir=exports,
+        reason="corrected Instagram pull",
+    )  # fmt: skip
+    assert explained.version == 3 and explained.reason == "corrected Instagram pull"
+    assert warehouse.query("SELECT * FROM publish.index WHERE version = 1 ORDER BY city_id").equals(v1_rows)
+    assert export_bytes(exports / "2024-09" / "v1") == v1_files
+    assert warehouse.publications(SEPTEMBER)["reason"].to_list() == [
+        "first publication",
+        "re-run: numbers changed (inputs)",
+        "corrected Instagram pull",
+    ]
+
+
+def test_a_method_change_alone_is_a_new_version_with_that_reason(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    second = pub.publish_month(
+        warehouse, SEPTEMBER, "run-2", rows(), provenance=provenance(methodology="0.3.0"), exports_dir=exports
+    )
+    assert (
+        second.version == 2
+        and second.reason == "re-run: methodology 0.2.0 -> 0.3.0 changed, numbers unchanged"
+    )
+
+
+def test_an_override_is_recorded_with_the_checks_it_covered(warehouse, tmp_path):
+    gate = pub.GateRecord(passed=31, overridden=["raw_x:accounts_covered"], override_reason="editor approved")
+    pub.publish_month(
+        warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=tmp_path / "e", gate=gate
+    )
+    record = warehouse.publications(SEPTEMBER).row(0, named=True)
+    assert record["override_reason"] == "editor approved"
+    assert record["overridden_checks"] == ["raw_x:accounts_covered"]
+
+
+def test_an_existing_export_folder_is_never_overwritten_and_nothing_is_published(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    stray = exports / "2024-09" / "v1"
+    stray.mkdir(parents=True)
+    (stray / "index.csv").write_text("someone else's file", encoding="utf-8")
+    with pytest.raises(pub.PublicationError, match="never rewritten"):
+        pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    assert warehouse.publications(SEPTEMBER).height == 0
+    assert (stray / "index.csv").read_text(encoding="utf-8") == "someone else's file"
+
+
+def test_a_failed_rename_rolls_the_publication_back(warehouse, tmp_path, monkeypatch):
+    def refuse(_src, _dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        pub.publish_month(
+            warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=tmp_path / "e"
+        )
+    assert warehouse.publications(SEPTEMBER).height == 0
+    assert warehouse.query("SELECT count(*) AS n FROM publish.index")["n"][0] == 0
+    assert list((tmp_path / "e" / "2024-09").iterdir()) == [], "the staging folder is removed"
+
+
+def test_publications_are_never_replaced_through_replace_month(warehouse):
+    with pytest.raises(ValueError, match="never replaced"):
+        warehouse.replace_month(SEPTEMBER, "run-x", {"publish.index": rows()})
+
+
+def test_code_version_outside_a_git_checkout_names_the_package_and_an_unknown_commit(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert pub.code_version(tmp_path).endswith(", unknown commit")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
+    assert pub.code_version(tmp_path).endswith(", unknown commit")
+
+
+def test_inputs_fingerprint_follows_document_hashes_and_panel_scores_not_pull_order():
+    documents = pl.DataFrame(
+        {"platform": ["x", "x"], "account_handle": ["a", "b"], "endpoint": ["user", "user"], "page": [1, 1],
+         "sha256": ["h1", "h2"]}
+    )  # fmt: skip
+    panel = pl.DataFrame(
+        {"city_id": ["a"], "rater": ["r"], "criterion": ["c"], "score": [50.0], "source": ["panel"]}
+    )
+    first, panel_digest = pub.inputs_fingerprint(documents, panel)
+    assert pub.inputs_fingerprint(documents.reverse(), panel)[0] == first
+    assert (
+        pub.inputs_fingerprint(documents.with_columns(pl.Series("sha256", ["h1", "h3"])), panel)[0] != first
+    )
+    changed_panel = pub.inputs_fingerprint(documents, panel.with_columns(pl.lit(51.0).alias("score")))
+    assert changed_panel[0] != first and changed_panel[1] != panel_digest
+
+
+def test_verify_finds_a_tampered_export_and_tampered_rows(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    record = warehouse.publications(SEPTEMBER).row(0, named=True)
+    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == []
+    csv = exports / "2024-09" / "v1" / "index.csv"
+    csv.chmod(0o644)
+    csv.write_text(csv.read_text(encoding="utf-8").replace("80.0", "81.0"), encoding="utf-8")
+    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == [
+        "index.csv: sha256 differs from the manifest"
+    ]
+    with warehouse.transaction() as con:
+        con.execute("UPDATE publish.index SET score = 81.0 WHERE city_id = 'a'")
+    assert "publish.index rows differ from the published digest" in pub.verify_publication(
+        warehouse, exports, SEPTEMBER, record
+    )

@@ -1,0 +1,293 @@
+"""The publication gate through the graph: a month corrupted between steps fails the check that guards
+against it, with the check's severity, and is not published; a clean month publishes v1; a re-run
+with new numbers publishes v2 beside an untouched v1; an override is recorded.
+
+One month is materialised once (everything but the publication) into a base warehouse; each test
+copies it, corrupts one table the way the check guards against, and runs the rest of the month.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from conftest import make_settings
+
+from assets import all_assets
+from checks import all_checks
+from cityindex_pipeline.config import Settings
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.publication import verify_export
+from cityindex_pipeline.qualitative import CRITERIA
+from cityindex_pipeline.resources import PublicationResource, resources_for
+from cityindex_pipeline.warehouse import Warehouse
+
+AUGUST, SEPTEMBER = Month(2024, 8), Month(2024, 9)
+S = "month = DATE '2024-09-01'"
+ERROR_BODY = json.dumps({"error": {"message": "(#4) Application request limit reached", "code": 4}})
+
+
+def run(
+    settings: Settings,
+    month: Month,
+    selection: dg.AssetSelection | None = None,
+    *,
+    run_config: dict | None = None,
+    as_of: str = "",
+) -> dg.ExecuteInProcessResult:
+    resources = resources_for(settings)
+    if as_of:
+        resources["publication"] = PublicationResource(
+            exports_dir=str(settings.exports_dir), settling_days=settings.settling_days, as_of=as_of
+        )
+    return dg.materialize(
+        [*all_assets, *all_checks],
+        partition_key=month.partition_key,
+        resources=resources,
+        selection=selection,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def after(asset: str) -> dg.AssetSelection:
+    """Everything downstream of `asset` (not the asset itself), and every check of the month."""
+    chosen = dg.AssetSelection.assets(asset)
+    return (chosen.downstream() - chosen) | dg.AssetSelection.all_asset_checks()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Settings:
+    """August published; September materialised up to its publication, every check passing."""
+    settings = make_settings(tmp_path_factory.mktemp("gates-base"))
+    for month in (AUGUST, SEPTEMBER):
+        selection = (
+            None if month == AUGUST else dg.AssetSelection.all() - dg.AssetSelection.assets("published_index")
+        )
+        result = run(settings, month, selection)
+        assert result.success, [e.step_key for e in result.get_step_failure_events()]
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        assert failed == [], f"the simulated {month} passes every check"
+    assert Warehouse(settings.warehouse_path).publications(SEPTEMBER).height == 0
+    return settings
+
+
+@pytest.fixture
+def home(base: Settings, tmp_path) -> Settings:
+    """A copy of the base warehouse to corrupt."""
+    shutil.copy(base.warehouse_path, tmp_path / "warehouse.duckdb")
+    return dataclasses.replace(base, home=tmp_path)
+
+
+def corrupt(settings: Settings, *statements: str, params: list | None = None) -> None:
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for statement in statements:
+            con.execute(statement, params) if params and "?" in statement else con.execute(statement)
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+def published(result: dg.ExecuteInProcessResult) -> bool:
+    return any(
+        e.asset_key.to_user_string() == "published_index" for e in result.get_asset_materialization_events()
+    )
+
+
+def one_row(table: str, where: str = "true") -> str:
+    return f"rowid = (SELECT min(rowid) FROM {table} WHERE {S} AND {where})"
+
+
+CORRUPTIONS = {
+    # check: (asset it is attached to, statements that corrupt the month the way the check guards against)
+    "raw_x:accounts_covered": (
+        "raw_x",
+        [f"DELETE FROM raw.documents WHERE {S} AND platform = 'x' AND account_handle = "
+         f"(SELECT min(account_handle) FROM raw.documents WHERE {S} AND platform = 'x')"],
+    ),
+    "raw_x:no_error_bodies_as_data": (
+        "raw_x",
+        [f"UPDATE raw.documents SET body = '{ERROR_BODY}', sha256 = '{hashlib.sha256(ERROR_BODY.encode()).hexdigest()}' "
+         "WHERE " + one_row("raw.documents", "platform = 'x' AND endpoint = 'tweets'")],
+    ),
+    "clean_posts:posts_unique": (
+        "clean_posts", [f"INSERT INTO clean.posts SELECT * FROM clean.posts WHERE {one_row('clean.posts')}"]
+    ),
+    "clean_posts:post_keys_not_null": (
+        "clean_posts",
+        ["ALTER TABLE clean.posts ALTER COLUMN city_id DROP NOT NULL",
+         f"UPDATE clean.posts SET city_id = NULL WHERE {one_row('clean.posts')}"],
+    ),
+    "clean_posts:counts_not_negative": (
+        "clean_posts", [f"UPDATE clean.posts SET likes = -5 WHERE {one_row('clean.posts', 'likes IS NOT NULL')}"]
+    ),
+    "clean_posts:published_in_month": (
+        "clean_posts",
+        [f"UPDATE clean.posts SET published_at_utc = TIMESTAMPTZ '2024-10-03 00:00:00+00' WHERE {one_row('clean.posts')}"],
+    ),
+    "clean_posts:content_type_known": (
+        "clean_posts", [f"UPDATE clean.posts SET content_type = 'reel' WHERE {one_row('clean.posts')}"]
+    ),
+    "clean_account_metrics:metrics_well_formed": (
+        "clean_account_metrics",
+        [f"INSERT INTO clean.account_metrics SELECT * FROM clean.account_metrics WHERE {one_row('clean.account_metrics')}"],
+    ),
+    "clean_account_metrics:followers_present": (
+        "clean_account_metrics",
+        ["UPDATE clean.account_metrics SET followers = NULL WHERE "
+         + one_row("clean.account_metrics", "platform = 'facebook'")],
+    ),
+    "clean_account_metrics:follower_change_within_bounds": (
+        "clean_account_metrics",
+        [f"UPDATE clean.account_metrics SET followers = followers_previous // 10 "
+         f"WHERE {one_row('clean.account_metrics', 'followers_previous > 1000')}"],
+    ),
+    "clean_account_metrics:interactions_consistent": (
+        "clean_account_metrics",
+        [f"UPDATE clean.account_metrics SET interactions_per_post = interactions_per_post + 1 "
+         f"WHERE {one_row('clean.account_metrics', 'posts > 0')}"],
+    ),
+    "platform_weights:weights_sum_to_one": (
+        "platform_weights", [f"UPDATE idx.platform_weights SET weight = weight * 1.2 WHERE {S} AND platform = 'x'"]
+    ),
+    "platform_weights:platform_weights_valid": (
+        "platform_weights", [f"DELETE FROM idx.platform_weights WHERE {S} AND platform = 'youtube'"]
+    ),
+    "platform_index_x:platform_ranks_follow_scores": (
+        "platform_index_x", [f"UPDATE idx.platform_index SET rank = 2 WHERE {S} AND platform = 'x' AND rank = 1"]
+    ),
+    "comprehensive_index:qualitative_scores_complete": (
+        "qualitative_scores", [f"DELETE FROM idx.qualitative_scores WHERE {S} AND city_id = 'nanjing'"]
+    ),
+    "comprehensive_index:one_row_per_city": (
+        "comprehensive_index", [f"DELETE FROM idx.comprehensive_index WHERE {S} AND city_id = 'nanjing'"]
+    ),
+    "comprehensive_index:scores_between_0_and_100": (
+        "comprehensive_index", [f"UPDATE idx.comprehensive_index SET score = 120 WHERE {S} AND rank = 1"]
+    ),
+    "comprehensive_index:ranks_follow_scores": (
+        "comprehensive_index", [f"UPDATE idx.comprehensive_index SET rank = 2 WHERE {S} AND rank = 1"]
+    ),
+    "comprehensive_index:index_well_formed": (
+        "comprehensive_index",
+        [f"UPDATE idx.comprehensive_index SET platforms_present = 7 WHERE {S} AND city_id = 'nanjing'"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("check", sorted(CORRUPTIONS))
+def test_a_corrupted_month_fails_its_check_as_an_error_and_is_not_published(home, check):
+    asset, statements = CORRUPTIONS[check]
+    corrupt(home, *statements)
+    result = run(home, SEPTEMBER, after(asset))
+    evaluation = evaluations(result)[check]
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["failed_rows"].value >= 1
+    assert evaluation.metadata["sample"].value, "a sample of what failed is shown"
+    assert evaluation.metadata["fix"].value, "and what to do about it"
+    assert not published(result)
+    assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 0
+    assert not (home.exports_dir / "2024-09").exists()
+
+
+def test_a_warning_is_shown_and_recorded_but_the_month_is_published(home):
+    """A truncated pull (one account down to its profile document) warns; it does not block."""
+    truncated = (
+        f"DELETE FROM raw.documents WHERE {S} AND platform = 'instagram' AND endpoint <> 'user' AND account_handle = "
+        "(SELECT account_handle FROM raw.documents WHERE month = DATE '2024-08-01' AND platform = 'instagram' "
+        "GROUP BY account_handle ORDER BY count(*) DESC, account_handle LIMIT 1)"
+    )
+    corrupt(home, truncated)
+    result = run(home, SEPTEMBER, after("raw_instagram"))
+    evaluation = evaluations(result)["raw_instagram:document_counts_plausible"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["sample"].value[0]["documents"] == 1
+    assert published(result), [e.step_key for e in result.get_step_failure_events()]
+    record = Warehouse(home.warehouse_path).publications(SEPTEMBER).row(0, named=True)
+    assert json.loads(record["warnings"]) == ["raw_instagram:document_counts_plausible"]
+
+
+def test_a_month_that_has_not_settled_is_not_published(home):
+    result = run(home, SEPTEMBER, after("comprehensive_index"), as_of="2024-10-03T12:00:00+00:00")
+    evaluation = evaluations(result)["comprehensive_index:month_has_settled"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "2024-10-05T16:00:00+00:00" in evaluation.metadata["fix"].value
+    assert not published(result)
+    assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 0
+
+
+def test_a_clean_month_publishes_v1_and_a_rerun_with_new_numbers_v2_leaving_v1_untouched(home):
+    warehouse = Warehouse(home.warehouse_path)
+    first = run(home, SEPTEMBER, after("comprehensive_index"))
+    assert first.success and published(first)
+    assert all(e.passed for e in first.get_asset_check_evaluations())
+    v1 = warehouse.query("SELECT * FROM publish.index WHERE version = 1 ORDER BY city_id")
+    v1_record = warehouse.publications(SEPTEMBER).row(0, named=True)
+    v1_dir = home.exports_dir / "2024-09" / "v1"
+    v1_files = {p.name: p.read_bytes() for p in v1_dir.iterdir()}
+    assert v1_record["reason"] == "first publication" and v1_record["raw_documents"] > 0
+    assert " commit " in v1_record["code_version"] and len(v1_record["inputs_sha256"]) == 64
+
+    # A real panel arrives: the numbers change, and the run says why it publishes again.
+    cities = warehouse.read_month("clean.registry_cities", SEPTEMBER)["city_id"].to_list()
+    panel = home.landing_dir / "qualitative" / "2024-09.csv"
+    panel.parent.mkdir(parents=True)
+    pl.DataFrame(
+        [(city, "rater-1", criterion, 70.0) for city in cities for criterion in CRITERIA],
+        schema=["city_id", "rater", "criterion", "score"],
+        orient="row",
+    ).write_csv(panel)
+    reason = {"resources": {"publish_options": {"config": {"reason": "expert panel file received"}}}}
+    index_layer = dg.AssetSelection.groups("index", "publish") | dg.AssetSelection.all_asset_checks()
+    second = run(home, SEPTEMBER, index_layer, run_config=reason)
+    assert second.success and published(second), [e.step_key for e in second.get_step_failure_events()]
+    records = warehouse.publications(SEPTEMBER)
+    assert records["version"].to_list() == [1, 2]
+    assert records["reason"].to_list() == ["first publication", "expert panel file received"]
+    assert records["inputs_sha256"][0] != records["inputs_sha256"][1], "the panel is part of the inputs"
+    assert warehouse.query("SELECT * FROM publish.index WHERE version = 1 ORDER BY city_id").equals(v1)
+    assert warehouse.publications(SEPTEMBER).row(0, named=True) == v1_record
+    assert {p.name: p.read_bytes() for p in v1_dir.iterdir()} == v1_files
+    assert verify_export(home.exports_dir / "2024-09" / "v2") == []
+
+    # The same numbers again: nothing new is published.
+    third = run(home, SEPTEMBER, after("comprehensive_index"))
+    assert third.success and warehouse.publications(SEPTEMBER)["version"].to_list() == [1, 2]
+
+
+def test_an_override_publishes_over_errors_and_is_recorded(home):
+    corrupt(home, *CORRUPTIONS["comprehensive_index:one_row_per_city"][1])
+    override = {
+        "resources": {
+            "publish_options": {"config": {"override_errors": "Nanjing withdrawn; editor approved"}}
+        }
+    }
+    result = run(home, SEPTEMBER, after("comprehensive_index"), run_config=override)
+    evaluation = evaluations(result)["comprehensive_index:one_row_per_city"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["overridden"].value is True
+    assert evaluation.metadata["declared_severity"].value == "ERROR"
+    assert published(result)
+    record = Warehouse(home.warehouse_path).publications(SEPTEMBER).row(0, named=True)
+    assert record["override_reason"] == "Nanjing withdrawn; editor approved"
+    assert "comprehensive_index:one_row_per_city" in record["overridden_checks"]
+    exported = json.loads(
+        (home.exports_dir / "2024-09" / "v1" / "publication.json").read_text(encoding="utf-8")
+    )
+    assert exported["override_reason"] == "Nanjing withdrawn; editor approved"
+
+
+def test_publishing_without_the_checks_in_the_same_run_is_refused(home):
+    result = run(home, SEPTEMBER, dg.AssetSelection.assets("published_index"))
+    assert not published(result)
+    (failure,) = result.get_step_failure_events()
+    assert "did not run in this run" in failure.event_specific_data.error.message
+    assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 0
