@@ -10,12 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from landing_helpers import write_landing
+from landing_helpers import lay_out_month
 
-from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.sources.simulated import SimulatedSource
 from cityindex_pipeline.warehouse import Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
@@ -30,10 +28,7 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_drop_missing_an_account_stops_at_the_gate_until_overridden(tmp_path):
     registry = load_registry()
-    for platform in PLATFORMS:
-        write_landing(
-            tmp_path / "landing", SimulatedSource().pull(SEPTEMBER, platform, registry.accounts_for(platform))
-        )
+    lay_out_month(tmp_path / "landing", SEPTEMBER)
     missing = registry.accounts_for("x")[3].account_handle
     shutil.rmtree(tmp_path / "landing" / "x" / "2024-09" / missing)
 
@@ -58,7 +53,8 @@ def test_a_drop_missing_an_account_stops_at_the_gate_until_overridden(tmp_path):
     assert exported["override_reason"] == reason
 
     verified = run(tmp_path, "verify", "--month", "2024-09")
-    assert verified.returncode == 0 and "intact" in verified.stdout
+    assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout + verified.stderr
+    assert "match: content sha256" in verified.stdout, "recomputed from the recorded inputs, too"
     (tmp_path / "exports" / "2024-09" / "v1" / "index.json").chmod(0o644)
     (tmp_path / "exports" / "2024-09" / "v1" / "index.json").write_text("[]", encoding="utf-8")
     tampered = run(tmp_path, "verify", "--month", "2024-09")
