@@ -38,10 +38,21 @@ class SourceResource(dg.ConfigurableResource):
         return make_source(self.kind, seed=self.seed, landing_dir=self.landing_path)
 
 
+class ReportsResource(dg.ConfigurableResource):
+    """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
+
+    directory: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory)
+
+
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "source": SourceResource(
             kind=settings.source, seed=settings.seed, landing_dir=str(settings.landing_dir)
         ),
+        "reports": ReportsResource(directory=str(settings.reports_dir)),
     }
