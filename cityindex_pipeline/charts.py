@@ -149,7 +149,7 @@ def top_ten_bars(rows: list[dict[str, Any]], title: str, caption: Caption) -> al
     """Horizontal bars in rank order, each labelled with its score. Rows: rank, label, score."""
     order = [r["label"] for r in sorted(rows, key=lambda r: (r["rank"], r["label"]))]
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
-    base = alt.Chart(_records(rows)).encode(
+    base = alt.Chart().encode(
         y=y,
         x=alt.X("score:Q", title="score (0–100)", scale=alt.Scale(domain=[0, 100])),
         tooltip=["rank:O", "label:N", alt.Tooltip("score:Q", format=".2f")],
@@ -159,11 +159,11 @@ def top_ten_bars(rows: list[dict[str, Any]], title: str, caption: Caption) -> al
         text=alt.Text("score:Q", format=".1f")
     )
     ranks = (
-        alt.Chart(_records(rows))
+        alt.Chart()
         .mark_text(align="right", dx=-4, color="white", fontWeight="bold", fontSize=10)
         .encode(y=y, x=alt.X("score:Q"), text=alt.Text("rank:O"))
     )
-    return alt.layer(bars, labels, ranks).properties(
+    return alt.layer(bars, labels, ranks, data=_records(rows)).properties(
         width=WIDTH, height=24 * len(rows), title=_title(title, caption, "score 0–100, higher is better")
     )
 
@@ -175,7 +175,7 @@ def rank_intervals(rows: list[dict[str, Any]], caption: Caption) -> alt.LayerCha
     top = max(r["rank_p95"] for r in rows)
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     x_scale = alt.Scale(domain=[0.5, max(top, 10) + 0.5], nice=False)
-    base = alt.Chart(_records(rows)).encode(y=y)
+    base = alt.Chart().encode(y=y)
     interval = base.mark_rule(stroke=INK, strokeWidth=2).encode(
         x=alt.X("rank_p05:Q", scale=x_scale, title="rank (1 = first)"), x2="rank_p95:Q"
     )
@@ -190,7 +190,7 @@ def rank_intervals(rows: list[dict[str, Any]], caption: Caption) -> alt.LayerCha
     median = base.mark_point(
         shape="diamond", filled=True, size=55, fill="white", stroke=INK, strokeWidth=1.5
     ).encode(x=alt.X("median_rank:Q", scale=x_scale))
-    return alt.layer(interval, *ends, published, median).properties(
+    return alt.layer(interval, *ends, published, median, data=_records(rows)).properties(
         width=WIDTH,
         height=26 * len(rows),
         title=_title(
@@ -261,7 +261,7 @@ def trend_lines(
     last = months[-1]
     y_scale = alt.Scale(reverse=True, zero=False, domainMin=1) if is_rank else alt.Scale(zero=False)
     x = alt.X("month:O", sort=months, title="month", axis=alt.Axis(labelAngle=0))
-    base = alt.Chart(_records(rows)).encode(x=x, y=alt.Y(f"{measure}:Q", scale=y_scale, title=axis_title))
+    base = alt.Chart().encode(x=x, y=alt.Y(f"{measure}:Q", scale=y_scale, title=axis_title))
     lines = base.mark_line(strokeWidth=1.5, color=INK).encode(detail="label:N")
     points = base.mark_point(filled=True, size=40, color=INK).encode(
         shape=alt.Shape("label:N", legend=None),
@@ -272,7 +272,7 @@ def trend_lines(
         .mark_text(align="left", dx=8, fontSize=10, color=INK)
         .encode(text="label:N")
     )
-    return alt.layer(lines, points, ends).properties(
+    return alt.layer(lines, points, ends, data=_records(rows)).properties(
         width=WIDTH - 120,
         height=320,
         title=_title(title, caption, f"this month's top ten over {len(months)} published month(s)"),
@@ -288,7 +288,7 @@ def movers(rows: list[dict[str, Any]], title: str, caption: Caption) -> alt.Laye
     ]
     order = [r["label"] for r in sorted(records, key=lambda r: (-r["rank_change"], r["label"]))]
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
-    base = alt.Chart(_records(records)).encode(y=y)
+    base = alt.Chart().encode(y=y)
     bars = base.mark_bar(stroke=INK, strokeWidth=0.5, height=14).encode(
         x=alt.X("rank_change:Q", title="places gained (+) or lost (−) since last month"),
         fill=alt.Fill(
@@ -306,7 +306,7 @@ def movers(rows: list[dict[str, Any]], title: str, caption: Caption) -> alt.Laye
         .mark_text(fontSize=10, color=INK, align="right", dx=-4)
         .encode(x=alt.X("rank_change:Q"), text="arrow:N")
     )
-    return alt.layer(bars, rise_labels, fall_labels).properties(
+    return alt.layer(bars, rise_labels, fall_labels, data=_records(records)).properties(
         width=WIDTH - 60,
         height=22 * max(len(records), 1),
         title=_title(title, caption, "largest rises and falls in rank, month on month"),
@@ -320,7 +320,7 @@ def _arrow(change: int) -> str:
 def city_map(rows: list[dict[str, Any]], caption: Caption) -> alt.LayerChart:
     """Every city at its longitude and latitude (equirectangular, no base map), sized by score; the
     top ten filled and named. Rows: label, longitude, latitude, score, rank, top_ten."""
-    base = alt.Chart(_records(rows)).encode(longitude="longitude:Q", latitude="latitude:Q")
+    base = alt.Chart().encode(longitude="longitude:Q", latitude="latitude:Q")
     size = alt.Size("score:Q", scale=alt.Scale(domain=[0, 100], range=[10, 500]), title="score (0–100)")
     fill = alt.Fill(
         "group:N", scale=alt.Scale(domain=["top ten", "other cities"], range=[INK, "white"]), title=None
@@ -342,7 +342,7 @@ def city_map(rows: list[dict[str, Any]], caption: Caption) -> alt.LayerChart:
         .encode(text="label:N")
     )
     return (
-        alt.layer(others, leaders, names)
+        alt.layer(others, leaders, names, data=_records(rows))
         .transform_calculate(group="datum.top_ten ? 'top ten' : 'other cities'")
         .project(type="equirectangular")
         .properties(
