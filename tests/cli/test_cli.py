@@ -63,3 +63,18 @@ def test_clear_errors_for_unknown_city_unclosed_month_and_missing_data(home, tmp
     assert bad_month.returncode != 0 and "month must be 1-12" in bad_month.stderr
     empty = run(tmp_path, "top", "--month", "2024-09")
     assert empty.returncode != 0 and "cityindex demo" in empty.stderr
+
+
+def test_report_is_written_by_the_monthly_run_and_kept(home):
+    html = home / "reports" / "2024-09" / "v1" / "report.html"
+    assert html.exists(), "the monthly job's monthly_report asset wrote it"
+    text = html.read_text(encoding="utf-8")
+    assert "data-quality checks recorded for 2024-09 passed" in text and "this publication's run" in text
+    before = html.stat().st_mtime_ns
+    again = run(home, "report", "--month", "2024-09", "--publication", "v1")
+    assert again.returncode == 0 and "exists already" in again.stdout, again.stdout + again.stderr
+    assert html.stat().st_mtime_ns == before
+    missing = run(home, "report", "--month", "2024-09", "--publication", "v4")
+    assert missing.returncode != 0 and "no publication v4" in missing.stderr
+    bad = run(home, "report", "--month", "2024-09", "--publication", "latest")
+    assert bad.returncode != 0 and "expected a version such as v1" in bad.stderr
