@@ -279,6 +279,34 @@ def trend_lines(
     )
 
 
+def score_small_multiples(rows: list[dict[str, Any]], caption: Caption, *, title: str) -> alt.FacetChart:
+    """One small panel per city (in this month's rank order) of its score over the months, on a shared
+    scale: close scores cannot hide each other's labels. Rows: month (YYYY-MM), label, rank, score,
+    current_rank."""
+    months = sorted({r["month"] for r in rows})
+    order = [label for _, label in sorted({(r["current_rank"], r["label"]) for r in rows})]
+    base = alt.Chart().encode(
+        x=alt.X("month:O", sort=months, title=None, axis=alt.Axis(labelAngle=0, labelFontSize=9)),
+        y=alt.Y("score:Q", scale=alt.Scale(zero=False), title="score (0–100)"),
+    )
+    line = base.mark_line(strokeWidth=1.5, color=INK)
+    points = base.mark_point(filled=True, size=30, color=INK).encode(
+        tooltip=["month:O", "label:N", "rank:Q", alt.Tooltip("score:Q", format=".2f")]
+    )
+    values = base.mark_text(dy=-9, fontSize=9, color=INK).encode(text=alt.Text("score:Q", format=".0f"))
+    return (
+        alt.layer(line, points, values, data=_records(rows))
+        .properties(width=150, height=90)
+        .facet(
+            facet=alt.Facet("label:N", sort=order, title=None, header=alt.Header(labelFontSize=11)),
+            columns=5,
+            title=_title(
+                title, caption, f"this month's top ten over {len(months)} published month(s), in rank order"
+            ),
+        )
+    )
+
+
 def movers(rows: list[dict[str, Any]], title: str, caption: Caption) -> alt.LayerChart:
     """Diverging bars of places gained (dark, ▲) and lost (light, ▼). Rows: label, rank_change, rank,
     previous_rank."""

@@ -424,8 +424,11 @@ def build_content(
     trend_rows = _trends(warehouse, month, version, [r["city_id"] for r in top], fonts)
     trend_months = sorted({r["month"] for r in trend_rows})
     if len(trend_months) > 1:
-        chart_set["trend-score"] = charts.trend_lines(
-            trend_rows, "score", caption, title="Score of this month's top ten", axis_title="score (0–100)"
+        current = {r["city_id"]: r["rank"] for r in top}
+        chart_set["trend-score"] = charts.score_small_multiples(
+            [{**r, "current_rank": current[r["city_id"]]} for r in trend_rows],
+            caption,
+            title="Score of this month's top ten",
         )
         chart_set["trend-rank"] = charts.trend_lines(
             trend_rows, "rank", caption, title="Rank movement of this month's top ten", axis_title="rank"

@@ -83,6 +83,14 @@ def test_every_chart_draws_the_published_numbers(september_home, september_wareh
     movers = values(charts["movers-overall"])
     changes = dict(index.select("city_id", "rank_change").iter_rows())
     assert all(r["rank_change"] == changes[r["city_id"]] for r in movers) and len(movers) == 10
+    for month in (AUGUST, SEPTEMBER):
+        month_rows = published(september_warehouse, month).filter(
+            pl.col("city_id").is_in(top["city_id"].to_list())
+        )
+        drawn_scores = {
+            r["city_id"]: r["score"] for r in values(charts["trend-score"]) if r["month"] == str(month)
+        }
+        assert drawn_scores == dict(month_rows.select("city_id", "score").iter_rows()), month
     trend = values(charts["trend-rank"])
     august = dict(published(september_warehouse, AUGUST).select("city_id", "rank").iter_rows())
     assert {r["city_id"]: r["rank"] for r in trend if r["month"] == "2024-08"} == {
