@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test dev lint audit bench clean
+.PHONY: setup demo test dev lint audit bench clean system-packages
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,14 @@ test: setup  ## the whole test suite
 
 dev: setup  ## the Dagster UI and daemon on http://127.0.0.1:3000
 	$(BIN)/cityindex dev
+
+# Debian packages the report needs (root, or run with sudo): Chinese glyphs in chart images, headless Chromium.
+SYSTEM_PACKAGES := fonts-noto-cjk chromium
+system-packages:
+	@if dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | grep -vq "install ok installed" \
+	   || [ "$$(dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | wc -l)" -lt 2 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	else echo "system packages present: $(SYSTEM_PACKAGES)"; fi
 
 lint: setup
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from .index import (
 from .publish import published_index
 from .raw import raw_assets
 from .registry import account_registry, platform_reference
+from .report import monthly_report
 
 all_assets = [
     account_registry,
@@ -26,6 +27,7 @@ all_assets = [
     comprehensive_index,
     index_uncertainty,
     published_index,
+    monthly_report,
 ]
 
 __all__ = ["all_assets"]

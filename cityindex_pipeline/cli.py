@@ -372,6 +372,51 @@ def _account_line(account: dict[str, Any]) -> str:
 
 
 @main.command()
+@click.option("--month", required=True, callback=_month, help="The month, YYYY-MM.")
+@click.option("--publication", "publication", help="The version, vN (default: the latest).")
+def report(month: Month, publication: str | None) -> None:
+    """Write the month's report (HTML with its charts, and PNGs) under $CITYINDEX_HOME/reports."""
+    from cityindex_pipeline.report import ReportError, build_report
+
+    version = None
+    if publication is not None:
+        text = publication.strip().lower().removeprefix("v")
+        if not text.isdigit() or int(text) < 1:
+            raise click.BadParameter(f"expected a version such as v1, got {publication!r}")
+        version = int(text)
+    settings = _settings()
+    try:
+        built = build_report(
+            _warehouse(), settings.reports_dir, month, version, checks=_check_outcomes(settings, month)
+        )
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    for warning in built.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if built.created:
+        console.print(
+            f"{month} v{built.version}: report written in {built.seconds:.1f} s ({len(built.pngs)} charts)"
+        )
+    else:
+        console.print(f"{month} v{built.version}: the report exists already and is kept as it is")
+    console.print(f"  {built.html}")
+
+
+def _check_outcomes(settings: Settings, month: Month) -> list:
+    """The month's check results recorded in the local Dagster instance (none if it has none)."""
+    if not (settings.dagster_home / "dagster.yaml").exists():
+        return []
+    import dagster as dg
+
+    from cityindex_pipeline.instance import ensure_dagster_home
+    from cityindex_pipeline.report_checks import check_outcomes
+
+    ensure_dagster_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        return check_outcomes(instance, month)
+
+
+@main.command()
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:
     """Start the Dagster UI and daemon (`dagster dev`) on 127.0.0.1 for this CITYINDEX_HOME."""

@@ -72,6 +72,16 @@ class PublishOptions(dg.ConfigurableResource):
     override_errors: str = ""
 
 
+class ReportsResource(dg.ConfigurableResource):
+    """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
+
+    directory: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory)
+
+
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
@@ -82,4 +92,5 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
         ),
         "publish_options": PublishOptions(),
+        "reports": ReportsResource(directory=str(settings.reports_dir)),
     }

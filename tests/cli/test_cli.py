@@ -72,3 +72,18 @@ def test_a_city_name_built_to_break_quoting_is_only_an_unknown_city(home):
     assert "DROP TABLE" in done.stderr, "the name is echoed back as given, as a name"
     top = run(home, "top", "--month", "2024-09")
     assert top.returncode == 0 and "published v1" in top.stdout, "publish.index is still there"
+
+
+def test_report_is_written_by_the_monthly_run_and_kept(home):
+    html = home / "reports" / "2024-09" / "v1" / "report.html"
+    assert html.exists(), "the monthly job's monthly_report asset wrote it"
+    text = html.read_text(encoding="utf-8")
+    assert "data-quality checks recorded for 2024-09 passed" in text and "this publication's run" in text
+    before = html.stat().st_mtime_ns
+    again = run(home, "report", "--month", "2024-09", "--publication", "v1")
+    assert again.returncode == 0 and "exists already" in again.stdout, again.stdout + again.stderr
+    assert html.stat().st_mtime_ns == before
+    missing = run(home, "report", "--month", "2024-09", "--publication", "v4")
+    assert missing.returncode != 0 and "no publication v4" in missing.stderr
+    bad = run(home, "report", "--month", "2024-09", "--publication", "latest")
+    assert bad.returncode != 0 and "expected a version such as v1" in bad.stderr

@@ -7,7 +7,7 @@ EXPECTED_ASSETS = {
     "account_registry", "platform_reference", "raw_facebook", "raw_x", "raw_instagram", "raw_youtube",
     "clean_posts", "clean_account_metrics", "platform_indicators", "platform_index_facebook", "platform_index_x",
     "platform_index_instagram", "platform_index_youtube", "platform_weights", "qualitative_scores",
-    "comprehensive_index", "index_uncertainty", "published_index",
+    "comprehensive_index", "index_uncertainty", "published_index", "monthly_report",
 }  # fmt: skip
 
 

@@ -1,0 +1,43 @@
+"""The monthly report: HTML with inlined charts plus PNGs, written once per published version."""
+
+import base64
+
+import dagster as dg
+
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.report import build_report
+from cityindex_pipeline.report_checks import check_outcomes
+from cityindex_pipeline.resources import ReportsResource, WarehouseResource
+
+from .publish import published_index
+
+
+@dg.asset(
+    partitions_def=monthly, group_name="publish", pool="warehouse", deps=[published_index], kinds={"html"}
+)
+def monthly_report(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource
+) -> dg.MaterializeResult:
+    """The latest publication of the month as a self-contained HTML report and PNG charts, in
+    `$CITYINDEX_HOME/reports/<YYYY-MM>/v<N>/`; an existing version's report is kept as it is."""
+    month = Month.from_partition_key(context.partition_key)
+    report = build_report(
+        warehouse.get(), reports.path, month, checks=check_outcomes(context.instance, month)
+    )
+    for warning in report.warnings:
+        context.log.warning(warning)
+    image = base64.b64encode(report.headline_png.read_bytes()).decode("ascii")
+    return dg.MaterializeResult(
+        metadata={
+            "version": report.version,
+            "new_report": report.created,
+            "report": dg.MetadataValue.path(str(report.html)),
+            "directory": dg.MetadataValue.path(str(report.directory)),
+            "charts": len(report.pngs),
+            "build_seconds": round(report.seconds, 2),
+            "headline": dg.MetadataValue.md(
+                f"![top ten](data:image/png;base64,{image})\n\n{report.headline_markdown}"
+            ),
+        }
+    )

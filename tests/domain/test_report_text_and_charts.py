@@ -1,0 +1,73 @@
+"""The report's words and charts without a warehouse: sentences, movers, fonts and rendering."""
+
+from __future__ import annotations
+
+import io
+
+import altair as alt
+import polars as pl
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from cityindex_pipeline import charts
+from cityindex_pipeline.report import movement_sentence, movers_of, ordinal, platform_ranking, with_previous
+
+
+def test_movements_are_written_out_in_words():
+    assert movement_sentence("Hangzhou", 7, 2, "on Instagram") == (
+        "Hangzhou rose five places on Instagram, from 7th to 2nd."
+    )
+    assert movement_sentence("Sanya", 41, 78, "overall") == "Sanya fell 37 places overall, from 41st to 78th."
+    assert movement_sentence("Xi'an", 3, 4, "on X") == "Xi'an fell one place on X, from 3rd to 4th."
+    assert movement_sentence("Harbin", 12, 12, "overall") == "Harbin held 12th overall."
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
+    ]  # fmt: skip
+
+
+def test_platform_ranks_and_movers_come_from_published_scores():
+    index = pl.DataFrame(
+        {
+            "city_id": ["a", "b", "c", "d", "e"],
+            "name_en": ["A", "B", "C", "D", "E"],
+            "name_zh": ["甲", "乙", "丙", "丁", "戊"],
+            "x_score": [50.0, 70.0, None, 70.0, 10.0],
+        }
+    )
+    previous = index.with_columns(x_score=pl.Series([90.0, 10.0, 40.0, 80.0, 60.0]))
+    ranking = with_previous(platform_ranking(index, "x"), platform_ranking(previous, "x"))
+    assert ranking.select("city_id", "rank", "previous_rank", "rank_change").rows() == [
+        ("b", 1, 5, 4),
+        ("d", 1, 2, 1),
+        ("a", 3, 1, -2),
+        ("e", 4, 3, -1),
+    ], "competition ranking over the cities with an account; the city without one is absent"
+    moves = movers_of(ranking, each_way=1)
+    assert moves["city_id"].to_list() == ["b", "a"], "the largest rise, then the largest fall"
+    assert with_previous(platform_ranking(index, "x"), None)["rank_change"].null_count() == 4
+
+
+def _png_of_text(text: str, fonts: charts.Fonts, tmp_path) -> Image.Image:
+    chart = alt.Chart(alt.Data(values=[{"t": text}])).mark_text(fontSize=40).encode(text="t:N")
+    path = tmp_path / "text.png"
+    charts.render(chart.properties(width=200, height=80), fonts, path, scale=1)
+    return Image.open(io.BytesIO(path.read_bytes())).convert("L")
+
+
+def test_chinese_city_names_render_as_characters(tmp_path):
+    fonts = charts.prepare_fonts(require_cjk=True)
+    assert fonts.cjk and fonts.family == charts.CJK_FONT_FAMILY
+    nanjing = _png_of_text("南京", fonts, tmp_path)
+    beijing = _png_of_text("北京", fonts, tmp_path)
+    assert ImageStat.Stat(nanjing).stddev[0] > 5, "something is drawn"
+    differing_pixels = sum(ImageChops.difference(nanjing, beijing).histogram()[1:])
+    assert differing_pixels > 100, "different characters draw differently: not the same empty box twice"
+
+
+def test_without_a_cjk_font_charts_fall_back_to_english_or_fail_clearly(tmp_path):
+    empty = {charts.CJK_FONT_ENV: str(tmp_path)}
+    fonts = charts.prepare_fonts(environ=empty)
+    assert not fonts.cjk and "fonts-noto-cjk" in fonts.note
+    assert charts.city_label("Nanjing", "南京", fonts) == "Nanjing"
+    with pytest.raises(charts.MissingFontError, match="apt-get install fonts-noto-cjk"):
+        charts.prepare_fonts(require_cjk=True, environ=empty)
