@@ -89,7 +89,11 @@ def demo(months: tuple[str, ...]) -> None:
         ),
         (
             f".venv/bin/cityindex trace --city Nanjing --month {last}",
-            "how a score was made, down to each account",
+            "how a score was made, down to each post and raw document",
+        ),
+        (
+            f".venv/bin/cityindex verify --month {last}",
+            "recompute the publication from what it recorded, and compare",
         ),
         (".venv/bin/cityindex tables", "rows per table (DuckDB schemas raw, clean, idx, publish)"),
     ]
@@ -97,6 +101,9 @@ def demo(months: tuple[str, ...]) -> None:
     console.print("\nWhere next:")
     for command, what in next_steps:
         console.print(f"  {command:<{width}}  {what}")
+    reports = sorted((settings.reports_dir / str(last)).glob("v*/report.html"))
+    if reports:
+        console.print(f"  report:    {reports[-1]}")
     console.print(f"  warehouse: {settings.warehouse_path}")
 
 
