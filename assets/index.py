@@ -33,6 +33,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": weights.height,
             "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
             "sum": float(weights["weight"].sum()),
         }
@@ -59,6 +60,7 @@ def platform_indicators(
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": long.height,
             "rows": long.height,
             "cities_per_platform": dg.MetadataValue.json(dict(cities.iter_rows())),
             "missing_values": int(long["raw_value"].null_count()),
@@ -94,7 +96,11 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         store.replace_month(month, context.run.run_id, {"idx.platform_index": scores}, platform=platform)
         top = scores.filter("in_top_ten").select("rank", "city_id", "score", "rank_change")
         return dg.MaterializeResult(
-            metadata={"cities": scores.height, "top_ten": dg.MetadataValue.md(markdown_table(top))}
+            metadata={
+                "dagster/row_count": scores.height,
+                "cities": scores.height,
+                "top_ten": dg.MetadataValue.md(markdown_table(top)),
+            }
         )
 
     return _platform_index
@@ -118,6 +124,7 @@ def qualitative_scores(
     store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": panel.height,
             "source": panel["source"][0] if panel.height else "none",
             "file": str(path) if path.exists() else "none (simulated panel)",
             "raters": panel["rater"].n_unique(),
@@ -159,6 +166,7 @@ def comprehensive_index(
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": scores.height,
             "cities": scores.height,
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
             "methodology_version": methodology.version,
@@ -198,6 +206,7 @@ def index_uncertainty(
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": intervals.height,
             "draws": int(intervals["draws"][0]),
             "seed": int(intervals["seed"][0]),
             "not_robust": int((~intervals["robust"]).sum()),

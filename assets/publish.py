@@ -42,6 +42,7 @@ def published_index(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": rows.height,
             "version": publication.version,
             "new_version": publication.created,
             "content_sha256": publication.content_sha256,

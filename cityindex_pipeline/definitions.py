@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets import all_assets
 from checks import all_checks
+from cityindex_pipeline.catalog import catalogued
 from cityindex_pipeline.config import Settings, settings_from_env
 from cityindex_pipeline.jobs import monthly_index_job
 from cityindex_pipeline.republish import qualitative_republish_sensor
@@ -17,7 +18,7 @@ def build_definitions(
 ) -> dg.Definitions:
     # In-process: one process per run, so one DuckDB writer per run and no ~3 s start-up per step.
     return dg.Definitions(
-        assets=all_assets,
+        assets=catalogued(all_assets),
         asset_checks=all_checks,
         jobs=[monthly_index_job],
         schedules=[monthly_schedule()],
