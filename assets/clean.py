@@ -36,6 +36,7 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     store.replace_month(month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine})
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": posts.height,
             "posts": posts.height,
             "posts_per_platform": dg.MetadataValue.json({p: c.posts.height for p, c in cleaned.items()}),
             "quarantined": quarantine.height,
@@ -69,6 +70,7 @@ def clean_account_metrics(
     store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": metrics.height,
             "accounts": metrics.height,
             "followers_withheld": int(metrics["followers"].null_count()),
             "accounts_without_posts": int((metrics["posts"] == 0).sum()),

@@ -37,6 +37,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": weights.height,
             "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
             "sum": float(weights["weight"].sum()),
         }
@@ -63,6 +64,7 @@ def platform_indicators(
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": long.height,
             "rows": long.height,
             "cities_per_platform": dg.MetadataValue.json(dict(cities.iter_rows())),
             "missing_values": int(long["raw_value"].null_count()),
@@ -108,6 +110,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         )
         return dg.MaterializeResult(
             metadata={
+                "dagster/row_count": scores.height,
                 "cities": scores.height,
                 "role": role,
                 "top_ten": dg.MetadataValue.md(markdown_table(top)),
@@ -151,6 +154,7 @@ def qualitative_scores(
     carried = panel["carried_from"].drop_nulls()
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": panel.height,
             "source": panel["source"][0] if panel.height else "none",
             "file": str(path) if path.exists() else f"none ({methodology.qualitative.missing_panel} policy)",
             "carried_from": str(carried.min()) if carried.len() else "not carried",
@@ -194,6 +198,7 @@ def comprehensive_index(
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": scores.height,
             "cities": scores.height,
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
             "top_ten_order": methodology.top_ten_order,
@@ -234,6 +239,7 @@ def index_uncertainty(
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": intervals.height,
             "draws": int(intervals["draws"][0]),
             "seed": int(intervals["seed"][0]),
             "not_robust": int((~intervals["robust"]).sum()),

@@ -118,6 +118,7 @@ def published_index(
         )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": rows.height,
             "version": published.version,
             "new_version": published.created,
             "reason": published.reason,

@@ -33,6 +33,7 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run.run_id)
         return dg.MaterializeResult(
             metadata={
+                "dagster/row_count": pulled.documents,
                 "source": source.kind,
                 "pull_id": pulled.pull_id,
                 "resumed": pulled.resumed,

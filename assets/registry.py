@@ -28,6 +28,7 @@ def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     per_platform = accounts.filter("active").group_by("platform").len().sort("platform")
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": cities.height,
             "registry_version": registry.version,
             "cities": cities.height,
             "accounts": accounts.height,
@@ -47,5 +48,8 @@ def platform_reference(
     reference = load_platform_reference()
     warehouse.get().replace_month(month, context.run.run_id, {"idx.platform_reference": reference})
     return dg.MaterializeResult(
-        metadata={"reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note")))}
+        metadata={
+            "dagster/row_count": reference.height,
+            "reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note"))),
+        }
     )

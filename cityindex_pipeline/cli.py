@@ -526,5 +526,42 @@ def _print_verification(verified: Any) -> None:
         )
 
 
+@click.option("--from", "first", required=True, callback=_month, help="First month, YYYY-MM.")
+@click.option("--to", "last", required=True, callback=_month, help="Last month (inclusive), YYYY-MM.")
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The Dagster webserver.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the backfill to its end.")
+@click.option("--timeout", default=7200.0, show_default=True, help="Seconds to wait for the end.")
+def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) -> None:
+    """Launch a backfill of a month range on a running `cityindex dev`, as the UI does, and follow it."""
+    from cityindex_pipeline.backfill import BackfillError, DagsterWebserver, months_between
+
+    try:
+        months = months_between(first, last)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    server = DagsterWebserver(url)
+    started = time.monotonic()
+    try:
+        backfill_id = server.launch_backfill(months)
+        console.print(f"backfill [bold]{backfill_id}[/]: {len(months)} months, {first} to {last}")
+        console.print(f"  follow it in the UI: {url.rstrip('/')}/runs/b/{backfill_id}")
+        if not wait:
+            return
+        progress = server.wait(
+            backfill_id,
+            timeout,
+            on_progress=lambda p: console.print(
+                f"  {time.monotonic() - started:6.0f} s  {p.status:<18} {p.materialized}/{p.targeted} "
+                f"asset partitions materialised, {p.in_progress} in progress, {p.failed} failed"
+            ),
+        )
+    except BackfillError as error:
+        raise click.ClickException(str(error)) from None
+    verdict = "[green]succeeded[/]" if progress.succeeded else "[red]failed[/]"
+    console.print(f"backfill {backfill_id} {verdict} in {time.monotonic() - started:.0f} s")
+    if not progress.succeeded:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -4,9 +4,12 @@ import dagster as dg
 
 from assets import all_assets
 from checks import all_checks
+from cityindex_pipeline.catalog import catalogued
 from cityindex_pipeline.config import Settings, settings_from_env
 from cityindex_pipeline.jobs import monthly_index_job
+from cityindex_pipeline.republish import qualitative_republish_sensor
 from cityindex_pipeline.resources import resources_for
+from cityindex_pipeline.schedules import monthly_schedule
 from cityindex_pipeline.sensors import landing_drop_sensor
 
 
@@ -15,10 +18,11 @@ def build_definitions(
 ) -> dg.Definitions:
     # In-process: one process per run, so one DuckDB writer per run and no ~3 s start-up per step.
     return dg.Definitions(
-        assets=all_assets,
+        assets=catalogued(all_assets),
         asset_checks=all_checks,
         jobs=[monthly_index_job],
-        sensors=[landing_drop_sensor],
+        schedules=[monthly_schedule()],
+        sensors=[landing_drop_sensor, qualitative_republish_sensor],
         resources=resources_for(settings or settings_from_env()),
         executor=dg.in_process_executor,
         loggers=loggers,

@@ -68,7 +68,9 @@ def base(tmp_path_factory) -> Settings:
     settings = make_settings(tmp_path_factory.mktemp("gates-base"))
     for month in (AUGUST, SEPTEMBER):
         selection = (
-            None if month == AUGUST else dg.AssetSelection.all() - dg.AssetSelection.assets("published_index")
+            None
+            if month == AUGUST
+            else dg.AssetSelection.all() - dg.AssetSelection.assets("published_index").downstream()
         )
         result = run(settings, month, selection)
         assert result.success, [e.step_key for e in result.get_step_failure_events()]

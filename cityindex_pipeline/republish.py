@@ -1,0 +1,89 @@
+"""Re-publish a month when its expert-panel file changes after the month was published.
+
+The sensor reads the Dagster instance (which months have a published_index materialisation) and
+the panel files; it never opens the warehouse, so it cannot wait on DuckDB's writer lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from cityindex_pipeline.jobs import monthly_index_job
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.resources import SourceResource
+
+PUBLISHED = dg.AssetKey("published_index")
+REPUBLISH_SELECTION = dg.AssetSelection.assets("qualitative_scores").downstream()
+"""The panel and what it feeds: comprehensive index, its checks, uncertainty, publication."""
+
+
+def panel_files(landing_dir: Path) -> dict[Month, Path]:
+    """`landing/qualitative/<YYYY-MM>.csv` by month; other names are ignored."""
+    files = {}
+    for path in sorted((landing_dir / "qualitative").glob("*.csv")):
+        try:
+            files[Month.parse(path.stem)] = path
+        except ValueError:
+            continue
+    return files
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _published_at(instance: dg.DagsterInstance, month: Month) -> float | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=PUBLISHED, asset_partitions=[month.partition_key]), limit=1
+    ).records
+    return records[0].timestamp if records else None
+
+
+@dg.sensor(
+    job=monthly_index_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Re-publishes a published month when landing/qualitative/<YYYY-MM>.csv changes: runs the "
+    "panel and everything downstream of it for that month, which adds a publication version (the old one "
+    "stays). Once per content change (sha256 in the cursor).",
+)
+def qualitative_republish_sensor(
+    context: dg.SensorEvaluationContext, source: SourceResource
+) -> dg.SensorResult | dg.SkipReason:
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests = []
+    for month, path in panel_files(source.landing_path).items():
+        digest = _sha256(path)
+        if seen.get(str(month)) == digest:
+            continue
+        published_at = _published_at(context.instance, month)
+        if published_at is None:
+            continue  # not published yet: the month's first run reads the file anyway
+        first_sight = str(month) not in seen
+        seen[str(month)] = digest
+        if first_sight and path.stat().st_mtime <= published_at:
+            continue  # the file was already in place when the month was published
+        requests.append(
+            dg.RunRequest(
+                run_key=f"qualitative-{month}-{digest}",
+                partition_key=month.partition_key,
+                asset_selection=sorted(REPUBLISH_SELECTION.resolve(_graph())),
+                tags={"cityindex/qualitative_sha256": digest},
+            )
+        )
+    cursor = json.dumps(seen, sort_keys=True)
+    if not requests:
+        return dg.SensorResult(skip_reason="no changed panel file of a published month", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+@functools.cache
+def _graph():
+    from assets import all_assets
+
+    return all_assets

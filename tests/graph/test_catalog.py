@@ -1,0 +1,61 @@
+"""What the UI shows for every asset: description, layer group, kinds, owner, table, columns, source."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from cityindex_pipeline.catalog import OWNER, WAREHOUSE_TABLES
+from cityindex_pipeline.definitions import build_definitions
+from cityindex_pipeline.warehouse import TABLES, column_definitions
+
+LAYERS = {"registry", "raw", "clean", "index", "publish"}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return build_definitions().resolve_asset_graph()
+
+
+def test_every_asset_says_what_it_is_who_owns_it_and_where_its_code_is(graph):
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        name = key.to_user_string()
+        assert node.description and len(node.description) > 20, name
+        assert node.group_name in LAYERS | {"report"}, (name, node.group_name)
+        assert OWNER in node.owners, name
+        assert node.kinds, name
+        references = node.metadata["dagster/code_references"].code_references
+        assert any(ref.file_path.endswith(".py") and ref.line_number for ref in references), name
+
+
+def test_every_warehouse_asset_names_its_table_and_columns(graph):
+    warehouse_assets = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in LAYERS]
+    assert len(warehouse_assets) == len(WAREHOUSE_TABLES)
+    for key in warehouse_assets:
+        node = graph.get(key)
+        name = key.to_user_string()
+        assert {"duckdb", "polars"} <= node.kinds, name
+        table = node.metadata["dagster/table_name"]
+        assert table.removeprefix("warehouse.") in TABLES, name
+        schema = node.metadata["dagster/column_schema"]
+        schema = getattr(schema, "schema", schema)  # a TableSchema, or its metadata value
+        expected = [column for column, _ in column_definitions(TABLES[table.removeprefix("warehouse.")])]
+        assert [column.name for column in schema.columns] == expected, name
+        assert {"month", "run_id"} <= {column.name for column in schema.columns}, name
+        month = next(c for c in schema.columns if c.name == "month")
+        assert month.type == "DATE" and not month.constraints.nullable
+
+
+def test_every_layer_has_its_group(graph):
+    groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups >= LAYERS
+
+
+def test_the_published_index_is_due_by_the_settling_day_of_the_next_month(graph):
+    policy = graph.get(dg.AssetKey("published_index")).freshness_policy
+    assert policy.deadline_cron == "59 23 5 * *"
+    assert policy.timezone == "Asia/Shanghai"
+    assert policy.lower_bound_delta.days == 5
+    others = [k for k in graph.get_all_asset_keys() if k != dg.AssetKey("published_index")]
+    assert all(graph.get(k).freshness_policy is None for k in others)

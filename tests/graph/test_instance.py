@@ -1,0 +1,77 @@
+"""The instance cityindex writes: embedded by default, PostgreSQL when configured; same run queue and pools."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pytest
+import yaml
+
+from cityindex_pipeline.config import Settings
+from cityindex_pipeline.instance import (
+    DAGSTER_YAML,
+    POSTGRES_PARTS_YAML,
+    POSTGRES_URL_YAML,
+    dagster_yaml,
+    ensure_dagster_home,
+    instance_kind,
+)
+
+PG_PARTS = {
+    "DAGSTER_PG_HOST": "127.0.0.1",
+    "DAGSTER_PG_USER": "dagster",
+    "DAGSTER_PG_PASSWORD": "secret",
+    "DAGSTER_PG_DB": "dagster",
+    "DAGSTER_PG_PORT": "5432",
+}
+
+
+def test_the_configuration_chooses_the_instance():
+    assert dagster_yaml({}) == DAGSTER_YAML and instance_kind({}) == "embedded"
+    url = {"CITYINDEX_DAGSTER_POSTGRES_URL": "postgresql+psycopg2://u:p@127.0.0.1:5432/dagster"}
+    assert dagster_yaml(url) == POSTGRES_URL_YAML and instance_kind(url) == "postgres"
+    assert dagster_yaml(PG_PARTS) == POSTGRES_PARTS_YAML
+    with pytest.raises(ValueError, match="DAGSTER_PG_PASSWORD"):
+        dagster_yaml({k: v for k, v in PG_PARTS.items() if k != "DAGSTER_PG_PASSWORD"})
+    with pytest.raises(ValueError, match=r"postgresql\+psycopg2://"):
+        dagster_yaml({"CITYINDEX_DAGSTER_POSTGRES_URL": "postgresql://u:p@127.0.0.1/dagster"})
+
+
+@pytest.mark.parametrize("text", [DAGSTER_YAML, POSTGRES_URL_YAML, POSTGRES_PARTS_YAML])
+def test_every_instance_queues_runs_and_gives_the_warehouse_pool_one_slot(text):
+    config = yaml.safe_load(text)
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert config["concurrency"] == {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 4}}
+    if "storage" in config:
+        assert set(config["storage"]) == {"postgres"}
+        assert "secret" not in text, "connections are read from the environment, never written"
+
+
+def test_the_embedded_instance_loads_with_its_limits(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_PG_HOST", raising=False)
+    home = ensure_dagster_home(Settings(home=tmp_path, source="simulated", seed=1))
+    assert os.environ["DAGSTER_HOME"] == home
+    with dg.DagsterInstance.from_config(home) as instance:
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.run_queue_config.max_concurrent_runs == 4
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+
+
+def test_a_generated_file_follows_the_configuration_and_an_edited_one_is_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = Settings(home=tmp_path, source="simulated", seed=1)
+    config = tmp_path / "dagster" / "dagster.yaml"
+    monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL", raising=False)
+    ensure_dagster_home(settings)
+    assert config.read_text() == DAGSTER_YAML
+    monkeypatch.setenv("CITYINDEX_DAGSTER_POSTGRES_URL", "postgresql+psycopg2://u:p@127.0.0.1:5432/d")
+    ensure_dagster_home(settings)
+    assert config.read_text() == POSTGRES_URL_YAML
+    config.write_text(POSTGRES_URL_YAML + "# tuned by hand\n")
+    monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL")
+    ensure_dagster_home(settings)
+    assert config.read_text().endswith("# tuned by hand\n")
