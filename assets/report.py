@@ -14,7 +14,7 @@ from .publish import published_index
 
 
 @dg.asset(
-    partitions_def=monthly, group_name="publish", pool="warehouse", deps=[published_index], kinds={"html"}
+    partitions_def=monthly, group_name="report", pool="warehouse", deps=[published_index], kinds={"html"}
 )
 def monthly_report(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource

@@ -6,7 +6,6 @@ the panel files; it never opens the warehouse, so it cannot wait on DuckDB's wri
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from pathlib import Path
@@ -18,8 +17,6 @@ from cityindex_pipeline.months import Month
 from cityindex_pipeline.resources import SourceResource
 
 PUBLISHED = dg.AssetKey("published_index")
-REPUBLISH_SELECTION = dg.AssetSelection.assets("qualitative_scores").downstream()
-"""The panel and what it feeds: comprehensive index, its checks, uncertainty, publication."""
 
 
 def panel_files(landing_dir: Path) -> dict[Month, Path]:
@@ -49,8 +46,8 @@ def _published_at(instance: dg.DagsterInstance, month: Month) -> float | None:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Re-publishes a published month when landing/qualitative/<YYYY-MM>.csv changes: runs the "
-    "panel and everything downstream of it for that month, which adds a publication version (the old one "
-    "stays). Once per content change (sha256 in the cursor).",
+    "whole month again (a publication needs every ERROR check of its own run), which adds a publication "
+    "version with the new panel (the old one stays). Once per content change (sha256 in the cursor).",
 )
 def qualitative_republish_sensor(
     context: dg.SensorEvaluationContext, source: SourceResource
@@ -72,7 +69,6 @@ def qualitative_republish_sensor(
             dg.RunRequest(
                 run_key=f"qualitative-{month}-{digest}",
                 partition_key=month.partition_key,
-                asset_selection=sorted(REPUBLISH_SELECTION.resolve(_graph())),
                 tags={"cityindex/qualitative_sha256": digest},
             )
         )
@@ -80,10 +76,3 @@ def qualitative_republish_sensor(
     if not requests:
         return dg.SensorResult(skip_reason="no changed panel file of a published month", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
-
-
-@functools.cache
-def _graph():
-    from assets import all_assets
-
-    return all_assets
