@@ -51,7 +51,8 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     partitions_def=monthly,
     group_name="clean",
     pool="warehouse",
-    deps=[clean_posts, dg.AssetDep("clean_account_metrics", partition_mapping=previous_month)],
+    # followers come from the raw profile documents themselves, the rest from the posts
+    deps=[clean_posts, *raw_assets, dg.AssetDep("clean_account_metrics", partition_mapping=previous_month)],
     kinds={"duckdb", "polars"},
 )
 def clean_account_metrics(

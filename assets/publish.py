@@ -18,7 +18,7 @@ from cityindex_pipeline.publication import (
 from cityindex_pipeline.render import markdown_table
 from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
 
-from .index import comprehensive_index, index_uncertainty
+from .index import comprehensive_index, index_uncertainty, platform_index_assets
 
 
 def _check_outcomes(context: dg.AssetExecutionContext) -> list[CheckOutcome]:
@@ -49,7 +49,7 @@ def _check_outcomes(context: dg.AssetExecutionContext) -> list[CheckOutcome]:
     partitions_def=monthly,
     group_name="publish",
     pool="warehouse",
-    deps=[comprehensive_index, index_uncertainty],
+    deps=[comprehensive_index, index_uncertainty, *platform_index_assets],
     kinds={"duckdb", "parquet"},
     op_tags={"dagster/priority": "-10"},  # after every check ready in the same run (see checks/results.py)
 )
@@ -126,6 +126,8 @@ def published_index(
             "inputs_sha256": inputs_sha256,
             "code_version": published.record.get("code_version") or "",
             "export": f"exports/{published.record.get('export_dir') or ''}",
+            "trace": f"cityindex trace --city {rows['city_id'][0]} --month {month} --publication v{published.version}",
+            "verify": f"cityindex verify --month {month} --publication v{published.version}",
             "warnings": dg.MetadataValue.json(verdict.warnings),
             "overridden_checks": dg.MetadataValue.json(verdict.overridden),
             "override_reason": override if verdict.overridden else "",

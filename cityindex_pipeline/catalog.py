@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from cityindex_pipeline.lineage import COLUMN_LINEAGE
 from cityindex_pipeline.schedules import settling_day_from_env
 from cityindex_pipeline.warehouse import TABLES, column_definitions
 
@@ -62,6 +63,19 @@ def table_schema(table: str) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
+def column_lineage(asset: str) -> dg.TableColumnLineage:
+    """The asset's columns and the upstream columns each is computed from (`lineage.py`)."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [
+                dg.TableColumnDep(asset_key=dg.AssetKey(upstream), column_name=name)
+                for upstream, name in deps
+            ]
+            for column, deps in COLUMN_LINEAGE[asset].items()
+        }
+    )
+
+
 def published_freshness(settling_day: int | None = None) -> dg.FreshnessPolicy:
     """A month is published by the end of the settling day of the next month (Beijing time)."""
     day = settling_day_from_env() if settling_day is None else settling_day
@@ -79,6 +93,8 @@ def _describe(spec: dg.AssetSpec) -> dg.AssetSpec:
         metadata["dagster/column_schema"] = table_schema(tables[0])
         if len(tables) > 1:
             metadata["also_writes"] = ", ".join(f"warehouse.{t}" for t in tables[1:])
+    if name in COLUMN_LINEAGE:
+        metadata["dagster/column_lineage"] = column_lineage(name)
     attributes: dict[str, object] = {
         "owners": list(dict.fromkeys([*spec.owners, OWNER])),
         "metadata": metadata,
