@@ -526,6 +526,7 @@ def _print_verification(verified: Any) -> None:
         )
 
 
+@main.command()
 @click.option("--from", "first", required=True, callback=_month, help="First month, YYYY-MM.")
 @click.option("--to", "last", required=True, callback=_month, help="Last month (inclusive), YYYY-MM.")
 @click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The Dagster webserver.")
