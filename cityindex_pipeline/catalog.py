@@ -5,9 +5,12 @@ Applied to the asset definitions once, in `definitions.py`, so the assets themse
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -84,6 +87,21 @@ def published_freshness(settling_day: int | None = None) -> dg.FreshnessPolicy:
     )
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """The asset's code version: a digest of every source file of the pipeline (domain, assets, checks,
+    methodology files), so that Dagster marks a month stale when the code that computed it changed,
+    whether or not it runs from a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("cityindex_pipeline", "assets", "checks"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _describe(spec: dg.AssetSpec) -> dg.AssetSpec:
     name = spec.key.to_user_string()
     metadata = dict(spec.metadata)
@@ -98,6 +116,7 @@ def _describe(spec: dg.AssetSpec) -> dg.AssetSpec:
     attributes: dict[str, object] = {
         "owners": list(dict.fromkeys([*spec.owners, OWNER])),
         "metadata": metadata,
+        "code_version": code_fingerprint(),
     }
     if tables:  # every warehouse asset reads and writes its tables as polars frames
         attributes["kinds"] = {*spec.kinds, "duckdb", "polars"}

@@ -25,6 +25,7 @@ def test_every_asset_says_what_it_is_who_owns_it_and_where_its_code_is(graph):
         assert node.group_name in LAYERS | {"report"}, (name, node.group_name)
         assert OWNER in node.owners, name
         assert node.kinds, name
+        assert node.code_version and len(node.code_version) == 16, name  # a digest of the pipeline's code
         references = node.metadata["dagster/code_references"].code_references
         assert any(ref.file_path.endswith(".py") and ref.line_number for ref in references), name
 
