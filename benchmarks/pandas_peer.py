@@ -93,9 +93,10 @@ def account_metrics(
     posts: pd.DataFrame, followers: dict[str, Any], accounts: pd.DataFrame, previous: dict[str, Any]
 ) -> pd.DataFrame:
     rows = []
+    by_account = dict(tuple(posts.groupby("account_handle"))) if len(posts) else {}
     for _, account in accounts.iterrows():
         handle = account["account_handle"]
-        mine = posts[posts["account_handle"] == handle] if len(posts) else posts
+        mine = by_account.get(handle, posts.iloc[0:0])
         if handle not in followers and len(mine) == 0:
             continue
         count = len(mine)
@@ -118,8 +119,9 @@ def account_metrics(
 
 def city_indicators(metrics: pd.DataFrame, posts: pd.DataFrame, measure: str) -> pd.DataFrame:
     rows = []
+    by_city = dict(tuple(posts.groupby("city_id"))) if len(posts) else {}
     for city_id, group in metrics.groupby("city_id"):
-        city_posts = posts[posts["city_id"] == city_id] if len(posts) else posts
+        city_posts = by_city.get(city_id, posts.iloc[0:0])
         n_posts = group["posts"].sum()
         followers = group["followers"].dropna()
         both = group["followers"].notna() & group["followers_previous"].notna()
