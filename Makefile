@@ -38,5 +38,8 @@ audit: setup  ## known vulnerabilities in the pinned dependencies (needs the adv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audit]"
 	$(BIN)/python .ci/audit.py
 
+bench: setup  ## timings and peak memory at scales 1, 10 and 100 against a pandas peer (see README, Performance)
+	$(BIN)/cityindex bench
+
 clean:
 	rm -rf $(VENV) .cityindex

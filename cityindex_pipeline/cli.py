@@ -564,5 +564,27 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
         sys.exit(1)
 
 
+@main.command()
+@click.option("--scale", default="1,10,100", show_default=True, help="Scale factors, comma separated.")
+@click.option("--repeat", default=3, show_default=True, help="Runs per figure; medians are reported.")
+@click.option("--backfill-months", default=3, show_default=True, help="Months of the backfill at scale 1.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
+def bench(scale: str, repeat: int, backfill_months: int, json_path: str | None) -> None:
+    """Time and size the pipeline at several scales, in scratch homes, against a pandas peer."""
+    from cityindex_pipeline.bench import print_report, run_bench
+
+    try:
+        scales = [int(part) for part in scale.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected integers like 1,10,100; got {scale!r}") from None
+    if not scales or min(scales) < 1 or repeat < 1 or backfill_months < 1:
+        raise click.BadParameter("scales, --repeat and --backfill-months must be at least 1")
+    report = run_bench(scales, repeat, backfill_months)
+    print_report(report, console)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+        console.print(f"figures written to {json_path}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,92 @@
+"""The benchmark's own pieces: the scaled registry, the pandas peer, and the command's figures."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from cityindex_pipeline.bench import scaled_registry
+from cityindex_pipeline.cli import main
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.sources.simulated import SimulatedSource
+
+MONTH = Month(2024, 9)
+
+
+def test_scaled_registry_multiplies_accounts_and_keeps_them_valid():
+    registry = load_registry()
+    scaled = scaled_registry(registry, 3)
+    assert scaled.accounts.height == 3 * registry.accounts.height
+    assert scaled.cities.equals(registry.cities)
+    for column in ("account_handle", "platform_account_id"):
+        assert scaled.accounts.select("platform", column).n_unique() == scaled.accounts.height
+    per_city = scaled.accounts.group_by("city_id", "platform").len()
+    once = registry.accounts.group_by("city_id", "platform").len()
+    joined = per_city.join(once, on=["city_id", "platform"], suffix="_once")
+    assert (joined["len"] == 3 * joined["len_once"]).all()
+
+
+def test_scaled_registry_multiplies_posts():
+    """Each copy pulls its own month from the simulator: k times the accounts, about k times the posts."""
+    registry, source = load_registry(), SimulatedSource()
+
+    def posts(accounts) -> int:
+        documents = source.pull(MONTH, "youtube", accounts)
+        return sum(len(json.loads(doc.body)["items"]) for doc in documents if doc.endpoint == "videos")
+
+    accounts = registry.accounts_for("youtube")
+    copies = scaled_registry(registry, 3).accounts_for("youtube")
+    assert len(copies) == 3 * len(accounts)
+    one, three = posts(accounts), posts(copies)
+    assert one > 0
+    assert 2.4 * one < three < 3.6 * one
+
+
+def test_pandas_peer_gives_the_pipelines_scores(september_warehouse):
+    from benchmarks.pandas_peer import run_peer
+    from cityindex_pipeline import PLATFORMS
+
+    store = september_warehouse
+    with store.session():
+        documents = {p: store.raw_documents(MONTH, p).to_pandas() for p in PLATFORMS}
+        accounts = store.read_month("clean.registry_accounts", MONTH).to_pandas()
+        cities = store.read_month("clean.registry_cities", MONTH).to_pandas()
+        weights = store.read_month("idx.platform_weights", MONTH).to_pandas()
+        qualitative = store.read_month("idx.qualitative_scores", MONTH).to_pandas()
+        previous = store.read_month("clean.account_metrics", MONTH.previous())
+        ours = store.read_month("idx.comprehensive_index", MONTH).select("city_id", "score")
+    assert previous.height > 0  # the follower growth indicator is exercised too
+    followers = {
+        (p, h): f for p, h, f in previous.select("platform", "account_handle", "followers").iter_rows()
+    }
+    peer = pl.from_pandas(run_peer(documents, accounts, cities, weights, qualitative, MONTH, followers))
+    joined = ours.join(peer, on="city_id", how="full", coalesce=True, suffix="_peer")
+    assert joined.height == ours.height == peer.height
+    assert (joined["score"] - joined["score_peer"]).abs().max() <= 1e-9
+
+
+@pytest.mark.slow
+def test_bench_writes_every_metric(tmp_path):
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(
+        main, ["bench", "--scale", "1", "--repeat", "1", "--backfill-months", "2", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    (one,) = report["scales"]
+    assert one["end_to_end"]["success"]
+    e2e = one["end_to_end"]
+    parts = e2e["dagster_seconds"] + e2e["great_expectations_seconds"] + e2e["ours_seconds"]
+    assert parts == pytest.approx(e2e["seconds"])
+    assert one["raw_to_clean"]["posts_per_second"] > 0 and one["raw_to_clean"]["ratio_to_floor"] > 0
+    assert one["index"]["city_platforms_per_second"] > 0 and one["index"]["draws"] == 1000
+    assert one["pandas_peer"]["max_score_difference"] <= 1e-9 and one["pandas_peer"]["speedup"] > 0
+    assert one["audit"]["trace_seconds"] > 0 and "verify_seconds" in one["audit"]
+    assert one["peak_rss_mib"] > 0
+    assert report["backfill"]["months"] == 2 and report["backfill"]["success"]
+    assert report["backfill"]["per_month_vs_alone"] > 0
+    assert set(report["targets"]) >= {"framework_share_at_10", "raw_to_clean_vs_floor", "trace_seconds_at_10"}
