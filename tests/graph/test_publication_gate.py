@@ -243,7 +243,12 @@ def test_a_clean_month_publishes_v1_and_a_rerun_with_new_numbers_v2_leaving_v1_u
     panel = home.landing_dir / "qualitative" / "2024-09.csv"
     panel.parent.mkdir(parents=True)
     pl.DataFrame(
-        [(city, "rater-1", criterion, 70.0) for city in cities for criterion in CRITERIA],
+        [
+            (city, rater, criterion, 70.0)
+            for city in cities
+            for rater in ("rater-1", "rater-2", "rater-3")  # the methodology's minimum of raters
+            for criterion in CRITERIA
+        ],
         schema=["city_id", "rater", "criterion", "score"],
         orient="row",
     ).write_csv(panel)
