@@ -33,10 +33,13 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     }
     posts = pl.concat([c.posts for c in cleaned.values()])
     quarantine = pl.concat([c.quarantine for c in cleaned.values()])
-    store.replace_month(month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine})
+    data_sha256 = store.replace_month(
+        month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine}
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": posts.height,
+            "data_sha256": data_sha256,
             "posts": posts.height,
             "posts_per_platform": dg.MetadataValue.json({p: c.posts.height for p, c in cleaned.items()}),
             "quarantined": quarantine.height,
@@ -68,10 +71,11 @@ def clean_account_metrics(
         accounts=store.read_month("clean.registry_accounts", month).filter("active"),
         previous=store.read_month("clean.account_metrics", month.previous()),
     )
-    store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
+    data_sha256 = store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": metrics.height,
+            "data_sha256": data_sha256,
             "accounts": metrics.height,
             "followers_withheld": int(metrics["followers"].null_count()),
             "accounts_without_posts": int((metrics["posts"] == 0).sum()),

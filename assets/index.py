@@ -30,7 +30,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         methodology,
         methodology.coverage.comprehensive_platforms_in(month),
     )
-    store.replace_month(
+    data_sha256 = store.replace_month(
         month,
         context.run.run_id,
         {"idx.platform_weights": weights.with_columns(methodology_version=pl.lit(methodology.version))},
@@ -38,6 +38,7 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": weights.height,
+            "data_sha256": data_sha256,
             "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
             "sum": float(weights["weight"].sum()),
         }
@@ -60,11 +61,12 @@ def platform_indicators(
     methodology = load_methodology()
     metrics, posts = store.read_month("clean.account_metrics", month), store.read_month("clean.posts", month)
     long = method.platform_indicators(metrics, posts, methodology, methodology.coverage.platforms_in(month))
-    store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
+    data_sha256 = store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": long.height,
+            "data_sha256": data_sha256,
             "rows": long.height,
             "cities_per_platform": dg.MetadataValue.json(dict(cities.iter_rows())),
             "missing_values": int(long["raw_value"].null_count()),
@@ -98,7 +100,9 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         scores = method.platform_index(long, methodology, previous).with_columns(
             methodology_version=pl.lit(methodology.version)
         )
-        store.replace_month(month, context.run.run_id, {"idx.platform_index": scores}, platform=platform)
+        data_sha256 = store.replace_month(
+            month, context.run.run_id, {"idx.platform_index": scores}, platform=platform
+        )
         top = method.top_ten(scores.select("rank", "city_id", "score", "rank_change"), methodology)
         coverage = methodology.coverage
         role = (
@@ -111,6 +115,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": scores.height,
+                "data_sha256": data_sha256,
                 "cities": scores.height,
                 "role": role,
                 "top_ten": dg.MetadataValue.md(markdown_table(top)),
@@ -150,11 +155,12 @@ def qualitative_scores(
         simulated_source=source.kind == "simulated",
         seed=source.seed,
     )
-    store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
+    data_sha256 = store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
     carried = panel["carried_from"].drop_nulls()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": panel.height,
+            "data_sha256": data_sha256,
             "source": panel["source"][0] if panel.height else "none",
             "file": str(path) if path.exists() else f"none ({methodology.qualitative.missing_panel} policy)",
             "carried_from": str(carried.min()) if carried.len() else "not carried",
@@ -191,7 +197,7 @@ def comprehensive_index(
         previous=store.read_month("idx.comprehensive_index", month.previous()),
         methodology=methodology,
     ).with_columns(methodology_version=pl.lit(methodology.version))
-    store.replace_month(month, context.run.run_id, {"idx.comprehensive_index": scores})
+    data_sha256 = store.replace_month(month, context.run.run_id, {"idx.comprehensive_index": scores})
     top = method.top_ten(
         scores.select("rank", "city_id", "score", "quantitative_score", "qualitative_score", "rank_change"),
         methodology,
@@ -199,6 +205,7 @@ def comprehensive_index(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": scores.height,
+            "data_sha256": data_sha256,
             "cities": scores.height,
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
             "top_ten_order": methodology.top_ten_order,
@@ -229,7 +236,7 @@ def index_uncertainty(
         methodology=methodology,
     )
     version = pl.lit(methodology.version).alias("methodology_version")
-    store.replace_month(
+    data_sha256 = store.replace_month(
         month,
         context.run.run_id,
         {
@@ -240,6 +247,7 @@ def index_uncertainty(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": intervals.height,
+            "data_sha256": data_sha256,
             "draws": int(intervals["draws"][0]),
             "seed": int(intervals["seed"][0]),
             "not_robust": int((~intervals["robust"]).sum()),

@@ -4,7 +4,8 @@ import dagster as dg
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.gates import GATES, CheckOutcome, decide
+from cityindex_pipeline.check_results import check_outcomes
+from cityindex_pipeline.gates import GATES, decide
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.publication import (
@@ -21,30 +22,6 @@ from cityindex_pipeline.resources import PublicationResource, PublishOptions, Wa
 from .index import comprehensive_index, index_uncertainty, platform_index_assets
 
 
-def _check_outcomes(context: dg.AssetExecutionContext) -> list[CheckOutcome]:
-    """The check results of this run for this month, as the run's event log holds them."""
-    records = context.instance.all_logs(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    )
-    outcomes = []
-    for record in records:
-        evaluation = record.get_dagster_event().event_specific_data
-        if evaluation.partition not in (None, context.partition_key):
-            continue
-        metadata = evaluation.metadata
-        fix = metadata.get("fix")
-        detail = metadata.get("detail")
-        outcomes.append(
-            CheckOutcome(
-                key=f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}",
-                passed=evaluation.passed,
-                overridden=bool(metadata.get("overridden") and metadata["overridden"].value),
-                detail="; ".join(str(m.value) for m in (detail, fix) if m is not None and m.value),
-            )
-        )
-    return outcomes
-
-
 @dg.asset(
     partitions_def=monthly,
     group_name="publish",
@@ -59,11 +36,12 @@ def published_index(
     publication: PublicationResource,
     publish_options: PublishOptions,
 ) -> dg.MaterializeResult:
-    """The month's index as published, only if every ERROR check of the month passed in this run (or
-    was overridden with a reason): a new immutable version when numbers, inputs or method changed,
-    exported to exports/<YYYY-MM>/v<N>/."""
+    """The month's index as published, only if every ERROR check of the month passed (or was
+    overridden with a reason) on the latest materialisation of its asset, in this run or an earlier
+    one: a new immutable version when numbers, inputs or method changed, exported to
+    exports/<YYYY-MM>/v<N>/."""
     month = Month.from_partition_key(context.partition_key)
-    verdict = decide(_check_outcomes(context))
+    verdict = decide(check_outcomes(context.instance, month))
     if not verdict.publishable:
         raise dg.Failure(
             description=f"{month} is not published.\n{verdict.message()}",
@@ -122,6 +100,7 @@ def published_index(
             "version": published.version,
             "new_version": published.created,
             "reason": published.reason,
+            "data_sha256": published.content_sha256,
             "content_sha256": published.content_sha256,
             "inputs_sha256": inputs_sha256,
             "code_version": published.record.get("code_version") or "",

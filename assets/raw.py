@@ -34,6 +34,7 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": pulled.documents,
+                "data_sha256": store.pull_documents_sha256(pulled.pull_id),
                 "source": source.kind,
                 "pull_id": pulled.pull_id,
                 "resumed": pulled.resumed,

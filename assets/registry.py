@@ -22,13 +22,14 @@ def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     cities, accounts = cover(registry.cities, registry.accounts, month, load_methodology())
     accounts = accounts.with_columns(pl.lit(registry.version).alias("registry_version"))
     cities = cities.with_columns(pl.lit(registry.version).alias("registry_version"))
-    warehouse.get().replace_month(
+    data_sha256 = warehouse.get().replace_month(
         month, context.run.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
     )
     per_platform = accounts.filter("active").group_by("platform").len().sort("platform")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": cities.height,
+            "data_sha256": data_sha256,
             "registry_version": registry.version,
             "cities": cities.height,
             "accounts": accounts.height,
@@ -46,10 +47,13 @@ def platform_reference(
     """Each platform's global user scale, activity and relevance: the inputs of the platform weights."""
     month = Month.from_partition_key(context.partition_key)
     reference = load_platform_reference()
-    warehouse.get().replace_month(month, context.run.run_id, {"idx.platform_reference": reference})
+    data_sha256 = warehouse.get().replace_month(
+        month, context.run.run_id, {"idx.platform_reference": reference}
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": reference.height,
+            "data_sha256": data_sha256,
             "reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note"))),
         }
     )

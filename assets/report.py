@@ -1,13 +1,14 @@
 """The monthly report: HTML with inlined charts plus PNGs, written once per published version."""
 
 import base64
+import hashlib
 
 import dagster as dg
 
+from cityindex_pipeline.check_results import check_outcomes
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.report import build_report
-from cityindex_pipeline.report_checks import check_outcomes
 from cityindex_pipeline.resources import ReportsResource, WarehouseResource
 
 from .publish import published_index
@@ -32,6 +33,7 @@ def monthly_report(
         metadata={
             "version": report.version,
             "new_report": report.created,
+            "data_sha256": hashlib.sha256(report.html.read_bytes()).hexdigest(),
             "report": dg.MetadataValue.path(str(report.html)),
             "directory": dg.MetadataValue.path(str(report.directory)),
             "charts": len(report.pngs),

@@ -415,8 +415,8 @@ def _check_outcomes(settings: Settings, month: Month) -> list:
         return []
     import dagster as dg
 
+    from cityindex_pipeline.check_results import check_outcomes
     from cityindex_pipeline.instance import ensure_dagster_home
-    from cityindex_pipeline.report_checks import check_outcomes
 
     ensure_dagster_home(settings)
     with dg.DagsterInstance.get() as instance:

@@ -1,13 +1,15 @@
 """The publication gate: which checks guard a month, how severe each is, and whether a run may publish.
 
-Every check of `GATES` runs in the month's run, reads its month from the warehouse, and reports a
+Every check of `GATES` runs with its asset, reads its month from the warehouse, and reports a
 result. ERROR blocks publication; WARN is shown and recorded with the publication but does not block.
 A data engineer may publish over failed ERROR checks only with an explicit override and its reason
 (`cityindex materialize --override-errors "why"`, or the `publish_options` resource in run config):
 the failed checks are then reported as WARN with the override in their metadata, so Dagster lets the
 run go on, and the publication records which checks were overridden and why.
 
-`decide` is the rule `published_index` applies to the check results of its own run.
+`decide` is the rule `published_index` applies to each check's latest result for the month, counted
+only if it was evaluated against the latest materialisation of its asset (`check_results.py`): the
+checks may have run in the same run as the publication or in earlier runs of a backfill.
 """
 
 from __future__ import annotations
@@ -122,12 +124,27 @@ def gate(asset: str, name: str) -> Gate:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """A check's result in a run, as `published_index` reads it back from the run's events."""
+    """A check's latest result for a month, as the gate and the report read it back from Dagster."""
 
     key: str
+    """`asset:check_name`, as `Gate.key`."""
     passed: bool
     overridden: bool = False
     detail: str = ""
+    severity: str = ""
+    """The severity reported (WARN for an overridden ERROR check)."""
+    run_id: str = ""
+    current: bool = True
+    """Evaluated against the latest materialisation of its asset for the month; a stale result
+    (the asset was materialised again after it) does not count for the gate."""
+
+    @property
+    def asset(self) -> str:
+        return self.key.partition(":")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.partition(":")[2]
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,7 @@ class Verdict:
     failed: list[str] = field(default_factory=list)
     """ERROR checks that failed and were not overridden."""
     missing: list[str] = field(default_factory=list)
-    """ERROR checks without a result in this run."""
+    """ERROR checks without a result on the month's current data."""
     overridden: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """WARN checks that failed (shown and recorded, not blocking)."""
@@ -154,19 +171,21 @@ class Verdict:
             )
         if self.missing:
             lines.append(
-                f"{len(self.missing)} ERROR check(s) did not run in this run: "
+                f"{len(self.missing)} ERROR check(s) have no result on the month's current data: "
                 + ", ".join(self.missing[:10])
                 + (" ..." if len(self.missing) > 10 else "")
             )
             lines.append(
-                "Publish only from a run of the whole month (the monthly_index job), checks included."
+                "Each check must have run after its asset's latest materialisation of the month: "
+                "materialise the month with its checks (the monthly_index job, or a backfill of every asset)."
             )
         return "\n".join(lines)
 
 
 def decide(outcomes: list[CheckOutcome], gates: tuple[Gate, ...] = GATES) -> Verdict:
-    """May this run publish? Every ERROR gate must have passed in the run, or been overridden."""
-    seen = {outcome.key: outcome for outcome in outcomes}
+    """May the month be published? Every ERROR gate must have a current result that passed, or
+    was overridden; a stale result counts as missing."""
+    seen = {outcome.key: outcome for outcome in outcomes if outcome.current}
     failed, missing, overridden, warnings = [], [], [], []
     for g in gates:
         outcome = seen.get(g.key)

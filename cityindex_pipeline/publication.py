@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.fingerprint import document_lines
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse, utc_now
 
@@ -116,23 +117,7 @@ def content_sha256(rows: pl.DataFrame) -> str:
 def inputs_fingerprint(documents: pl.DataFrame, qualitative: pl.DataFrame) -> tuple[str, str]:
     """(sha256 over the raw documents' sha256s, sha256 of the panel's scores): what the numbers came
     from, independent of when and by which run they were pulled."""
-    lines = (
-        documents.select(
-            pl.concat_str(
-                "platform",
-                "account_handle",
-                "endpoint",
-                pl.col("page").cast(pl.String),
-                "sha256",
-                separator="|",
-            )
-        )
-        .to_series()
-        .sort()
-        .to_list()
-        if documents.height
-        else []
-    )
+    lines = document_lines(documents)
     panel = (
         qualitative.select("city_id", "rater", "criterion", "score", "source")
         .sort("city_id", "rater", "criterion")

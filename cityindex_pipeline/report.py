@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS, charts
+from cityindex_pipeline.gates import CheckOutcome
 from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse
@@ -36,18 +37,6 @@ _NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", 
 
 class ReportError(RuntimeError):
     """The report cannot be built as asked; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """A data-quality check's latest result for the month, as the report shows it."""
-
-    asset: str
-    name: str
-    passed: bool
-    severity: str
-    detail: str = ""
-    run_id: str = ""
 
 
 @dataclass(frozen=True)

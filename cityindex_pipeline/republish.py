@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +18,18 @@ from cityindex_pipeline.months import Month
 from cityindex_pipeline.resources import SourceResource
 
 PUBLISHED = dg.AssetKey("published_index")
+REPUBLISHED = dg.AssetSelection.assets("qualitative_scores").downstream()
+"""What a panel change runs again: the panel's scores and everything below them, with their checks.
+The platforms are not pulled again, so the new version differs from the old one by the panel only;
+the gate takes the unchanged layers' checks from the month's earlier run."""
+
+
+@cache
+def republished_keys() -> tuple[list[dg.AssetKey], list[dg.AssetCheckKey]]:
+    from cityindex_pipeline.definitions import build_definitions
+
+    graph = build_definitions().resolve_asset_graph()
+    return sorted(REPUBLISHED.resolve(graph)), sorted(REPUBLISHED.resolve_checks(graph))
 
 
 def panel_files(landing_dir: Path) -> dict[Month, Path]:
@@ -45,9 +58,10 @@ def _published_at(instance: dg.DagsterInstance, month: Month) -> float | None:
     job=monthly_index_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Re-publishes a published month when landing/qualitative/<YYYY-MM>.csv changes: runs the "
-    "whole month again (a publication needs every ERROR check of its own run), which adds a publication "
-    "version with the new panel (the old one stays). Once per content change (sha256 in the cursor).",
+    description="Re-publishes a published month when landing/qualitative/<YYYY-MM>.csv changes: runs "
+    "qualitative_scores and everything below it, with their checks, which adds a publication version with "
+    "the new panel (the old one stays; the platforms are not pulled again). Once per content change "
+    "(sha256 in the cursor).",
 )
 def qualitative_republish_sensor(
     context: dg.SensorEvaluationContext, source: SourceResource
@@ -69,6 +83,8 @@ def qualitative_republish_sensor(
             dg.RunRequest(
                 run_key=f"qualitative-{month}-{digest}",
                 partition_key=month.partition_key,
+                asset_selection=republished_keys()[0],
+                asset_check_keys=republished_keys()[1],
                 tags={"cityindex/qualitative_sha256": digest},
             )
         )

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from cityindex_pipeline.fingerprint import documents_sha256, tables_sha256
 from cityindex_pipeline.months import Month
 
 SCHEMAS = ("raw", "clean", "idx", "publish")
@@ -281,8 +282,9 @@ class Warehouse:
         frames: dict[str, pl.DataFrame],
         *,
         platform: str | None = None,
-    ) -> None:
-        """Replace `month` (of one `platform` only, if given) in each table, all in one transaction."""
+    ) -> str:
+        """Replace `month` (of one `platform` only, if given) in each table, all in one transaction.
+        Returns the fingerprint of what was written (`fingerprint.tables_sha256`)."""
         _check_tables(frames)
         immutable = sorted(table for table in frames if table.startswith("publish."))
         if immutable:
@@ -294,6 +296,7 @@ class Warehouse:
             for table, frame in frames.items():
                 con.execute(f"DELETE FROM {table} WHERE {scope}", params)
                 _insert(con, table, _stamp(frame, month, run_id))
+        return tables_sha256(frames)
 
     def start_pull(self, pull: dict[str, object]) -> None:
         """Record a pull as in progress before its first document is stored."""
@@ -395,6 +398,14 @@ class Warehouse:
             "SELECT * FROM raw.documents WHERE pull_id = $pull_id ORDER BY account_handle, endpoint, page",
             {"pull_id": pull["pull_id"]},
         )
+
+    def pull_documents_sha256(self, pull_id: str) -> str:
+        """Which documents a pull holds, by their own sha256 (`fingerprint.documents_sha256`)."""
+        keys = self.query(
+            "SELECT platform, account_handle, endpoint, page, sha256 FROM raw.documents WHERE pull_id = $pull_id",
+            {"pull_id": pull_id},
+        )
+        return documents_sha256(keys)
 
     def source_problems(self, pull_id: str) -> pl.DataFrame:
         """What a pull recorded as unusable (files, error responses), with the reason."""

@@ -44,7 +44,8 @@ def test_an_overridden_error_check_publishes_and_is_listed():
 def test_error_checks_missing_from_the_run_block_publication():
     verdict = decide([o for o in ALL_PASSED if not o.key.startswith("clean_posts:")])
     assert not verdict.publishable
-    assert "clean_posts:posts_unique" in verdict.missing and "did not run in this run" in verdict.message()
+    assert "clean_posts:posts_unique" in verdict.missing
+    assert "no result on the month's current data" in verdict.message()
 
 
 def test_the_catalogue_has_unique_keys_and_a_warn_check_per_platform():
@@ -94,3 +95,9 @@ def test_the_dagster_checks_are_exactly_the_catalogue_and_all_block():
     specs = [spec for definition in all_checks for spec in definition.check_specs]
     assert sorted(f"{s.asset_key.to_user_string()}:{s.name}" for s in specs) == sorted(g.key for g in GATES)
     assert all(spec.blocking for spec in specs)
+
+
+def test_a_stale_result_counts_as_missing_even_when_it_passed():
+    stale = replaced(ALL_PASSED, "clean_posts:posts_unique", current=False)
+    verdict = decide(stale)
+    assert not verdict.publishable and verdict.missing == ["clean_posts:posts_unique"]

@@ -78,7 +78,7 @@ def _tick(instance, source, cursor):
 
 
 def _run_request(settings, instance, request):
-    """Run what the sensor asked for, as the daemon would: that month, the whole monthly job."""
+    """Run what the sensor asked for, as the daemon would: that month, the assets and checks it named."""
     from assets import all_assets
     from checks import all_checks
     from cityindex_pipeline.resources import resources_for
@@ -87,7 +87,8 @@ def _run_request(settings, instance, request):
         [*all_assets, *all_checks],
         partition_key=request.partition_key,
         resources=resources_for(settings),
-        selection=request.asset_selection,
+        selection=dg.AssetSelection.assets(*request.asset_selection)
+        | dg.AssetSelection.checks(*request.asset_check_keys),
         instance=instance,
     )
 
@@ -118,7 +119,10 @@ def test_a_changed_panel_file_republishes_its_month_once_per_change(tmp_path):
         result, cursor = _tick(instance, source, cursor)
         (request,) = result.run_requests
         assert request.partition_key == "2024-09-01"
-        assert request.asset_selection is None, "the whole month: a publication needs all its checks"
+        assert "raw_x" not in {key.to_user_string() for key in request.asset_selection}, "no new pull"
+        assert {"qualitative_scores", "comprehensive_index", "published_index"} <= {
+            key.to_user_string() for key in request.asset_selection
+        }
 
         again, cursor = _tick(instance, source, cursor)
         assert not again.run_requests, "once per change"
@@ -128,6 +132,9 @@ def test_a_changed_panel_file_republishes_its_month_once_per_change(tmp_path):
         assert checks and all(checks.values()), checks
     publications = warehouse.publications(september)
     assert publications["version"].to_list() == [1, 2], "a new version; the first one stays"
+    first_pulls, second_pulls = publications["pull_ids"].to_list()
+    assert first_pulls == second_pulls, "the same pulls: only the panel changed"
+    assert publications["qualitative_sha256"].n_unique() == 2
     index = warehouse.query("SELECT version, qualitative_score FROM publish.index WHERE city_id = 'nanjing'")
     first, second = (index.filter(version=v)["qualitative_score"][0] for v in (1, 2))
     assert second > first

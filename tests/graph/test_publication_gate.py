@@ -22,6 +22,7 @@ from conftest import make_settings
 from assets import all_assets
 from checks import all_checks
 from cityindex_pipeline.config import Settings
+from cityindex_pipeline.gates import GATES
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.publication import verify_export
 from cityindex_pipeline.qualitative import CRITERIA
@@ -40,6 +41,7 @@ def run(
     *,
     run_config: dict | None = None,
     as_of: str = "",
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     resources = resources_for(settings)
     if as_of:
@@ -53,6 +55,7 @@ def run(
         selection=selection,
         run_config=run_config,
         raise_on_error=False,
+        instance=instance,
     )
 
 
@@ -292,9 +295,37 @@ def test_an_override_publishes_over_errors_and_is_recorded(home):
     assert exported["override_reason"] == "Nanjing withdrawn; editor approved"
 
 
-def test_publishing_without_the_checks_in_the_same_run_is_refused(home):
+def test_publishing_without_any_check_result_is_refused(home):
     result = run(home, SEPTEMBER, dg.AssetSelection.assets("published_index"))
     assert not published(result)
     (failure,) = result.get_step_failure_events()
-    assert "did not run in this run" in failure.event_specific_data.error.message
+    assert "have no result on the month's current data" in failure.event_specific_data.error.message
     assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 0
+
+
+PUBLICATION = dg.AssetSelection.assets("published_index")
+
+
+def test_a_publication_run_of_its_own_takes_the_checks_of_earlier_runs_unless_stale(home):
+    """As an asset backfill runs it: the checks in earlier runs of the same instance, then the
+    publication alone. A check whose asset was materialised again since it ran no longer counts."""
+    instance = dg.DagsterInstance.ephemeral()
+    every_gate = dg.AssetSelection.checks_for_assets(*{gate.asset for gate in GATES})
+    # (a run needs one asset for its partitions: platform_weights, cheap, is materialised with them)
+    checks = run(
+        home, SEPTEMBER, every_gate | dg.AssetSelection.assets("platform_weights"), instance=instance
+    )
+    assert checks.success and all(e.passed for e in checks.get_asset_check_evaluations())
+
+    alone = run(home, SEPTEMBER, PUBLICATION, instance=instance)
+    assert published(alone), [e.event_specific_data.error.message for e in alone.get_step_failure_events()]
+
+    again = run(home, SEPTEMBER, dg.AssetSelection.assets("clean_posts").without_checks(), instance=instance)
+    assert again.success and not again.get_asset_check_evaluations()
+    refused = run(home, SEPTEMBER, PUBLICATION, instance=instance)
+    assert not published(refused)
+    (failure,) = refused.get_step_failure_events()
+    message = failure.event_specific_data.error.message
+    assert "clean_posts:posts_unique" in message and "clean_posts:counts_not_negative" in message
+    assert "raw_x:accounts_covered" not in message, "checks of unchanged assets still count"
+    assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 1

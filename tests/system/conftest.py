@@ -1,4 +1,9 @@
-"""A real `dagster dev` (webserver and daemon) on 127.0.0.1, on the embedded or the PostgreSQL instance.
+"""A real Dagster webserver and daemon on 127.0.0.1, on the embedded or the PostgreSQL instance.
+
+On PostgreSQL they run as `cityindex dev` (`dagster dev`) runs them. On the embedded instance they
+run as a production deployment runs them, `dagster-webserver` and `dagster-daemon run` in processes
+of their own, and the daemon is killed (SIGKILL) in the middle of the backfill and started again:
+the backfill must still complete.
 
 The PostgreSQL instance needs `CITYINDEX_TEST_POSTGRES_URL`, a `postgresql+psycopg2://` URL of a role
 that may create databases; each session gets a database of its own, dropped at the end. Without it
@@ -36,6 +41,9 @@ class RunningDagster:
     dagster_home: Path
     env: dict[str, str]
     log: Path
+    daemon: subprocess.Popen | None = None
+    """The daemon's own process, when it runs apart from the webserver (the embedded instance)."""
+    process_env: dict[str, str] | None = None
 
     @property
     def server(self) -> DagsterWebserver:
@@ -64,6 +72,9 @@ class Backfilled:
     progress: Progress
     seconds: float
     months: list[Month]
+    daemon_killed_at: float | None = None
+    """Wall-clock time at which the daemon was killed mid-backfill (then started again), if it was."""
+    progress_when_killed: Progress | None = None
 
 
 def free_port() -> int:
@@ -95,6 +106,58 @@ def _postgres_database(admin_url: str) -> tuple[str, callable]:
     )
 
 
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            args, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _write_instance_config(env: dict[str, str]) -> None:
+    """The instance's dagster.yaml, written before two processes start on it (`cityindex dev` does it
+    for `dagster dev`)."""
+    from cityindex_pipeline.config import settings_from_env
+    from cityindex_pipeline.instance import ensure_dagster_home
+
+    previous = os.environ.get("DAGSTER_HOME")
+    try:
+        ensure_dagster_home(settings_from_env(env))
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
+    daemon = Path(sys.executable).with_name("dagster-daemon")
+    return _spawn([str(daemon), "run", "-w", str(WORKSPACE)], env, log)
+
+
+def kill_and_restart_daemon(dagster: RunningDagster) -> None:
+    """SIGKILL the daemon process alone (a crash: no shutdown of its own), then start a new one. Runs
+    already launched go on in their code server, which outlives its parent until they finish."""
+    assert dagster.daemon is not None and dagster.process_env is not None
+    dagster.daemon.send_signal(signal.SIGKILL)
+    dagster.daemon.wait(timeout=30)
+    dagster.daemon = start_daemon(dagster.process_env, dagster.log)
+
+
 def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
     home = root / "home"
     dagster_home = home / "dagster"
@@ -107,25 +170,30 @@ def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
         url, drop = _postgres_database(admin)
         env["CITYINDEX_DAGSTER_POSTGRES_URL"] = url
     port = free_port()
-    log = root / "dagster-dev.log"
+    log = root / "dagster.log"
     process_env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_PG_", "CITYINDEX_"))}
     process_env.pop("DAGSTER_HOME", None)
     process_env.update(env)
-    cli = Path(sys.executable).with_name("cityindex")
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(cli), "dev", "--port", str(port)],
-            env=process_env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    bin_dir = Path(sys.executable).parent
+    daemon = None
+    if kind == "postgres":
+        process = _spawn([str(bin_dir / "cityindex"), "dev", "--port", str(port)], process_env, log)
+    else:
+        _write_instance_config(env)
+        process = _spawn(
+            [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)],
+            process_env,
+            log,
         )
+        daemon = start_daemon(process_env, log)
+    running = None
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited:\n{log.read_text(errors='replace')[-4000:]}")
+            for child in (process, daemon):
+                if child is not None and child.poll() is not None:
+                    raise RuntimeError(f"Dagster exited:\n{log.read_text(errors='replace')[-4000:]}")
             try:
                 if httpx.get(f"{url}/server_info", timeout=5).status_code == 200:
                     DagsterWebserver(url).asset_keys()  # the code location has loaded
@@ -134,14 +202,12 @@ def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
                 if time.monotonic() > deadline:
                     raise
             time.sleep(1)
-        yield RunningDagster(kind, url, home, dagster_home, env, log)
+        running = RunningDagster(kind, url, home, dagster_home, env, log, daemon, process_env)
+        yield running
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        for child in (running.daemon if running else daemon, process):
+            if child is not None:
+                _stop(child)
         if drop is not None:
             drop()
 
@@ -153,5 +219,32 @@ def backfilled(request, tmp_path_factory) -> Iterator[Backfilled]:
     for dagster in _start(request.param, root):
         started = time.monotonic()
         backfill_id = dagster.server.launch_backfill(BACKFILL_MONTHS, title="system test")
+        killed_at, when_killed = None, None
+        if dagster.daemon is not None:
+            when_killed = _wait_for_some_progress(dagster, backfill_id)
+            killed_at = time.time()
+            kill_and_restart_daemon(dagster)
         progress = dagster.server.wait(backfill_id, timeout=900)
-        yield Backfilled(dagster, backfill_id, progress, time.monotonic() - started, BACKFILL_MONTHS)
+        yield Backfilled(
+            dagster,
+            backfill_id,
+            progress,
+            time.monotonic() - started,
+            BACKFILL_MONTHS,
+            killed_at,
+            when_killed,
+        )
+
+
+def _wait_for_some_progress(dagster: RunningDagster, backfill_id: str, timeout: float = 600) -> Progress:
+    """Until a few asset partitions are materialised and the backfill is not finished: mid-backfill."""
+    deadline = time.monotonic() + timeout
+    while True:
+        progress = dagster.server.progress(backfill_id)
+        if progress.finished:
+            raise AssertionError(f"the backfill finished before the daemon could be killed: {progress}")
+        if progress.materialized >= 4:
+            return progress
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no progress in {timeout:.0f} s: {progress}")
+        time.sleep(1)

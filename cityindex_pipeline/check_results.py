@@ -1,0 +1,93 @@
+"""Wiring: the month's latest asset-check results from a Dagster instance, for the gate and the report.
+
+A result counts for the month's current data only if no materialisation of its asset for that month
+came after the one it evaluated. This is what lets `published_index` publish from a run
+of its own (an asset backfill runs each asset-month in its own run) while refusing results that an
+asset's later re-materialisation has made stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster._core.event_api import PartitionKeyFilter  # the storage API takes it; not re-exported
+
+from cityindex_pipeline.gates import CheckOutcome
+from cityindex_pipeline.months import Month
+
+
+def all_check_keys() -> list[dg.AssetCheckKey]:
+    from checks import all_checks
+
+    return [key for check in all_checks for key in check.check_keys]
+
+
+def _latest_materialisations(
+    instance: dg.DagsterInstance, assets: Iterable[dg.AssetKey], month: Month
+) -> dict[dg.AssetKey, int]:
+    """Storage id of each asset's latest materialisation of the month (assets never materialised are left out)."""
+    latest = {}
+    for asset in set(assets):
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[month.partition_key]), limit=1
+        ).records
+        if records:
+            latest[asset] = records[0].storage_id
+    return latest
+
+
+def _current(target, latest_storage_id: int | None) -> bool:
+    """Nothing materialised the asset's month after the evaluated materialisation. With no
+    materialisation in the instance (data made outside it), nothing can have superseded the result."""
+    if latest_storage_id is None:
+        return True
+    return target is not None and target.storage_id >= latest_storage_id
+
+
+def _detail(evaluation) -> str:
+    """Failing rows, what failed and, for a failure, what to do: as the gate's message and the report show it."""
+    metadata = evaluation.metadata
+    parts = []
+    failed_rows = metadata.get("failed_rows")
+    if failed_rows is not None and failed_rows.value:
+        parts.append(f"{failed_rows.value} failing row(s).")
+    for name in ("detail", "fix"):
+        value = metadata.get(name)
+        if value is not None and value.value:
+            parts.append(("Fix: " if name == "fix" else "") + str(value.value))
+    return " ".join(parts)
+
+
+def check_outcomes(
+    instance: dg.DagsterInstance, month: Month, keys: Iterable[dg.AssetCheckKey] | None = None
+) -> list[CheckOutcome]:
+    """The latest evaluation of each check for the month's partition, marked `current` when it was
+    evaluated against the latest materialisation of its asset for the month; checks never run are
+    left out."""
+    keys = list(all_check_keys() if keys is None else keys)
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        keys, partition_filter=PartitionKeyFilter(key=month.partition_key)
+    )
+    latest = _latest_materialisations(instance, (key.asset_key for key in records), month)
+    outcomes = []
+    for key in keys:
+        record = records.get(key)
+        event = record.event if record is not None else None
+        if event is None or event.dagster_event is None:
+            continue  # planned, or running, but no result yet
+        evaluation = event.dagster_event.event_specific_data
+        target = evaluation.target_materialization_data
+        overridden = evaluation.metadata.get("overridden")
+        outcomes.append(
+            CheckOutcome(
+                key=f"{key.asset_key.to_user_string()}:{key.name}",
+                passed=bool(evaluation.passed),
+                overridden=bool(overridden is not None and overridden.value),
+                detail=_detail(evaluation),
+                severity=evaluation.severity.value,
+                run_id=record.run_id,
+                current=_current(target, latest.get(key.asset_key)),
+            )
+        )
+    return outcomes
