@@ -473,7 +473,10 @@ def _with_python_hashtags(rows: pl.DataFrame) -> pl.DataFrame:
     if missing.any():
         tags = [hashtags_in(text) if gap else None for text, gap in zip(rows["_text"], missing, strict=True)]
         rows = rows.with_columns(
-            pl.when(missing).then(pl.Series(tags, dtype=pl.List(pl.String))).otherwise(pl.col("hashtags"))
+            pl.when(missing)
+            .then(pl.Series(tags, dtype=pl.List(pl.String)))
+            .otherwise(pl.col("hashtags"))
+            .alias("hashtags")
         )
     return rows.drop("_text")
 
