@@ -10,33 +10,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
 
 from cityindex_pipeline.method.config import Methodology
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.parsing import (
-    INSIGHT_ENDPOINTS,
-    POST_ENDPOINTS,
-    PROFILE_ENDPOINTS,
-    DocumentError,
-    parse_document,
-)
-from cityindex_pipeline.parsing.common import INSIGHT_FIELDS
+from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
+from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, POST_FIELDS
+from cityindex_pipeline.parsing.setwise import COUNTS, read_documents
 
-COUNT_COLUMNS = (
-    "likes",
-    "comments",
-    "shares",
-    "quotes",
-    "saves",
-    "views",
-    "exposures",
-    "reach",
-    "duration_seconds",
-)
+COUNT_COLUMNS = COUNTS
 
 POST_SCHEMA: dict[str, pl.DataType] = {
     "platform": pl.String(),
@@ -115,117 +100,149 @@ def clean_platform(
     """Parse a platform's documents of one pull into posts and quarantined records.
 
     Profile documents are parsed here only for their rejections; `profiles_of` reads followers.
+    The documents are read set-wise (`read_documents`), so the month is a few passes over columns,
+    not a Python loop over posts.
 
     `documents` are rows of raw.documents; `accounts` the registry's accounts of the platform
     (city_id, account_handle, platform_account_id).
     """
-    known = {row["account_handle"]: row for row in accounts.iter_rows(named=True)}
-    quarantine: list[dict[str, Any]] = []
-    posts: list[dict[str, Any]] = []
-    insights: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def quarantined(doc: dict[str, Any], record_id: str | None, reason: str, record: str) -> None:
-        quarantine.append(
-            {
-                "platform": platform,
-                "account_handle": doc["account_handle"],
-                "endpoint": doc["endpoint"],
-                "location": doc["request_url"],
-                "source_sha256": doc["sha256"],
-                "record_id": record_id,
-                "reason": reason,
-                "record": record,
-            }
-        )
-
-    for doc in documents.sort("account_handle", "endpoint", "page").iter_rows(named=True):
-        if doc["account_handle"] not in known:
-            quarantined(doc, None, "document of an account not in the registry", doc["body"][:4000])
-            continue
-        try:
-            parsed = parse_document(platform, doc["endpoint"], doc["body"])
-        except DocumentError as error:
-            quarantined(doc, None, f"unusable document: {error}", doc["body"][:4000])
-            continue
-        for rejection in parsed.rejected:
-            quarantined(doc, rejection.record_id, rejection.reason, rejection.record)
-        endpoint = doc["endpoint"]
-        if endpoint == POST_ENDPOINTS[platform]:
-            for row in parsed.rows:
-                posts.append({**row, "_doc": doc})
-        elif endpoint == INSIGHT_ENDPOINTS.get(platform):
-            for row in parsed.rows:
-                insights[(doc["account_handle"], row["post_id"])] = {**row, "insights_sha256": doc["sha256"]}
-
-    kept = _deduplicate(posts, quarantined)
-    rows = []
-    for post in kept:
-        doc = post["_doc"]
-        if not month.contains(post["published_at_utc"]):
-            quarantined(
-                doc, post["post_id"], "published outside the month (Beijing time)", _record_text(post)
-            )
-            continue
-        rows.append(
-            _clean_post(
-                post, known[doc["account_handle"]], insights, platform, methodology.interactions[platform]
-            )
-        )
+    docs = documents.sort("account_handle", "endpoint", "page").with_row_index("doc_index")
+    known = accounts.select("account_handle", "city_id", "platform_account_id").unique(
+        "account_handle", keep="last", maintain_order=True
+    )
+    is_known = pl.col("account_handle").is_in(known["account_handle"].implode())
+    unknown = docs.filter(~is_known).select(
+        "doc_index",
+        pl.lit(None, pl.String).alias("record_id"),
+        pl.lit("document of an account not in the registry").alias("reason"),
+        pl.col("body").str.slice(0, 4000).alias("record"),
+    )
+    read = read_documents(platform, docs.filter(is_known))
+    doc_columns = docs.select(
+        "doc_index",
+        pl.lit(platform).alias("platform"),
+        "account_handle",
+        "endpoint",
+        "page",
+        "sha256",
+        "request_url",
+        "pull_id",
+        "fetched_at",
+    )
+    posts = read.posts.join(doc_columns, on="doc_index", how="left").sort("doc_index", "record_index")
+    duplicates, posts = _deduplicate(posts)
+    in_month = pl.col("published_at_utc").is_between(month.start_utc, month.end_utc, closed="left")
+    outside = posts.filter(~in_month)
+    posts = posts.filter(in_month)
+    quarantine = pl.concat(
+        [
+            _quarantined(
+                pl.concat([unknown, read.rejected.cast(unknown.schema)]).sort(
+                    "doc_index", maintain_order=True
+                ),
+                doc_columns,
+            ),
+            _quarantined(duplicates, doc_columns),
+            _quarantined(_post_records(outside, "published outside the month (Beijing time)"), doc_columns),
+        ]
+    )
     return CleanPlatform(
-        posts=pl.DataFrame(rows, schema=POST_SCHEMA, orient="row")
-        if rows
-        else pl.DataFrame(schema=POST_SCHEMA),
-        quarantine=pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA),
+        posts=_clean_posts(
+            posts, read.insights, doc_columns, known, platform, methodology.interactions[platform]
+        ),
+        quarantine=quarantine.select(QUARANTINE_SCHEMA.keys()).cast(QUARANTINE_SCHEMA),
     )
 
 
-def _deduplicate(posts: list[dict[str, Any]], quarantined: Any) -> list[dict[str, Any]]:
-    """Keep one copy per (account, post id): the latest page; quarantine the others with the reason."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for post in posts:  # documents arrive sorted by page, so a later copy replaces an earlier one
-        key = (post["_doc"]["account_handle"], post["post_id"])
-        earlier = latest.get(key)
-        if earlier is not None:
-            differs = any(earlier[c] != post[c] for c in COUNT_COLUMNS)
-            reason = (
-                f"duplicate post id across pages; kept page {post['_doc']['page']}"
-                f"{' (counts differed)' if differs else ''}"
-            )
-            quarantined(earlier["_doc"], post["post_id"], reason, _record_text(earlier))
-        latest[key] = post
-    return list(latest.values())
+def _deduplicate(posts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keep one copy per (account, post id): the latest page; each earlier copy is quarantined with the
+    page of the copy after it and whether their counts differ. Posts keep the order they first appeared in.
+    Only the few repeated posts go through the window expressions."""
+    key = ["account_handle", "post_id"]
+    posts = posts.with_row_index("_seq")
+    repeated = posts.select(pl.struct(key).is_duplicated()).to_series()
+    copies = posts.filter(repeated).with_columns(
+        pl.col("page").shift(-1).over(key).alias("_kept_page"),
+        pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(-1).over(key)) for c in COUNTS).alias(
+            "_differs"
+        ),
+        pl.col("_seq").min().over(key).alias("_first"),
+    )
+    earlier = copies.filter(pl.col("_kept_page").is_not_null())
+    reasons = earlier.select(
+        pl.concat_str(
+            pl.lit("duplicate post id across pages; kept page "),
+            pl.col("_kept_page").cast(pl.String),
+            pl.when(pl.col("_differs")).then(pl.lit(" (counts differed)")).otherwise(pl.lit("")),
+        )
+    ).to_series()
+    latest = copies.filter(pl.col("_kept_page").is_null()).drop("_kept_page", "_differs")
+    kept = pl.concat([posts.filter(~repeated).with_columns(pl.col("_seq").alias("_first")), latest])
+    return _post_records(earlier, reasons), kept.sort("_first").drop("_seq", "_first")
 
 
-def _clean_post(
-    post: dict[str, Any],
-    account: dict[str, Any],
-    insights: dict[tuple[str, str], dict[str, Any]],
+def _post_records(posts: pl.DataFrame, reason: str | pl.Series) -> pl.DataFrame:
+    """Quarantine rows for parsed posts: the post as the parser read it, as JSON."""
+    records = [_record_text(row) for row in posts.select(POST_FIELDS).iter_rows(named=True)]
+    return pl.DataFrame(
+        {
+            "doc_index": posts["doc_index"],
+            "record_id": posts["post_id"],
+            "reason": reason if isinstance(reason, pl.Series) else [reason] * posts.height,
+            "record": pl.Series(records, dtype=pl.String),
+        },
+        schema={"doc_index": pl.UInt32, "record_id": pl.String, "reason": pl.String, "record": pl.String},
+    )
+
+
+def _quarantined(rejected: pl.DataFrame, doc_columns: pl.DataFrame) -> pl.DataFrame:
+    return rejected.join(doc_columns, on="doc_index", how="left", maintain_order="left").select(
+        "platform",
+        "account_handle",
+        "endpoint",
+        pl.col("request_url").alias("location"),
+        pl.col("sha256").alias("source_sha256"),
+        "record_id",
+        "reason",
+        "record",
+    )
+
+
+def _clean_posts(
+    posts: pl.DataFrame,
+    insights: pl.DataFrame,
+    doc_columns: pl.DataFrame,
+    accounts: pl.DataFrame,
     platform: str,
     interaction_parts: tuple[str, ...],
-) -> dict[str, Any]:
-    doc = post["_doc"]
-    row = {key: value for key, value in post.items() if key != "_doc"}
-    insight = insights.get((doc["account_handle"], post["post_id"]))
-    if insight is not None:
-        for name in INSIGHT_FIELDS[1:]:
-            if insight[name] is not None:
-                row[name] = insight[name]
-    parts = [row[name] for name in interaction_parts]
-    published: datetime = row["published_at_utc"]
-    return {
-        **row,
-        "platform": platform,
-        "city_id": account["city_id"],
-        "account_handle": doc["account_handle"],
-        "platform_account_id": account["platform_account_id"],
-        "published_at_beijing": (published + BEIJING_OFFSET).replace(tzinfo=None),
-        "interactions": sum(part for part in parts if part is not None),
-        "interactions_complete": all(part is not None for part in parts),
-        "source_sha256": doc["sha256"],
-        "insights_sha256": insight["insights_sha256"] if insight else None,
-        "pull_id": doc["pull_id"],
-        "fetched_at": doc["fetched_at"],
-    }
+) -> pl.DataFrame:
+    """Insights over the posts' own counts where present, interactions, account and provenance columns."""
+    latest_insights = (
+        insights.join(doc_columns.select("doc_index", "account_handle", "sha256"), on="doc_index")
+        .sort("doc_index", "record_index")
+        .unique(["account_handle", "post_id"], keep="last")
+        .select("account_handle", "post_id", *INSIGHT_FIELDS[1:], pl.col("sha256").alias("insights_sha256"))
+    )
+    insight_names = [f"_insight_{name}" for name in INSIGHT_FIELDS[1:]]
+    joined = posts.join(
+        latest_insights.rename(dict(zip(INSIGHT_FIELDS[1:], insight_names, strict=True))),
+        on=["account_handle", "post_id"],
+        how="left",
+        maintain_order="left",
+    ).with_columns(pl.coalesce(f"_insight_{name}", name).alias(name) for name in INSIGHT_FIELDS[1:])
+    parts = [pl.col(name) for name in interaction_parts]
+    cleaned = joined.join(accounts, on="account_handle", how="left", maintain_order="left").with_columns(
+        pl.lit(platform).alias("platform"),
+        (pl.col("published_at_utc") + BEIJING_OFFSET)
+        .dt.replace_time_zone(None)
+        .alias("published_at_beijing"),
+        pl.sum_horizontal(parts).alias("interactions") if parts else pl.lit(0).alias("interactions"),
+        pl.all_horizontal(p.is_not_null() for p in parts).alias("interactions_complete")
+        if parts
+        else pl.lit(True).alias("interactions_complete"),
+        pl.col("sha256").alias("source_sha256"),
+    )
+    return cleaned.select([pl.col(name).cast(dtype) for name, dtype in POST_SCHEMA.items()])
 
 
 def _record_text(post: dict[str, Any]) -> str:
@@ -236,24 +253,24 @@ def _record_text(post: dict[str, Any]) -> str:
 
 def profiles_of(documents: pl.DataFrame, platform: str) -> pl.DataFrame:
     """Followers per account from the profile documents (their rejections are clean_posts' to record)."""
-    rows = {}
-    profile_docs = documents.filter(pl.col("endpoint") == PROFILE_ENDPOINTS[platform]).sort(
-        "account_handle", "page"
+    profile_docs = (
+        documents.filter(pl.col("endpoint") == PROFILE_ENDPOINTS[platform])
+        .sort("account_handle", "page")
+        .with_row_index("doc_index")
     )
-    for doc in profile_docs.iter_rows(named=True):
-        try:
-            parsed = parse_document(platform, doc["endpoint"], doc["body"])
-        except DocumentError:
-            continue
-        for row in parsed.rows:
-            rows[doc["account_handle"]] = {
-                "platform": platform,
-                "account_handle": doc["account_handle"],
-                "followers": row["followers"],
-                "profile_sha256": doc["sha256"],
-                "pull_id": doc["pull_id"],
-            }
-    return pl.DataFrame(list(rows.values()), schema=PROFILE_SCHEMA)
+    rows = read_documents(platform, profile_docs).profiles
+    latest = (
+        rows.join(profile_docs.select("doc_index", "account_handle", "sha256", "pull_id"), on="doc_index")
+        .sort("doc_index", "record_index")
+        .unique("account_handle", keep="last", maintain_order=True)
+    )
+    return latest.select(
+        pl.lit(platform).alias("platform"),
+        "account_handle",
+        "followers",
+        pl.col("sha256").alias("profile_sha256"),
+        "pull_id",
+    ).cast(PROFILE_SCHEMA)
 
 
 def account_metrics(

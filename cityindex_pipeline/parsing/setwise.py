@@ -1,0 +1,567 @@
+"""The parsers' results for many documents at once: DuckDB reads every body in one pass, in C.
+
+The per-record parsers (`parse_document`) stay the definition of what a document means. This module
+computes the same rows set-wise for the documents it can vouch for: every field of every record has
+the plain shape the parsers accept without question (an integer literal for a count, a string for a
+text, an ISO 8601 time in one of the APIs' formats, an object where an object belongs). A document
+with anything else in it (a record to reject, an unusual type, a body that is not JSON, a trailing
+comma DuckDB would forgive) is handed whole to `parse_document`, so the outcome, rejections and their
+reasons included, is the parsers' own. The fast reading is checked against the parsers by tests.
+
+One case is outside both: an object with a repeated name (RFC 8259 leaves its meaning open). The
+parsers keep the last value, DuckDB the first. The platforms' APIs do not send such objects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from cityindex_pipeline.parsing import (
+    INSIGHT_ENDPOINTS,
+    POST_ENDPOINTS,
+    PROFILE_ENDPOINTS,
+    DocumentError,
+    parse_document,
+)
+from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, hashtags_in
+from cityindex_pipeline.parsing.facebook import EXPOSURE_METRICS as FACEBOOK_EXPOSURES
+from cityindex_pipeline.parsing.facebook import REACH_METRICS as FACEBOOK_REACH
+from cityindex_pipeline.parsing.facebook import STATUS_TYPES
+from cityindex_pipeline.parsing.instagram import EXPOSURE_METRICS as INSTAGRAM_EXPOSURES
+from cityindex_pipeline.parsing.instagram import MEDIA_TYPES as INSTAGRAM_MEDIA_TYPES
+from cityindex_pipeline.parsing.instagram import VIDEO_VIEW_METRICS
+from cityindex_pipeline.parsing.x import MEDIA_TYPES as X_MEDIA_TYPES
+
+COUNTS = ("likes", "comments", "shares", "quotes", "saves", "views", "exposures", "reach", "duration_seconds")
+POST_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "doc_index": pl.UInt32(),
+    "record_index": pl.Int64(),
+    "post_id": pl.String(),
+    "published_at_utc": pl.Datetime("us", "UTC"),
+    "content_type": pl.String(),
+    "text_excerpt": pl.String(),
+    "permalink": pl.String(),
+    "hashtags": pl.List(pl.String()),
+    **{name: pl.Int64() for name in COUNTS},
+}
+INSIGHT_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "doc_index": pl.UInt32(),
+    "record_index": pl.Int64(),
+    **{name: pl.String() if name == "post_id" else pl.Int64() for name in INSIGHT_FIELDS},
+}
+PROFILE_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "doc_index": pl.UInt32(),
+    "record_index": pl.Int64(),
+    "followers": pl.Int64(),
+}
+REJECTION_SCHEMA: dict[str, pl.DataType] = {
+    "doc_index": pl.UInt32(),
+    "record_id": pl.String(),
+    "reason": pl.String(),
+    "record": pl.String(),
+}
+
+# --- what a plain value looks like, as DuckDB writes a JSON leaf back out --------------------------
+
+_TIME = (
+    r'"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+    r'(\.[0-9]{3}|\.[0-9]{6})?(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])"'
+)
+_MACROS = f"""
+CREATE MACRO _duration(t) AS CASE WHEN t IS NOT NULL THEN
+    ((coalesce(try_cast(regexp_extract(t, '([0-9]+)D', 1) AS BIGINT), 0) * 24
+      + coalesce(try_cast(regexp_extract(t, '([0-9]+)H', 1) AS BIGINT), 0)) * 60
+      + coalesce(try_cast(regexp_extract(t, '([0-9]+)M', 1) AS BIGINT), 0)) * 60
+      + coalesce(try_cast(regexp_extract(t, '([0-9]+)S', 1) AS BIGINT), 0) END;
+CREATE MACRO all_of(l) AS coalesce(list_bool_and(l), true);
+CREATE MACRO count_ok(t) AS CAST(t AS VARCHAR) IS NULL OR regexp_full_match(CAST(t AS VARCHAR), '[0-9]{{1,15}}');
+CREATE MACRO count_of(t) AS CAST(CAST(t AS VARCHAR) AS BIGINT);
+CREATE MACRO string_count_ok(t) AS CAST(t AS VARCHAR) IS NULL OR regexp_full_match(CAST(t AS VARCHAR), '"[0-9]{{1,15}}"');
+CREATE MACRO string_count_of(t) AS CAST(CAST(t AS VARCHAR)[2:-2] AS BIGINT);
+CREATE MACRO text_ok(t) AS CAST(t AS VARCHAR) IS NULL OR CAST(t AS VARCHAR)[1] = '"';
+CREATE MACRO text_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN
+    CASE WHEN contains(CAST(t AS VARCHAR), '\\') THEN json_extract_string(CAST(t AS VARCHAR), '$') ELSE CAST(t AS VARCHAR)[2:-2] END END;
+CREATE MACRO id_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '"[0-9A-Za-z_.:-]+"|[0-9]+');
+CREATE MACRO id_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN CAST(t AS VARCHAR)[2:-2] ELSE CAST(t AS VARCHAR) END;
+CREATE MACRO time_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '{_TIME}') AND try_cast(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ) IS NOT NULL;
+CREATE MACRO time_of(t) AS make_timestamp(epoch_us(CAST(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ)));
+CREATE MACRO tags_of(s) AS CASE WHEN s IS NULL THEN [] WHEN regexp_matches(s, '#[0-9A-Za-z_]*[^[:ascii:]]')
+    THEN NULL ELSE regexp_extract_all(s, '#([0-9A-Za-z_]+)', 1) END;
+CREATE MACRO excerpt_of(s) AS left(s, 280);
+"""
+"""Counts: an integer literal below 2^53 (16 digits may exceed it: left to the parsers). Ids: a plain
+string or integer. Texts: JSON strings, unescaped only when they hold an escape. Times: the APIs'
+ISO 8601 forms. Hashtags: RE2's `\\w` is ASCII, Python's is Unicode, so a hashtag touching a non-ASCII
+character is left (NULL) for Python's `hashtags_in`. A struct whose fields all read NULL may have been
+a non-object, which the lenient `json_transform` does not tell apart: such records go to the parsers."""
+
+
+def _all(conditions: Iterable[str]) -> str:
+    return " AND ".join(f"({condition})" for condition in conditions)
+
+
+def _struct_ok(struct: str, *fields: str) -> str:
+    """An optional object: absent, or an object with at least one of the fields it is read for."""
+    present = " OR ".join(f"{struct}.{field} IS NOT NULL" for field in fields)
+    return f"({struct} IS NULL OR ({present}))"
+
+
+def _media_type(expression: str, mapping: dict[str, str]) -> str:
+    cases = " ".join(f"WHEN '{key}' THEN '{value}'" for key, value in mapping.items())
+    return f"CASE {expression} {cases} ELSE 'other' END"
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """A body's structure (`json_transform`, leaves as JSON text), the check that a document has the
+    plain shape, the records' list, the check of a record and the columns read from it."""
+
+    structure: dict[str, Any]
+    document_ok: str
+    records: str
+    record_ok: str
+    columns: dict[str, str]
+
+
+_J = "JSON"
+_FACEBOOK_POSTS = _Reader(
+    structure={
+        "error": _J,
+        "data": [
+            {
+                "id": _J,
+                "created_time": _J,
+                "message": _J,
+                "permalink_url": _J,
+                "status_type": _J,
+                "shares": {"count": _J},
+                "reactions": {"summary": {"total_count": _J}},
+                "comments": {"summary": {"total_count": _J}},
+            }
+        ],
+    },
+    document_ok="d.error IS NULL AND d.data IS NOT NULL",
+    records="d.data",
+    record_ok=_all(
+        (
+            "id_ok(r.id)",
+            "time_ok(r.created_time)",
+            "text_ok(r.message)",
+            "text_ok(r.permalink_url)",
+            "text_ok(r.status_type)",
+            "r.shares IS NULL OR count_ok(r.shares.count) AND r.shares.count IS NOT NULL",
+            *(
+                f"(r.{edge} IS NULL OR r.{edge}.summary.total_count IS NOT NULL "
+                f"AND count_ok(r.{edge}.summary.total_count))"
+                for edge in ("reactions", "comments")
+            ),
+        )
+    ),
+    columns={
+        "post_id": "id_of(r.id)",
+        "published_at_utc": "time_of(r.created_time)",
+        "content_type": _media_type("text_of(r.status_type)", STATUS_TYPES),
+        "_text": "text_of(r.message)",
+        "permalink": "text_of(r.permalink_url)",
+        "likes": "count_of(r.reactions.summary.total_count)",
+        "comments": "count_of(r.comments.summary.total_count)",
+        "shares": "count_of(r.shares.count)",
+    },
+)
+
+_INSTAGRAM_MEDIA = _Reader(
+    structure={
+        "error": _J,
+        "data": [
+            {
+                "id": _J,
+                "timestamp": _J,
+                "caption": _J,
+                "media_type": _J,
+                "media_product_type": _J,
+                "permalink": _J,
+                "like_count": _J,
+                "comments_count": _J,
+            }
+        ],
+    },
+    document_ok="d.error IS NULL AND d.data IS NOT NULL",
+    records="d.data",
+    record_ok=_all(
+        (
+            "id_ok(r.id)",
+            "time_ok(r.timestamp)",
+            "text_ok(r.caption)",
+            "text_ok(r.media_type)",
+            "text_ok(r.media_product_type)",
+            "text_ok(r.permalink)",
+            "count_ok(r.like_count)",
+            "count_ok(r.comments_count)",
+        )
+    ),
+    columns={
+        "post_id": "id_of(r.id)",
+        "published_at_utc": "time_of(r.timestamp)",
+        "content_type": "CASE WHEN r.media_product_type::VARCHAR = '\"REELS\"' THEN 'video' ELSE "
+        + _media_type("text_of(r.media_type)", INSTAGRAM_MEDIA_TYPES)
+        + " END",
+        "_text": "text_of(r.caption)",
+        "permalink": "text_of(r.permalink)",
+        "likes": "count_of(r.like_count)",
+        "comments": "count_of(r.comments_count)",
+    },
+)
+
+_X_METRICS = {
+    "likes": "like_count",
+    "comments": "reply_count",
+    "shares": "retweet_count",
+    "quotes": "quote_count",
+    "saves": "bookmark_count",
+    "exposures": "impression_count",
+}
+_X_TWEETS = _Reader(
+    structure={
+        "error": _J,
+        "errors": _J,
+        "data": [
+            {
+                "id": _J,
+                "text": _J,
+                "created_at": _J,
+                "public_metrics": dict.fromkeys(_X_METRICS.values(), _J),
+                "entities": {"hashtags": [{"tag": _J}]},
+                "attachments": {"media_keys": [_J]},
+            }
+        ],
+        "includes": {"media": [{"media_key": _J, "type": _J, "public_metrics": {"view_count": _J}}]},
+    },
+    # `errors` beside the data are partial errors the parser records as rejections
+    document_ok=(
+        "d.error IS NULL AND (d.errors IS NULL OR d.errors::VARCHAR = '[]') AND d.data IS NOT NULL"
+        " AND (d.includes IS NULL OR d.includes.media IS NOT NULL)"
+        " AND all_of(list_transform(coalesce(d.includes.media, []), lambda m: starts_with(m.media_key::VARCHAR, '\"')"
+        " AND text_ok(m.type) AND "
+        + _struct_ok("m.public_metrics", "view_count")
+        + " AND count_ok(m.public_metrics.view_count)))"
+        " AND len(list_distinct(list_transform(coalesce(d.includes.media, []), lambda m: m.media_key)))"
+        " = len(coalesce(d.includes.media, []))"
+    ),
+    records="d.data",
+    record_ok=_all(
+        (
+            "id_ok(r.id)",
+            "time_ok(r.created_at)",
+            "text_ok(r.text)",
+            _struct_ok("r.public_metrics", *_X_METRICS.values()),
+            *(f"count_ok(r.public_metrics.{name})" for name in _X_METRICS.values()),
+            "(r.entities IS NULL OR r.entities.hashtags IS NOT NULL)",
+            "all_of(list_transform(coalesce(r.entities.hashtags, []), lambda h: text_ok(h.tag)"
+            " AND h.tag IS NOT NULL))",
+            "(r.attachments IS NULL OR r.attachments.media_keys IS NOT NULL)",
+            "all_of(list_transform(coalesce(r.attachments.media_keys, []), lambda k: text_ok(k)"
+            " AND k IS NOT NULL))",
+        )
+    ),
+    columns={
+        "post_id": "id_of(r.id)",
+        "published_at_utc": "time_of(r.created_at)",
+        "text_excerpt": "excerpt_of(text_of(r.text))",
+        "permalink": "'https://x.com/i/web/status/' || id_of(r.id)",
+        "hashtags": "list_filter(list_transform(coalesce(r.entities.hashtags, []), lambda h: text_of(h.tag)),"
+        " lambda t: t <> '')",
+        **{column: f"count_of(r.public_metrics.{name})" for column, name in _X_METRICS.items()},
+        "_media_keys": "coalesce(r.attachments.media_keys, [])",
+    },
+)
+
+_YOUTUBE_VIDEOS = _Reader(
+    structure={
+        "error": _J,
+        "items": [
+            {
+                "id": _J,
+                "snippet": {"publishedAt": _J, "title": _J, "description": _J},
+                "statistics": {"likeCount": _J, "commentCount": _J, "viewCount": _J},
+                "contentDetails": {"duration": _J},
+            }
+        ],
+    },
+    document_ok="d.error IS NULL AND d.items IS NOT NULL",
+    records="d.items",
+    record_ok=_all(
+        (
+            "id_ok(r.id)",
+            "r.snippet IS NOT NULL AND time_ok(r.snippet.publishedAt)",
+            _struct_ok("r.statistics", "likeCount", "commentCount", "viewCount"),
+            *(f"string_count_ok(r.statistics.{name})" for name in ("likeCount", "commentCount", "viewCount")),
+            "(r.contentDetails IS NULL OR regexp_full_match(r.contentDetails.duration,"
+            " '\"P([0-9]{1,6}D)?(T([0-9]{1,6}H)?([0-9]{1,6}M)?([0-9]{1,6}S)?)?\"')"
+            " AND r.contentDetails.duration::VARCHAR NOT IN ('\"P\"', '\"PT\"'))",
+        )
+    ),
+    columns={
+        "post_id": "id_of(r.id)",
+        "published_at_utc": "time_of(r.snippet.publishedAt)",
+        "content_type": "'video'",
+        # the parser joins the title and the description that are strings, and skips the others
+        "_text": "concat_ws(' ', CASE WHEN starts_with(r.snippet.title::VARCHAR, '\"') THEN text_of(r.snippet.title) END,"
+        " CASE WHEN starts_with(r.snippet.description::VARCHAR, '\"') THEN text_of(r.snippet.description) END)",
+        "permalink": "'https://www.youtube.com/watch?v=' || id_of(r.id)",
+        "likes": "string_count_of(r.statistics.likeCount)",
+        "comments": "string_count_of(r.statistics.commentCount)",
+        "views": "string_count_of(r.statistics.viewCount)",
+        "duration_seconds": "_duration(CAST(r.contentDetails.duration AS VARCHAR))",
+    },
+)
+
+
+POST_READERS = {
+    "facebook": _FACEBOOK_POSTS,
+    "instagram": _INSTAGRAM_MEDIA,
+    "x": _X_TWEETS,
+    "youtube": _YOUTUBE_VIDEOS,
+}
+INSIGHT_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
+    "facebook": {"exposures": FACEBOOK_EXPOSURES, "reach": FACEBOOK_REACH},
+    "instagram": {
+        "exposures": INSTAGRAM_EXPOSURES,
+        "reach": ("reach",),
+        "views": VIDEO_VIEW_METRICS,
+        "saves": ("saved",),
+    },
+}
+_INSIGHTS_STRUCTURE = (
+    '"MAP(VARCHAR, STRUCT(id JSON, insights STRUCT(data STRUCT(name JSON, \\"values\\" '
+    'STRUCT(value JSON)[], total_value STRUCT(value JSON))[])))"'
+)
+
+
+_INSIGHTS_METRIC_OK = (
+    "m IS NOT NULL AND starts_with(m.name::VARCHAR, '\"') AND NOT contains(m.name::VARCHAR, '\\') "
+    "AND (m.total_value IS NULL OR m.total_value.value IS NOT NULL)"
+)
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """What a platform's documents hold: post, insight and profile rows, each with the index of its
+    document and its place there, and what was rejected (a record, or a document when record_id is
+    null) with the parsers' reason."""
+
+    posts: pl.DataFrame
+    insights: pl.DataFrame
+    profiles: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def read_documents(platform: str, documents: pl.DataFrame) -> DocumentRows:
+    """The rows `parse_document` gives for each document (`doc_index`, `endpoint`, `body`): posts and
+    insights read set-wise where the documents are plain, everything else by the parsers."""
+    post_endpoint, insight_endpoint = POST_ENDPOINTS[platform], INSIGHT_ENDPOINTS.get(platform)
+    posts_docs = documents.filter(pl.col("endpoint") == post_endpoint).select("doc_index", "body")
+    insight_docs = documents.filter(pl.col("endpoint").eq_missing(insight_endpoint)).select(
+        "doc_index", "body"
+    )
+    with duckdb.connect() as con:
+        con.execute(_MACROS)
+        posts, posts_left = _read_posts(con, POST_READERS[platform], posts_docs)
+        if insight_endpoint is not None:
+            insights, insights_left = _read_insights(con, INSIGHT_METRICS[platform], insight_docs)
+        else:
+            insights, insights_left = pl.DataFrame(schema=INSIGHT_ROW_SCHEMA), []
+    read = (set(posts_docs["doc_index"]) - set(posts_left)) | (
+        set(insight_docs["doc_index"]) - set(insights_left)
+    )
+    by_record = _parse_record_by_record(platform, documents.filter(~pl.col("doc_index").is_in(sorted(read))))
+    return DocumentRows(
+        posts=pl.concat([posts, by_record.posts]).sort("doc_index", "record_index"),
+        insights=pl.concat([insights, by_record.insights]).sort("doc_index", "record_index"),
+        profiles=by_record.profiles,
+        rejected=by_record.rejected,
+    )
+
+
+def _read_plain(con: duckdb.DuckDBPyConnection, structure: str, documents: pl.DataFrame, plain: str) -> None:
+    """Tables `docs` (every document, transformed) and `plain` (those the reader vouches for).
+    DuckDB forgives a trailing comma, Python's json does not: such bodies go to the parsers."""
+    con.register("bodies", documents)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE docs AS SELECT doc_index, try(json_transform(body, '{structure}')) AS d,"
+        " regexp_matches(body, ',[ \\t\\n\\r]*[\\]}]') AS lenient FROM bodies"
+    )
+    con.unregister("bodies")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE plain AS SELECT doc_index, d FROM docs"
+        f" WHERE d IS NOT NULL AND NOT lenient AND coalesce(({plain}), false)"
+    )
+
+
+def _left_to_parsers(con: duckdb.DuckDBPyConnection) -> list[int]:
+    return con.sql("SELECT doc_index FROM docs ANTI JOIN plain USING (doc_index)").pl()["doc_index"].to_list()
+
+
+def _read_posts(
+    con: duckdb.DuckDBPyConnection, reader: _Reader, documents: pl.DataFrame
+) -> tuple[pl.DataFrame, list[int]]:
+    """Post rows of the plain documents, and the documents left to the parsers."""
+    every_record = f"coalesce(all_of(list_transform({reader.records}, lambda r: coalesce(({reader.record_ok}), false))), true)"
+    _read_plain(con, json.dumps(reader.structure), documents, f"({reader.document_ok}) AND {every_record}")
+    columns = ", ".join(f"{expression} AS {name}" for name, expression in reader.columns.items())
+    texts = (
+        ", excerpt_of(_text) AS text_excerpt, tags_of(_text) AS hashtags" if "_text" in reader.columns else ""
+    )
+    rows = con.sql(
+        f"SELECT *{texts} FROM (SELECT doc_index, record_index, {columns} FROM ("
+        f"SELECT doc_index, unnest({reader.records}) AS r, generate_subscripts({reader.records}, 1) - 1"
+        " AS record_index FROM plain))"
+    ).pl()
+    if "_media_keys" in rows.columns:
+        rows = _with_x_media(con, rows)
+    if "_text" in rows.columns:
+        rows = _with_python_hashtags(rows)
+    schema = POST_ROW_SCHEMA.items()
+    rows = rows.select(
+        pl.col(n).cast(t) if n in rows.columns else pl.lit(None, t).alias(n) for n, t in schema
+    )
+    return rows, _left_to_parsers(con)
+
+
+def _with_x_media(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.DataFrame:
+    """A tweet's content type and video views from the media its keys name (`includes.media`)."""
+    media = con.sql(
+        "SELECT doc_index, m.media_key AS key, text_of(m.type) AS type,"
+        " count_of(m.public_metrics.view_count) AS view_count"
+        " FROM (SELECT doc_index, unnest(coalesce(d.includes.media, [])) AS m FROM plain)"
+    ).pl()
+    attached = (
+        rows.select("doc_index", "record_index", pl.col("_media_keys").alias("key"))
+        .with_columns(pl.int_ranges(pl.col("key").list.len()).alias("position"))
+        .explode("key", "position")
+        .join(media, on=["doc_index", "key"], how="inner")
+        .with_columns(pl.col("type").replace_strict(X_MEDIA_TYPES, default="other").alias("kind"))
+        .sort("doc_index", "record_index", "position")
+        .group_by("doc_index", "record_index")
+        .agg(
+            pl.when((pl.col("kind") == "video").any())
+            .then(pl.lit("video"))
+            .otherwise(pl.col("kind").first())
+            .alias("content_type"),
+            pl.col("view_count").filter(pl.col("type") == "video").sum().alias("_views"),
+            pl.col("view_count").filter(pl.col("type") == "video").count().alias("_counted"),
+        )
+    )
+    return (
+        rows.join(attached, on=["doc_index", "record_index"], how="left")
+        .with_columns(
+            pl.col("content_type").fill_null("text"),
+            pl.when(pl.col("_counted") > 0).then(pl.col("_views")).alias("views"),
+        )
+        .drop("_media_keys", "_views", "_counted")
+    )
+
+
+def _with_python_hashtags(rows: pl.DataFrame) -> pl.DataFrame:
+    """Python's `hashtags_in` for the few texts where a hashtag touches a non-ASCII character."""
+    missing = rows["hashtags"].is_null()
+    if missing.any():
+        tags = [hashtags_in(text) if gap else None for text, gap in zip(rows["_text"], missing, strict=True)]
+        rows = rows.with_columns(
+            pl.when(missing)
+            .then(pl.Series(tags, dtype=pl.List(pl.String)))
+            .otherwise(pl.col("hashtags"))
+            .alias("hashtags")
+        )
+    return rows.drop("_text")
+
+
+def _read_insights(
+    con: duckdb.DuckDBPyConnection, metrics: dict[str, tuple[str, ...]], documents: pl.DataFrame
+) -> tuple[pl.DataFrame, list[int]]:
+    """Insight rows of the plain lookups `{post_id: {"insights": {"data": [...]}, "id": post_id}}`."""
+    entry_ok = (
+        "v IS NOT NULL AND id_ok(v.id) AND v.insights.data IS NOT NULL"
+        f" AND coalesce(all_of(list_transform(v.insights.data, lambda m: coalesce(({_INSIGHTS_METRIC_OK}), false))), true)"
+        " AND len(list_distinct(list_transform(v.insights.data, lambda m: m.name))) = len(v.insights.data)"
+    )
+    values = (
+        "list_transform(v.insights.data, lambda m: CASE WHEN m.total_value IS NOT NULL"
+        ' THEN m.total_value.value ELSE m."values"[-1].value END)'
+    )
+    names = "list_transform(v.insights.data, lambda m: m.name::VARCHAR)"
+    chosen = {
+        field: "coalesce(" + ", ".join(f"_values[list_position(_names, '\"{n}\"')]" for n in names_of) + ")"
+        for field, names_of in metrics.items()
+    }
+    every_entry = (
+        "coalesce(all_of(list_transform(map_values(d), lambda v: coalesce(("
+        + entry_ok
+        + " AND "
+        + " AND ".join(
+            f"count_ok({expression.replace('_values', values).replace('_names', names)})"
+            for expression in chosen.values()
+        )
+        + "), false))), true)"
+    )
+    _read_plain(con, _INSIGHTS_STRUCTURE, documents, every_entry)
+    fields = ", ".join(f"count_of({expression}) AS {field}" for field, expression in chosen.items())
+    rows = con.sql(
+        f"SELECT doc_index, record_index, id_of(v.id) AS post_id, {fields} FROM ("
+        f"SELECT doc_index, record_index, v, {values} AS _values, {names} AS _names FROM ("
+        "SELECT doc_index, unnest(map_values(d)) AS v, generate_subscripts(map_values(d), 1) - 1 AS record_index"
+        " FROM plain))"
+    ).pl()
+    schema = INSIGHT_ROW_SCHEMA.items()
+    rows = rows.select(
+        pl.col(n).cast(t) if n in rows.columns else pl.lit(None, t).alias(n) for n, t in schema
+    )
+    return rows, _left_to_parsers(con)
+
+
+@dataclass(frozen=True)
+class _ByRecord:
+    posts: pl.DataFrame
+    insights: pl.DataFrame
+    profiles: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def _parse_record_by_record(platform: str, documents: pl.DataFrame) -> _ByRecord:
+    """The parsers' own reading of the documents the set-wise reader left to them."""
+    posts: list[dict[str, Any]] = []
+    insights: list[dict[str, Any]] = []
+    profiles: list[dict[str, Any]] = []
+    rejected: list[tuple[int, str | None, str, str]] = []
+    rows_of = {
+        POST_ENDPOINTS[platform]: posts,
+        INSIGHT_ENDPOINTS.get(platform): insights,
+        PROFILE_ENDPOINTS[platform]: profiles,
+    }
+    for doc_index, endpoint, body in documents.select("doc_index", "endpoint", "body").iter_rows():
+        try:
+            parsed = parse_document(platform, endpoint, body)
+        except DocumentError as error:
+            rejected.append((doc_index, None, f"unusable document: {error}", body[:4000]))
+            continue
+        rejected.extend((doc_index, r.record_id, r.reason, r.record) for r in parsed.rejected)
+        target = rows_of.get(endpoint)
+        if target is not None:
+            target.extend(
+                {"doc_index": doc_index, "record_index": i, **row} for i, row in enumerate(parsed.rows)
+            )
+    return _ByRecord(
+        posts=_frame(posts, POST_ROW_SCHEMA),
+        insights=_frame(insights, INSIGHT_ROW_SCHEMA),
+        profiles=_frame(profiles, PROFILE_ROW_SCHEMA),
+        rejected=pl.DataFrame(rejected, schema=REJECTION_SCHEMA, orient="row"),
+    )
+
+
+def _frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema)

@@ -1,0 +1,83 @@
+"""The set-wise reading of documents gives what the per-record parsers give: the same rows, the same
+rejections with the same reasons, whether a document is read by DuckDB or handed to the parsers."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from test_parsing_properties import facebook_posts, json_values, x_tweets, youtube_videos
+from test_simulated import sample
+
+from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.setwise import _parse_record_by_record, read_documents
+
+
+def frame_of(platform: str, documents: list[tuple[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        documents, schema={"endpoint": pl.String, "body": pl.String}, orient="row"
+    ).with_row_index("doc_index")
+
+
+def assert_same_reading(platform: str, documents: pl.DataFrame) -> None:
+    setwise = read_documents(platform, documents)
+    by_record = _parse_record_by_record(platform, documents)
+    for part in ("posts", "insights", "profiles", "rejected"):
+        mine, theirs = getattr(setwise, part), getattr(by_record, part)
+        order = mine.columns[:2]
+        assert_frame_equal(mine.sort(order, maintain_order=True), theirs.sort(order, maintain_order=True))
+
+
+def test_a_simulated_month_reads_the_same():
+    for platform in PLATFORMS:
+        documents = sample(platform, Month(2024, 9))
+        assert_same_reading(platform, frame_of(platform, [(d.endpoint, d.body) for d in documents]))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=40, deadline=None)
+@given(
+    facebook_posts(),
+    st.sampled_from(["reactions", "shares", "message", "created_time", "id", "status_type"]),
+    json_values,
+)
+def test_any_facebook_page_with_any_value_in_a_field_reads_the_same(payload, field, value):
+    if payload["data"]:
+        payload["data"][0][field] = {"summary": {"total_count": value}} if field == "reactions" else value
+    assert_same_reading(
+        "facebook", frame_of("facebook", [("posts", json.dumps(payload, ensure_ascii=False))])
+    )
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=40, deadline=None)
+@given(youtube_videos(), st.sampled_from(["statistics", "snippet", "contentDetails", "id"]), json_values)
+def test_any_youtube_page_with_any_value_in_a_field_reads_the_same(payload, field, value):
+    if payload["items"]:
+        payload["items"][0][field] = value
+    assert_same_reading("youtube", frame_of("youtube", [("videos", json.dumps(payload))]))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=40, deadline=None)
+@given(x_tweets(), json_values)
+def test_any_x_page_with_any_metrics_reads_the_same(payload, value):
+    for tweet in payload.get("data", [])[:1]:
+        tweet["public_metrics"] = value
+    assert_same_reading("x", frame_of("x", [("tweets", json.dumps(payload))]))
+
+
+def test_bodies_python_refuses_or_reads_differently_go_to_the_parsers():
+    post = {"id": "1_1", "created_time": "2024-09-02T00:00:00+0000", "message": "#北京 ok #Tag"}
+    bodies = [
+        json.dumps({"data": [post]}),  # a hashtag of non-ASCII word characters
+        json.dumps({"data": [post]})[:-1] + ",}",  # a trailing comma
+        '{"data": [{"id": "1_2", "created_time": "2024-09-02T00:00:00+0000", "shares": {"count": 1.5}}]}',
+        '{"data": [{"id": "1_3", "created_time": "2024-09-31T00:00:00+0000"}]}',
+        '{"data": [{"id": "1_4", "created_time": "2024-09-02T00:00:00+0000", "shares": 5}]}',
+        '{"data": [{"id": "1_5", "created_time": "2024-09-02T00:00:00+0000", "message": "a\\nb \\u00e9 #x"}]}',
+        "<html>502</html>",
+        '{"error": {"code": 4, "message": "rate"}}',
+    ]
+    assert_same_reading("facebook", frame_of("facebook", [("posts", body) for body in bodies]))
