@@ -37,6 +37,7 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine}
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": posts.height,
             "data_sha256": data_sha256,
@@ -46,7 +47,7 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             "quarantine_reasons": dg.MetadataValue.json(
                 dict(quarantine.group_by("reason").len().sort("len", descending=True).head(10).iter_rows())
             ),
-        }
+        },
     )
 
 
@@ -73,6 +74,7 @@ def clean_account_metrics(
     )
     data_sha256 = store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": metrics.height,
             "data_sha256": data_sha256,
@@ -80,5 +82,5 @@ def clean_account_metrics(
             "followers_withheld": int(metrics["followers"].null_count()),
             "accounts_without_posts": int((metrics["posts"] == 0).sum()),
             "previous_month_available": bool(metrics["followers_previous"].is_not_null().any()),
-        }
+        },
     )

@@ -36,12 +36,13 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         {"idx.platform_weights": weights.with_columns(methodology_version=pl.lit(methodology.version))},
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": weights.height,
             "data_sha256": data_sha256,
             "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
             "sum": float(weights["weight"].sum()),
-        }
+        },
     )
 
 
@@ -64,6 +65,7 @@ def platform_indicators(
     data_sha256 = store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
     cities = long.group_by("platform").agg(pl.col("city_id").n_unique()).sort("platform")
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": long.height,
             "data_sha256": data_sha256,
@@ -72,7 +74,7 @@ def platform_indicators(
             "missing_values": int(long["raw_value"].null_count()),
             "methodology_version": methodology.version,
             "treated_indicators": dg.MetadataValue.md(markdown_table(method.treatment_summary(long), 3)),
-        }
+        },
     )
 
 
@@ -113,6 +115,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
             else "monitored (no weight in the comprehensive index)"
         )
         return dg.MaterializeResult(
+            data_version=dg.DataVersion(data_sha256),
             metadata={
                 "dagster/row_count": scores.height,
                 "data_sha256": data_sha256,
@@ -120,7 +123,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
                 "role": role,
                 "top_ten": dg.MetadataValue.md(markdown_table(top)),
                 "top_ten_order": methodology.top_ten_order,
-            }
+            },
         )
 
     return _platform_index
@@ -158,6 +161,7 @@ def qualitative_scores(
     data_sha256 = store.replace_month(month, context.run.run_id, {"idx.qualitative_scores": panel})
     carried = panel["carried_from"].drop_nulls()
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": panel.height,
             "data_sha256": data_sha256,
@@ -166,7 +170,7 @@ def qualitative_scores(
             "carried_from": str(carried.min()) if carried.len() else "not carried",
             "raters": panel["rater"].n_unique(),
             "scores": panel.height,
-        }
+        },
     )
 
 
@@ -203,6 +207,7 @@ def comprehensive_index(
         methodology,
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": scores.height,
             "data_sha256": data_sha256,
@@ -210,7 +215,7 @@ def comprehensive_index(
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
             "top_ten_order": methodology.top_ten_order,
             "methodology_version": methodology.version,
-        }
+        },
     )
 
 
@@ -245,6 +250,7 @@ def index_uncertainty(
         },
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": intervals.height,
             "data_sha256": data_sha256,
@@ -259,5 +265,5 @@ def index_uncertainty(
                 )
             ),
             "sensitivity": dg.MetadataValue.md(markdown_table(sensitivity, 3)),
-        }
+        },
     )

@@ -95,6 +95,7 @@ def published_index(
             f"({', '.join(verdict.overridden)}): {override}"
         )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(published.content_sha256),
         metadata={
             "dagster/row_count": rows.height,
             "version": published.version,
@@ -104,7 +105,10 @@ def published_index(
             "content_sha256": published.content_sha256,
             "inputs_sha256": inputs_sha256,
             "code_version": published.record.get("code_version") or "",
-            "export": f"exports/{published.record.get('export_dir') or ''}",
+            "export": dg.MetadataValue.path(
+                str(publication.exports_path / (published.record.get("export_dir") or ""))
+            ),
+            "pull_ids": dg.MetadataValue.json(published.record.get("pull_ids") or []),
             "trace": f"cityindex trace --city {rows['city_id'][0]} --month {month} --publication v{published.version}",
             "verify": f"cityindex verify --month {month} --publication v{published.version}",
             "warnings": dg.MetadataValue.json(verdict.warnings),
@@ -117,5 +121,5 @@ def published_index(
                     )
                 )
             ),
-        }
+        },
     )

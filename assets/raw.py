@@ -31,10 +31,12 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         store = warehouse.get()
         accounts = registered_accounts(store, month, platform)
         pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run.run_id)
+        data_sha256 = store.pull_documents_sha256(pulled.pull_id)
         return dg.MaterializeResult(
+            data_version=dg.DataVersion(data_sha256),
             metadata={
                 "dagster/row_count": pulled.documents,
-                "data_sha256": store.pull_documents_sha256(pulled.pull_id),
+                "data_sha256": data_sha256,
                 "source": source.kind,
                 "pull_id": pulled.pull_id,
                 "resumed": pulled.resumed,
@@ -46,7 +48,7 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
                 "bytes": pulled.bytes,
                 "problems": len(pulled.problems),
                 "problem_files": dg.MetadataValue.json(pulled.problems[:50]),
-            }
+            },
         )
 
     return _raw

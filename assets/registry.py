@@ -27,6 +27,7 @@ def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
     per_platform = accounts.filter("active").group_by("platform").len().sort("platform")
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": cities.height,
             "data_sha256": data_sha256,
@@ -36,7 +37,7 @@ def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "active_accounts": int(accounts["active"].sum()),
             "active_accounts_per_platform": dg.MetadataValue.json(dict(per_platform.iter_rows())),
             "invented_accounts": int((accounts["provenance"] == "invented").sum()),
-        }
+        },
     )
 
 
@@ -51,9 +52,10 @@ def platform_reference(
         month, context.run.run_id, {"idx.platform_reference": reference}
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "dagster/row_count": reference.height,
             "data_sha256": data_sha256,
             "reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note"))),
-        }
+        },
     )

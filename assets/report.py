@@ -29,11 +29,13 @@ def monthly_report(
     for warning in report.warnings:
         context.log.warning(warning)
     image = base64.b64encode(report.headline_png.read_bytes()).decode("ascii")
+    data_sha256 = hashlib.sha256(report.html.read_bytes()).hexdigest()
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(data_sha256),
         metadata={
             "version": report.version,
             "new_report": report.created,
-            "data_sha256": hashlib.sha256(report.html.read_bytes()).hexdigest(),
+            "data_sha256": data_sha256,
             "report": dg.MetadataValue.path(str(report.html)),
             "directory": dg.MetadataValue.path(str(report.directory)),
             "charts": len(report.pngs),
@@ -41,5 +43,5 @@ def monthly_report(
             "headline": dg.MetadataValue.md(
                 f"![top ten](data:image/png;base64,{image})\n\n{report.headline_markdown}"
             ),
-        }
+        },
     )

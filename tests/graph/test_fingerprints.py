@@ -30,8 +30,21 @@ def test_every_asset_records_a_fingerprint_that_a_rerun_reproduces_and_the_rows_
     assert len(once) == len(first.get_asset_materialization_events()), "one per asset"
     assert all(len(digest) == 64 for digest in once.values())
     assert once == again, {key: (once[key], again.get(key)) for key in once if once[key] != again.get(key)}
+    versions = {
+        event.asset_key.to_user_string(): event.materialization.tags.get("dagster/data_version")
+        for event in first.get_asset_materialization_events()
+    }
+    assert versions == once, "Dagster's data version is the fingerprint"
 
     warehouse = Warehouse(settings.warehouse_path)
+    (publication,) = [
+        e.materialization.metadata
+        for e in first.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "published_index"
+    ]
+    recorded_pulls = warehouse.publications(AUGUST)["pull_ids"][0].to_list()
+    assert publication["pull_ids"].value == recorded_pulls and len(recorded_pulls) == 4
+    assert (settings.exports_dir / "2024-08" / "v1").samefile(publication["export"].value)
     written = {table: warehouse.read_month(table, AUGUST) for table in ("clean.posts", "clean.quarantine")}
     assert tables_sha256(written) == once["clean_posts"]
     assert (
