@@ -565,16 +565,15 @@ def build_report(
     version = int(pub["version"])
     directory = report_directory(reports_dir, month, version)
     if (directory / "report.html").exists():
-        return _existing(month, version, directory, started)
+        return _built(month, version, directory, started, created=False)
     fonts = charts.prepare_fonts(require_cjk=require_cjk_font)
     content, chart_set = build_content(warehouse, month, version, checks, fonts)
     staging = directory.with_name(f".{directory.name}.{os.getpid()}.{time.time_ns()}")
     staging.mkdir(parents=True)
     try:
-        svgs, pngs, specs = {}, {}, {}
+        svgs, specs = {}, {}
         for name, chart in chart_set.items():
             svgs[name] = charts.render(chart, fonts, staging / f"{name}.png")
-            pngs[name] = directory / f"{name}.png"
             specs[name] = chart.to_dict()
         html = _template().render(
             **content, svgs=svgs, generated_at=datetime.now().astimezone().isoformat(timespec="seconds")
@@ -590,37 +589,36 @@ def build_report(
             if not (directory / "report.html").exists():
                 raise
             shutil.rmtree(staging, ignore_errors=True)  # another process wrote the same version first
-            return _existing(month, version, directory, started)
+            return _built(month, version, directory, started, created=False)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    warnings = [] if fonts.cjk else [fonts.note]
-    return BuiltReport(
-        month,
-        version,
-        directory,
-        directory / "report.html",
-        pngs,
-        created=True,
-        seconds=time.monotonic() - started,
-        headline_png=directory / "top-ten-overall.png",
-        headline_markdown=(directory / "headline.md").read_text(encoding="utf-8"),
-        warnings=warnings,
+    return _built(
+        month, version, directory, started, created=True, warnings=[] if fonts.cjk else [fonts.note]
     )
 
 
-def _existing(month: Month, version: int, directory: Path, started: float) -> BuiltReport:
-    pngs = {p.stem: p for p in sorted(directory.glob("*.png"))}
+def _built(
+    month: Month,
+    version: int,
+    directory: Path,
+    started: float,
+    *,
+    created: bool,
+    warnings: list[str] | None = None,
+) -> BuiltReport:
+    """The report as it stands in its folder, whether this call wrote it (`created`) or found it."""
     return BuiltReport(
         month,
         version,
         directory,
         directory / "report.html",
-        pngs,
-        created=False,
+        {p.stem: p for p in sorted(directory.glob("*.png"))},
+        created=created,
         seconds=time.monotonic() - started,
         headline_png=directory / "top-ten-overall.png",
         headline_markdown=(directory / "headline.md").read_text(encoding="utf-8"),
+        warnings=warnings or [],
     )
 
 

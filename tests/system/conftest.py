@@ -129,14 +129,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _write_instance_config(env: dict[str, str]) -> None:
-    """The instance's dagster.yaml, written before two processes start on it (`cityindex dev` does it
-    for `dagster dev`)."""
+    """The instance's dagster.yaml and its storage, made before two processes start on it: each
+    would otherwise create the SQLite tables at once and one fails ("table alembic_version already
+    exists"). `dagster dev` does the same before it starts its two; a deployment runs `dagster
+    instance migrate` first."""
+    import dagster as dg
+
     from cityindex_pipeline.config import settings_from_env
     from cityindex_pipeline.instance import ensure_dagster_home
 
     previous = os.environ.get("DAGSTER_HOME")
     try:
-        ensure_dagster_home(settings_from_env(env))
+        with dg.DagsterInstance.from_config(ensure_dagster_home(settings_from_env(env))):
+            pass
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME", None)
