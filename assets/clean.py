@@ -5,10 +5,9 @@ import polars as pl
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
-from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly, previous_month
-from cityindex_pipeline.resources import WarehouseResource
+from cityindex_pipeline.resources import MethodologyVersion, WarehouseResource
 
 from .raw import raw_assets
 
@@ -16,7 +15,9 @@ from .raw import raw_assets
 @dg.asset(
     partitions_def=monthly, group_name="clean", pool="warehouse", deps=raw_assets, kinds={"duckdb", "polars"}
 )
-def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def clean_posts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+) -> dg.MaterializeResult:
     """One row per post published in the month (Beijing time), deduplicated; rejects go to clean.quarantine."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
@@ -27,7 +28,7 @@ def clean_posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             accounts.filter(platform=platform),
             month,
             platform,
-            load_methodology(),
+            methodology_version.load(),
         )
         for platform in PLATFORMS
     }

@@ -5,13 +5,12 @@ import polars as pl
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.method import index as method
-from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly, previous_month
 from cityindex_pipeline.qualitative import panel_for_month, panel_path
 from cityindex_pipeline.render import markdown_table
-from cityindex_pipeline.resources import SourceResource, WarehouseResource
+from cityindex_pipeline.resources import MethodologyVersion, SourceResource, WarehouseResource
 
 from .clean import clean_account_metrics, clean_posts
 from .registry import account_registry, platform_reference
@@ -20,11 +19,13 @@ from .registry import account_registry, platform_reference
 @dg.asset(
     partitions_def=monthly, group_name="index", pool="warehouse", deps=[platform_reference], kinds={"duckdb"}
 )
-def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def platform_weights(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+) -> dg.MaterializeResult:
     """Platform weights from user scale, activity and relevance (criteria weights in the methodology)."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    methodology = load_methodology()
+    methodology = methodology_version.load()
     weights = method.platform_weights(
         store.read_month("idx.platform_reference", month),
         methodology,
@@ -54,12 +55,12 @@ def platform_weights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     kinds={"duckdb", "polars"},
 )
 def platform_indicators(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
 ) -> dg.MaterializeResult:
     """Each city's raw indicators per computed platform, treated for outliers and normalised to 0-100."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    methodology = load_methodology()
+    methodology = methodology_version.load()
     metrics, posts = store.read_month("clean.account_metrics", month), store.read_month("clean.posts", month)
     long = method.platform_indicators(metrics, posts, methodology, methodology.coverage.platforms_in(month))
     data_sha256 = store.replace_month(month, context.run.run_id, {"idx.platform_indicators": long})
@@ -92,11 +93,13 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         description=f"The {platform} index: G, I and U scores, weighted score, rank and top ten.",
     )
     def _platform_index(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        methodology_version: MethodologyVersion,
     ) -> dg.MaterializeResult:
         month = Month.from_partition_key(context.partition_key)
         store = warehouse.get()
-        methodology = load_methodology()
+        methodology = methodology_version.load()
         long = store.read_month("idx.platform_indicators", month).filter(platform=platform)
         previous = store.read_month("idx.platform_index", month.previous()).filter(platform=platform)
         scores = method.platform_index(long, methodology, previous).with_columns(
@@ -140,13 +143,16 @@ platform_index_assets = [platform_index_asset(platform) for platform in PLATFORM
     kinds={"duckdb"},
 )
 def qualitative_scores(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    source: SourceResource,
+    methodology_version: MethodologyVersion,
 ) -> dg.MaterializeResult:
     """The expert panel (20 %): its file if one has landed, else the methodology's missing-panel
     policy (carry the last month forward, flagged, or block); SIMULATED with the simulated source."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    methodology = load_methodology()
+    methodology = methodology_version.load()
     city_ids = store.read_month("clean.registry_cities", month)["city_id"].to_list()
     path = panel_path(source.landing_path, month)
     panel = panel_for_month(
@@ -187,12 +193,12 @@ def qualitative_scores(
     kinds={"duckdb", "polars"},
 )
 def comprehensive_index(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
 ) -> dg.MaterializeResult:
     """80 % quantitative (platform indices x platform weights) + 20 % qualitative; rank and change."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    methodology = load_methodology()
+    methodology = methodology_version.load()
     scores = method.comprehensive_index(
         cities=store.read_month("clean.registry_cities", month),
         platform_scores=store.read_month("idx.platform_index", month),
@@ -227,12 +233,12 @@ def comprehensive_index(
     kinds={"duckdb", "numpy"},
 )
 def index_uncertainty(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
 ) -> dg.MaterializeResult:
     """How sure each rank is: a seeded Monte Carlo over weights, normalisation and the qualitative share."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    methodology = load_methodology()
+    methodology = methodology_version.load()
     intervals, sensitivity = simulate_uncertainty(
         indicators=store.read_month("idx.platform_indicators", month),
         weights=store.read_month("idx.platform_weights", month),

@@ -3,23 +3,24 @@
 import dagster as dg
 import polars as pl
 
-from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.method.index import cover
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
 from cityindex_pipeline.reference import load_platform_reference
 from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.render import markdown_table
-from cityindex_pipeline.resources import WarehouseResource
+from cityindex_pipeline.resources import MethodologyVersion, WarehouseResource
 
 
 @dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
-def account_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def account_registry(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+) -> dg.MaterializeResult:
     """The cities of the month's roster and their official accounts, from the versioned CSVs and the
     methodology's coverage: an account is active once started, if its city and platform are covered."""
     month = Month.from_partition_key(context.partition_key)
     registry = load_registry()
-    cities, accounts = cover(registry.cities, registry.accounts, month, load_methodology())
+    cities, accounts = cover(registry.cities, registry.accounts, month, methodology_version.load())
     accounts = accounts.with_columns(pl.lit(registry.version).alias("registry_version"))
     cities = cities.with_columns(pl.lit(registry.version).alias("registry_version"))
     data_sha256 = warehouse.get().replace_month(

@@ -5,10 +5,9 @@ import dagster as dg
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS, expectations, quality
-from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.resets import load_follower_resets
-from cityindex_pipeline.resources import PublishOptions, WarehouseResource
+from cityindex_pipeline.resources import MethodologyVersion, PublishOptions, WarehouseResource
 
 from .results import RUN_FIRST, check_result, spec
 
@@ -34,7 +33,10 @@ def clean_posts_checks(
     op_tags=RUN_FIRST, specs=[spec("clean_account_metrics", name) for name in METRIC_CHECKS]
 )
 def clean_account_metrics_checks(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    publish_options: PublishOptions,
+    methodology_version: MethodologyVersion,
 ):
     """Account metrics well formed, followers present, follower change within bounds, interactions
     consistent with their parts."""
@@ -61,7 +63,7 @@ def clean_account_metrics_checks(
             metrics, load_follower_resets(month)
         ),
         "interactions_consistent": quality.interactions_consistent(
-            metrics, store.read_month("clean.posts", month), load_methodology().interactions
+            metrics, store.read_month("clean.posts", month), methodology_version.load().interactions
         ),
     }
     for name in METRIC_CHECKS:

@@ -22,7 +22,7 @@ import polars as pl
 
 from cityindex_pipeline import PLATFORMS, charts
 from cityindex_pipeline.gates import CheckOutcome
-from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method.config import methodology_of
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse
 
@@ -239,7 +239,11 @@ def _notable_posts(posts: pl.DataFrame, platform: str, leaders: list[dict[str, A
 
 
 def _why_sentence(
-    platform_name: str, first: dict[str, Any], second: dict[str, Any] | None, dims: pl.DataFrame
+    platform_name: str,
+    first: dict[str, Any],
+    second: dict[str, Any] | None,
+    dims: pl.DataFrame,
+    dimension_weights: dict[str, float],
 ) -> str:
     """Who led, by how much, and which dimension carried the lead (weighted difference with 2nd)."""
     lead = f"{first['name_en']} led {platform_name} with {first['score']:.1f}"
@@ -251,7 +255,7 @@ def _why_sentence(
     b = dims.filter(city_id=second["city_id"])
     if a.height and b.height:
         gaps = []
-        for dimension, weight in _dimension_weights().items():
+        for dimension, weight in dimension_weights.items():
             column = f"{dimension}_score"
             gaps.append((weight * (a[column][0] - b[column][0]), dimension, a[column][0], b[column][0]))
         gaps.sort(reverse=True)
@@ -262,10 +266,6 @@ def _why_sentence(
                 f" ({mine:.1f} against {theirs:.1f}, worth {gap:.1f} points)"
             )
     return text + "."
-
-
-def _dimension_weights() -> dict[str, float]:
-    return {d.name: d.weight for d in load_methodology().dimensions}
 
 
 def _trends(
@@ -341,7 +341,8 @@ def build_content(
     metrics = warehouse.read_month("clean.account_metrics", month)
     posts = warehouse.read_month("clean.posts", month)
     weights = warehouse.read_month("idx.platform_weights", month).sort("weight", descending=True)
-    dimension_weights = _dimension_weights()
+    methodology = methodology_of(pub["methodology_version"])  # what computed the month, not today's
+    dimension_weights = {d.name: d.weight for d in methodology.dimensions}
 
     sections = []
     for platform in PLATFORMS:
@@ -396,7 +397,7 @@ def build_content(
                 "name": name,
                 "cities": ranking.height,
                 "weight": float(weights.filter(platform=platform)["weight"][0]),
-                "why": _why_sentence(name, first, second, platform_dims) if first else "",
+                "why": _why_sentence(name, first, second, platform_dims, dimension_weights) if first else "",
                 "rows": rows,
                 "shows_views": any(r["views_per_video"] is not None for r in rows),
                 "shows_exposures": any(r["exposures"] is not None for r in rows),
@@ -456,7 +457,6 @@ def build_content(
         )
     )
     provenance = sorted(set(warehouse.read_month("clean.registry_accounts", month)["provenance"]))
-    methodology = load_methodology()
     robust = [r for r in top if r["rank_robust"]]
     content = {
         "title": f"Communication Impact Index on Overseas Social Media — {label}",

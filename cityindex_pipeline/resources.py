@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from cityindex_pipeline.config import Settings
+from cityindex_pipeline.method.config import Methodology, load_methodology
 from cityindex_pipeline.sources import Source, make_source
 from cityindex_pipeline.warehouse import Warehouse
 
@@ -72,6 +73,17 @@ class PublishOptions(dg.ConfigurableResource):
     override_errors: str = ""
 
 
+class MethodologyVersion(dg.ConfigurableResource):
+    """Which methodology the assets compute with: an archived version (`method/versions/`), or ""
+    for the one `CITYINDEX_METHODOLOGY_VERSION` names (the current `methodology.yaml` when unset).
+    `cityindex verify` sets the version a publication recorded, for its own run only."""
+
+    version: str = ""
+
+    def load(self) -> Methodology:
+        return load_methodology(self.version.strip() or None)
+
+
 class ReportsResource(dg.ConfigurableResource):
     """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
 
@@ -92,5 +104,6 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
         ),
         "publish_options": PublishOptions(),
+        "methodology_version": MethodologyVersion(),
         "reports": ReportsResource(directory=str(settings.reports_dir)),
     }

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
+from cityindex_pipeline.method.config import methodology_of
 from cityindex_pipeline.method.index import city_indicators, combine
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.registry import Registry
@@ -102,10 +102,7 @@ def _trace(
     metrics = warehouse.read_month("clean.account_metrics", month).filter(city_id=city_id)
     posts = warehouse.read_month("clean.posts", month).filter(city_id=city_id)
     panel = warehouse.read_month("idx.qualitative_scores", month).filter(city_id=city_id)
-    try:  # the method that computed the month, not necessarily today's
-        methodology = load_methodology(final["methodology_version"])
-    except UnknownMethodologyVersion:
-        methodology = load_methodology()
+    methodology = methodology_of(final["methodology_version"])  # what computed the month, not today's
     dimension_weights = {d.name: d.weight for d in methodology.dimensions}
     aggregation = methodology.aggregation
 

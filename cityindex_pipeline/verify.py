@@ -12,9 +12,6 @@ the answer: only the recorded inputs are used.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,6 @@ import polars as pl
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings
-from cityindex_pipeline.method.config import VERSION_VARIABLE
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.publication import (
     CONTENT_COLUMNS,
@@ -230,14 +226,18 @@ def _run(scratch_dir: Path, month: Month, methodology_version: str) -> pl.DataFr
 
     from assets import all_assets
     from checks import all_checks
-    from cityindex_pipeline.resources import resources_for
+    from cityindex_pipeline.resources import MethodologyVersion, resources_for
 
     settings = Settings(home=scratch_dir, source="simulated", seed=0)  # no source is pulled
-    with _methodology(methodology_version), dg.DagsterInstance.ephemeral() as instance:
+    resources = {
+        **resources_for(settings),
+        "methodology_version": MethodologyVersion(version=methodology_version),
+    }
+    with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [*all_assets, *all_checks],
             partition_key=month.partition_key,
-            resources=resources_for(settings),
+            resources=resources,
             selection=dg.AssetSelection.assets(*RECOMPUTED_ASSETS),
             instance=instance,
             run_config={
@@ -257,17 +257,3 @@ def _run(scratch_dir: Path, month: Month, methodology_version: str) -> pl.DataFr
         scratch.read_month("clean.registry_cities", month),
         scratch.read_month("idx.index_uncertainty", month),
     )
-
-
-@contextmanager
-def _methodology(version: str) -> Iterator[None]:
-    """Run with the methodology version the publication recorded, whatever the current one is."""
-    before = os.environ.get(VERSION_VARIABLE)
-    os.environ[VERSION_VARIABLE] = version
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(VERSION_VARIABLE, None)
-        else:
-            os.environ[VERSION_VARIABLE] = before

@@ -157,6 +157,15 @@ def load_methodology(version: str | None = None, *, path: Path | None = None) ->
     return methodology
 
 
+def methodology_of(recorded_version: str) -> Methodology:
+    """The methodology that computed a month, by the version recorded with it; the current one when
+    that version is not in the archive (a development version that was never released)."""
+    try:
+        return load_methodology(recorded_version)
+    except UnknownMethodologyVersion:
+        return load_methodology()
+
+
 @cache
 def _load(path: Path) -> Methodology:
     text = path.read_text(encoding="utf-8")
