@@ -139,6 +139,7 @@ def _write_instance_config(env: dict[str, str]) -> None:
     from cityindex_pipeline.instance import ensure_dagster_home
 
     previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]  # not one an earlier test of this worker left
     try:
         with dg.DagsterInstance.from_config(ensure_dagster_home(settings_from_env(env))):
             pass
