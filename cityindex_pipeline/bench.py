@@ -259,6 +259,10 @@ def verify_latency(settings: Settings, month: Month, repeat: int) -> float | Non
     return _timed(lambda: runner.invoke(main, ["verify", "--month", month.partition_key], env=env), repeat)[0]
 
 
+PEER_COLUMNS = ("account_handle", "endpoint", "page", "body")
+"""What the peer reads of the documents, as a notebook would load them."""
+
+
 def pandas_peer(settings: Settings, month: Month) -> dict[str, Any]:
     """The analyst's version from the same stored documents: seconds, and its scores."""
     from benchmarks.pandas_peer import run_peer
@@ -266,7 +270,7 @@ def pandas_peer(settings: Settings, month: Month) -> dict[str, Any]:
 
     store = Warehouse(settings.warehouse_path)
     with store.session():
-        documents = {p: store.raw_documents(month, p).to_pandas() for p in PLATFORMS}
+        documents = {p: store.raw_documents(month, p).select(PEER_COLUMNS).to_pandas() for p in PLATFORMS}
         accounts = store.read_month("clean.registry_accounts", month).to_pandas()
         cities = store.read_month("clean.registry_cities", month).to_pandas()
         weights = store.read_month("idx.platform_weights", month).to_pandas()
