@@ -306,9 +306,11 @@ def measure_scale(scale: int, repeat: int) -> dict[str, Any]:
 
         clean_runs = [raw_to_clean(settings, BENCH_MONTH) for _ in range(repeat)]
         clean_seconds = statistics.median(r["seconds"] for r in clean_runs)
-        floor_seconds = statistics.median(
-            parse_floor(clean_runs[0]["documents_frames"]) for _ in range(repeat)
-        )
+        documents = clean_runs[0]["documents_frames"]
+        for run in clean_runs:
+            del run["documents_frames"]
+        floor_seconds = statistics.median(parse_floor(documents) for _ in range(repeat))
+        del documents  # not held through the steps that follow (peak RSS is the process's)
         first = clean_runs[0]
         result["raw_to_clean"] = {
             "seconds": clean_seconds,
