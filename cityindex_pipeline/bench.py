@@ -259,6 +259,10 @@ def verify_latency(settings: Settings, month: Month, repeat: int) -> float | Non
     return _timed(lambda: runner.invoke(main, ["verify", "--month", month.partition_key], env=env), repeat)[0]
 
 
+PEER_COLUMNS = ("account_handle", "endpoint", "page", "body")
+"""What the peer reads of the documents, as a notebook would load them."""
+
+
 def pandas_peer(settings: Settings, month: Month) -> dict[str, Any]:
     """The analyst's version from the same stored documents: seconds, and its scores."""
     from benchmarks.pandas_peer import run_peer
@@ -266,7 +270,7 @@ def pandas_peer(settings: Settings, month: Month) -> dict[str, Any]:
 
     store = Warehouse(settings.warehouse_path)
     with store.session():
-        documents = {p: store.raw_documents(month, p).to_pandas() for p in PLATFORMS}
+        documents = {p: store.raw_documents(month, p).select(PEER_COLUMNS).to_pandas() for p in PLATFORMS}
         accounts = store.read_month("clean.registry_accounts", month).to_pandas()
         cities = store.read_month("clean.registry_cities", month).to_pandas()
         weights = store.read_month("idx.platform_weights", month).to_pandas()
@@ -302,9 +306,11 @@ def measure_scale(scale: int, repeat: int) -> dict[str, Any]:
 
         clean_runs = [raw_to_clean(settings, BENCH_MONTH) for _ in range(repeat)]
         clean_seconds = statistics.median(r["seconds"] for r in clean_runs)
-        floor_seconds = statistics.median(
-            parse_floor(clean_runs[0]["documents_frames"]) for _ in range(repeat)
-        )
+        documents = clean_runs[0]["documents_frames"]
+        for run in clean_runs:
+            del run["documents_frames"]
+        floor_seconds = statistics.median(parse_floor(documents) for _ in range(repeat))
+        del documents  # not held through the steps that follow (peak RSS is the process's)
         first = clean_runs[0]
         result["raw_to_clean"] = {
             "seconds": clean_seconds,

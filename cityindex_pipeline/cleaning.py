@@ -19,7 +19,7 @@ from cityindex_pipeline.method.config import Methodology
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
 from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, POST_FIELDS
-from cityindex_pipeline.parsing.setwise import COUNTS, read_documents
+from cityindex_pipeline.parsing.setwise import COUNTS, read_documents, read_profiles
 
 COUNT_COLUMNS = COUNTS
 
@@ -258,7 +258,7 @@ def profiles_of(documents: pl.DataFrame, platform: str) -> pl.DataFrame:
         .sort("account_handle", "page")
         .with_row_index("doc_index")
     )
-    rows = read_documents(platform, profile_docs).profiles
+    rows = read_profiles(platform, profile_docs)
     latest = (
         rows.join(profile_docs.select("doc_index", "account_handle", "sha256", "pull_id"), on="doc_index")
         .sort("doc_index", "record_index")

@@ -18,14 +18,30 @@ Left out, so that a month pulled and computed again from identical documents kee
 (each row still carries the sha256 of its raw document, which is content)."""
 
 
-def frame_sha256(frame: pl.DataFrame) -> str:
+ROWS_PER_CHUNK = 65_536
+"""Rows serialised at a time: a month of posts as one JSON text, then as Python strings, took more
+memory than the posts themselves."""
+
+
+def frame_sha256(frame: pl.DataFrame, rows_per_chunk: int = ROWS_PER_CHUNK) -> str:
     """sha256 of the rows as JSON lines (columns in name order, `PROVENANCE_COLUMNS` left out, lines
-    sorted, each ending in a newline): independent of row order and of the run that wrote them."""
+    sorted, each ending in a newline): independent of row order and of the run that wrote them.
+
+    The lines are those of `write_ndjson().splitlines()` over the whole frame, made a chunk of rows
+    at a time (each chunk's text ends at a row's end, so its lines are the same) and sorted as one
+    string column (UTF-8 byte order is Python's code point order)."""
     content = frame.select(sorted(c for c in frame.columns if c not in PROVENANCE_COLUMNS))
-    lines = sorted(content.write_ndjson().splitlines()) if content.height else []
+    lines = pl.concat(
+        [
+            pl.Series(chunk.write_ndjson().splitlines(), dtype=pl.String)
+            for chunk in content.iter_slices(rows_per_chunk)
+        ]
+        or [pl.Series(dtype=pl.String)]
+    ).sort()
     digest = hashlib.sha256()
-    for line in lines:
-        digest.update(line.encode("utf-8") + b"\n")
+    for start in range(0, lines.len(), rows_per_chunk):
+        ended = lines.slice(start, rows_per_chunk) + "\n"
+        digest.update(ended.str.join("").cast(pl.Binary).item())
     return digest.hexdigest()
 
 

@@ -91,17 +91,22 @@ def _trace(
         )
     city = find_city(cities, name)
     city_id = city["city_id"]
-    comprehensive = warehouse.read_month("idx.comprehensive_index", month).filter(city_id=city_id)
+    of_city = {"city_id": city_id}
+    comprehensive = warehouse.read_month("idx.comprehensive_index", month, where=of_city)
     if comprehensive.height == 0:
         raise TraceError(f"no comprehensive index for {city['name_en']} in {month}")
     final = comprehensive.row(0, named=True)
     publication = _publication(warehouse, month, city_id, version)
     weights = warehouse.read_month("idx.platform_weights", month)
-    platform_index = warehouse.read_month("idx.platform_index", month).filter(city_id=city_id)
-    indicators = warehouse.read_month("idx.platform_indicators", month).filter(city_id=city_id)
-    metrics = warehouse.read_month("clean.account_metrics", month).filter(city_id=city_id)
-    posts = warehouse.read_month("clean.posts", month).filter(city_id=city_id)
-    panel = warehouse.read_month("idx.qualitative_scores", month).filter(city_id=city_id)
+    platform_index = warehouse.read_month("idx.platform_index", month, where=of_city)
+    indicators = warehouse.read_month("idx.platform_indicators", month, where=of_city)
+    metrics = warehouse.read_month("clean.account_metrics", month, where=of_city)
+    posts = warehouse.read_month("clean.posts", month, where=of_city)
+    panel = warehouse.read_month("idx.qualitative_scores", month, where=of_city)
+    traced_posts = posts.filter(pl.col("platform").is_in(platform_index["platform"].implode()))
+    held = _documents(
+        warehouse, month, traced_posts if platform is None else traced_posts.filter(platform=platform)
+    )
     methodology = methodology_of(final["methodology_version"])  # what computed the month, not today's
     dimension_weights = {d.name: d.weight for d in methodology.dimensions}
     aggregation = methodology.aggregation
@@ -163,8 +168,7 @@ def _trace(
                     metrics.filter(platform=traced_platform),
                     posts.filter(platform=traced_platform),
                     documents=platform in (None, traced_platform),
-                    warehouse=warehouse,
-                    month=month,
+                    held=held,
                     reconciliations=reconciliations,
                 ),
             }
@@ -293,15 +297,16 @@ def _accounts(
     posts: pl.DataFrame,
     *,
     documents: bool,
-    warehouse: Warehouse,
-    month: Month,
+    held: dict[tuple[str, str], dict[str, Any]],
     reconciliations: list[Reconciliation],
 ) -> list[dict[str, Any]]:
-    """Each account's metrics, recomputed from its posts; each post with the raw document holding it."""
-    held = _documents(warehouse, month, posts) if documents else {}
+    """Each account's metrics, recomputed from its posts; each post with the raw document holding it
+    (from `held`, the documents of the traced posts, fetched together in one scan)."""
+    by_interactions = posts.sort("interactions", descending=True, maintain_order=True)
+    posts_of = by_interactions.partition_by("account_handle", as_dict=True, maintain_order=True)
     accounts = []
     for account in metrics.drop("month", "run_id").iter_rows(named=True):
-        own = posts.filter(account_handle=account["account_handle"]).sort("interactions", descending=True)
+        own = posts_of.get((account["account_handle"],), posts.clear())
         handle = f"@{account['account_handle']}"
         reconciliations.append(
             Reconciliation(f"{handle} posts = count of its posts", account["posts"], own.height)
@@ -348,7 +353,8 @@ def _accounts(
 def _documents(
     warehouse: Warehouse, month: Month, posts: pl.DataFrame
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """The raw documents holding these posts (and their insights), keyed by (pull_id, sha256)."""
+    """The raw documents holding these posts (and their insights), keyed by (pull_id, sha256): one
+    query for every platform, since each scans the month's documents."""
     digests = sorted(set(posts["source_sha256"].drop_nulls()) | set(posts["insights_sha256"].drop_nulls()))
     if not digests:
         return {}

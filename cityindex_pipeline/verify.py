@@ -11,7 +11,6 @@ the answer: only the recorded inputs are used.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,14 +97,14 @@ def recompute(warehouse: Warehouse, month: Month, version: int | None, scratch_d
     pull_ids = sorted(record["pull_ids"])
     notes = _copy_inputs(warehouse, scratch, month, pull_ids, record)
     documents = scratch.query(
-        "SELECT pull_id, platform, account_handle, endpoint, page, sha256, body FROM raw.documents"
+        "SELECT pull_id, platform, account_handle, endpoint, page, sha256 FROM raw.documents"
     )
-    tampered = [
-        {key: row[key] for key in ("pull_id", "platform", "account_handle", "endpoint", "page", "sha256")}
-        | {"sha256_of_text": digest}
-        for row in documents.iter_rows(named=True)
-        if (digest := hashlib.sha256(row["body"].encode("utf-8")).hexdigest()) != row["sha256"]
-    ]
+    # DuckDB hashes each stored text where it lies (the UTF-8 bytes, as hashlib would): no month
+    # of bodies is held in memory while the month is recomputed
+    tampered = scratch.query(
+        "SELECT * FROM (SELECT pull_id, platform, account_handle, endpoint, page, sha256,"
+        " sha256(body) AS sha256_of_text FROM raw.documents) WHERE sha256_of_text <> sha256"
+    ).to_dicts()
     inputs_sha256, qualitative_sha256 = inputs_fingerprint(
         documents, scratch.read_month("idx.qualitative_scores", month)
     )
@@ -185,10 +184,9 @@ def _copy_inputs(
     """The recorded pulls, the month's snapshots and the previous month's tables, copied as they are."""
     notes = []
     for table in ("raw.pulls", "raw.pull_accounts", "raw.documents", "raw.source_problems"):
-        rows = warehouse.query(
-            f"SELECT * FROM {table} WHERE list_contains($pulls, pull_id)", {"pulls": pull_ids}
-        )
-        scratch.append(table, rows)
+        for pull_id in pull_ids:  # a pull at a time: a month's documents at once doubled verify's memory
+            rows = warehouse.query(f"SELECT * FROM {table} WHERE pull_id = $pull", {"pull": pull_id})
+            scratch.append(table, rows)
     found = set(scratch.query("SELECT pull_id FROM raw.pulls")["pull_id"])
     if missing := sorted(set(pull_ids) - found):
         raise VerifyError(

@@ -361,28 +361,55 @@ class DocumentRows:
     rejected: pl.DataFrame
 
 
-def read_documents(platform: str, documents: pl.DataFrame) -> DocumentRows:
+DOCUMENTS_PER_BATCH = 4_096
+"""Documents read together: DuckDB's tables of transformed bodies hold a batch, not a month (at 100
+times the accounts, a month's insights alone took 600 MiB there)."""
+
+
+def read_documents(
+    platform: str, documents: pl.DataFrame, documents_per_batch: int = DOCUMENTS_PER_BATCH
+) -> DocumentRows:
     """The rows `parse_document` gives for each document (`doc_index`, `endpoint`, `body`): posts and
-    insights read set-wise where the documents are plain, everything else by the parsers."""
+    insights read set-wise where the documents are plain, everything else by the parsers; a batch
+    of documents at a time, in their order."""
+    starts = range(0, max(documents.height, 1), documents_per_batch)
+    with duckdb.connect() as con:
+        con.execute(_MACROS)
+        batches = [
+            _read_batch(con, platform, documents.slice(start, documents_per_batch)) for start in starts
+        ]
+    return DocumentRows(
+        posts=pl.concat([b.posts for b in batches]).sort("doc_index", "record_index"),
+        insights=pl.concat([b.insights for b in batches]).sort("doc_index", "record_index"),
+        profiles=pl.concat([b.profiles for b in batches]),
+        rejected=pl.concat([b.rejected for b in batches]),
+    )
+
+
+def read_profiles(platform: str, documents: pl.DataFrame) -> pl.DataFrame:
+    """Profile rows of profile documents (`doc_index`, `endpoint`, `body`): one small document per
+    account, read by the parsers, with no set-wise pass over posts that are not there."""
+    return _parse_record_by_record(platform, documents).profiles
+
+
+def _read_batch(con: duckdb.DuckDBPyConnection, platform: str, documents: pl.DataFrame) -> DocumentRows:
     post_endpoint, insight_endpoint = POST_ENDPOINTS[platform], INSIGHT_ENDPOINTS.get(platform)
     posts_docs = documents.filter(pl.col("endpoint") == post_endpoint).select("doc_index", "body")
     insight_docs = documents.filter(pl.col("endpoint").eq_missing(insight_endpoint)).select(
         "doc_index", "body"
     )
-    with duckdb.connect() as con:
-        con.execute(_MACROS)
-        posts, posts_left = _read_posts(con, POST_READERS[platform], posts_docs)
-        if insight_endpoint is not None:
-            insights, insights_left = _read_insights(con, INSIGHT_METRICS[platform], insight_docs)
-        else:
-            insights, insights_left = pl.DataFrame(schema=INSIGHT_ROW_SCHEMA), []
+    posts, posts_left = _read_posts(con, POST_READERS[platform], posts_docs)
+    if insight_endpoint is not None:
+        insights, insights_left = _read_insights(con, INSIGHT_METRICS[platform], insight_docs)
+    else:
+        insights, insights_left = pl.DataFrame(schema=INSIGHT_ROW_SCHEMA), []
     read = (set(posts_docs["doc_index"]) - set(posts_left)) | (
         set(insight_docs["doc_index"]) - set(insights_left)
     )
     by_record = _parse_record_by_record(platform, documents.filter(~pl.col("doc_index").is_in(sorted(read))))
     return DocumentRows(
-        posts=pl.concat([posts, by_record.posts]).sort("doc_index", "record_index"),
-        insights=pl.concat([insights, by_record.insights]).sort("doc_index", "record_index"),
+        posts=pl.concat([posts, by_record.posts]),
+        insights=pl.concat([insights, by_record.insights]),
         profiles=by_record.profiles,
         rejected=by_record.rejected,
     )

@@ -53,3 +53,11 @@ def test_documents_are_fingerprinted_by_their_own_sha256():
     )
     assert documents_sha256(documents) == documents_sha256(documents.reverse())
     assert documents_sha256(documents) != documents_sha256(documents.with_columns(sha256=pl.lit("aa")))
+
+
+def test_chunks_of_rows_give_the_digest_of_the_whole_frame():
+    texts = ["a\u2028b", "emoji \U0001f600", "中文", "line\nbreak", "", None, "z\x85", "tab\t"] * 5
+    frame = pl.DataFrame({"n": list(range(len(texts))), "text": texts})
+    whole = sorted(frame.write_ndjson().splitlines())
+    expected = hashlib.sha256("".join(f"{line}\n" for line in whole).encode()).hexdigest()
+    assert {frame_sha256(frame, rows_per_chunk=size) for size in (1, 3, 7, 1000)} == {expected}

@@ -38,6 +38,18 @@ def test_a_simulated_month_reads_the_same():
         assert_same_reading(platform, frame_of(platform, [(d.endpoint, d.body) for d in documents]))
 
 
+def test_a_month_read_in_small_batches_reads_the_same_in_the_same_order():
+    for platform in PLATFORMS:
+        documents = sample(platform, Month(2024, 9))
+        frame = frame_of(platform, [(d.endpoint, d.body) for d in documents])
+        whole, batched = (
+            read_documents(platform, frame),
+            read_documents(platform, frame, documents_per_batch=7),
+        )
+        for part in ("posts", "insights", "profiles", "rejected"):
+            assert_frame_equal(getattr(batched, part), getattr(whole, part))
+
+
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=40, deadline=None)
 @given(
     facebook_posts(),
