@@ -1,7 +1,6 @@
 """Publication: the gated, immutable, versioned monthly index."""
 
 import dagster as dg
-import polars as pl
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.check_results import check_outcomes
@@ -60,10 +59,11 @@ def published_index(
         cities,
         store.read_month("idx.index_uncertainty", month),
     )
-    documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
     qualitative = store.read_month("idx.qualitative_scores", month)
-    inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, qualitative)
     pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
+    # the documents' keys and sha256 only: the fingerprint never reads a body
+    documents = store.document_keys([str(pull["pull_id"]) for pull in pulls if pull is not None])
+    inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, qualitative)
     override = publish_options.override_errors.strip()
     published = publish_month(
         store,

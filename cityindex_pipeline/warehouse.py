@@ -412,13 +412,18 @@ class Warehouse:
         )
         return documents.sort("account_handle", "endpoint", "page", maintain_order=True)
 
+    def document_keys(self, pull_ids: Sequence[str]) -> pl.DataFrame:
+        """Platform, account, endpoint, page and sha256 of the pulls' documents, without their bodies:
+        what fingerprints of raw documents need."""
+        return self.query(
+            "SELECT platform, account_handle, endpoint, page, sha256 FROM raw.documents "
+            "WHERE list_contains($pull_ids, pull_id)",
+            {"pull_ids": list(pull_ids)},
+        )
+
     def pull_documents_sha256(self, pull_id: str) -> str:
         """Which documents a pull holds, by their own sha256 (`fingerprint.documents_sha256`)."""
-        keys = self.query(
-            "SELECT platform, account_handle, endpoint, page, sha256 FROM raw.documents WHERE pull_id = $pull_id",
-            {"pull_id": pull_id},
-        )
-        return documents_sha256(keys)
+        return documents_sha256(self.document_keys([pull_id]))
 
     def source_problems(self, pull_id: str) -> pl.DataFrame:
         """What a pull recorded as unusable (files, error responses), with the reason."""
