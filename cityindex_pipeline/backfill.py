@@ -47,6 +47,16 @@ query Backfill($id: String!) {
 }
 """
 
+RUNS = """
+query Runs($filter: RunsFilter!) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs { results { runId status startTime endTime } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 ASSET_KEYS = """
 query { assetNodes { assetKey { path } partitionDefinition { name } } }
 """
@@ -73,6 +83,18 @@ class Progress:
     @property
     def succeeded(self) -> bool:
         return self.status in {"COMPLETED", "COMPLETED_SUCCESS"} and self.failed == 0
+
+
+@dataclass(frozen=True)
+class RunTimes:
+    run_id: str
+    status: str
+    started: float | None
+    ended: float | None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.started is None or self.ended is None else self.ended - self.started
 
 
 def months_between(first: Month, last: Month) -> list[Month]:
@@ -130,6 +152,14 @@ class DagsterWebserver:
             failed=sum(c["numPartitionsFailed"] for c in counts),
             in_progress=sum(c["numPartitionsInProgress"] for c in counts),
         )
+
+    def runs(self, backfill_id: str) -> list[RunTimes]:
+        """The runs the backfill launched, with their status and start and end times (epoch seconds)."""
+        variables = {"filter": {"tags": [{"key": "dagster/backfill", "value": backfill_id}]}}
+        runs = self.graphql(RUNS, variables)["runsOrError"]
+        if runs["__typename"] != "Runs":
+            raise BackfillError(f"{runs['__typename']}: {runs.get('message')}")
+        return [RunTimes(r["runId"], r["status"], r["startTime"], r["endTime"]) for r in runs["results"]]
 
     def wait(
         self,

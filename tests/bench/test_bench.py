@@ -73,7 +73,7 @@ def test_pandas_peer_gives_the_pipelines_scores(september_warehouse):
 def test_bench_writes_every_metric(tmp_path):
     out = tmp_path / "out.json"
     result = CliRunner().invoke(
-        main, ["bench", "--scale", "1", "--repeat", "1", "--backfill-months", "2", "--json", str(out)]
+        main, ["bench", "--scale", "1", "--repeat", "1", "--backfill-months", "1", "--json", str(out)]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -82,11 +82,21 @@ def test_bench_writes_every_metric(tmp_path):
     e2e = one["end_to_end"]
     parts = e2e["dagster_seconds"] + e2e["great_expectations_seconds"] + e2e["ours_seconds"]
     assert parts == pytest.approx(e2e["seconds"])
-    assert one["raw_to_clean"]["posts_per_second"] > 0 and one["raw_to_clean"]["ratio_to_floor"] > 0
+    clean = one["raw_to_clean"]
+    assert (
+        clean["posts_per_second"] > 0
+        and clean["ratio_to_floor"] > 0
+        and clean["in_memory_ratio_to_floor"] > 0
+    )
+    assert clean["in_memory_seconds"] < clean["seconds"]  # from storage = the read + the same parsing
     assert one["index"]["city_platforms_per_second"] > 0 and one["index"]["draws"] == 1000
     assert one["pandas_peer"]["max_score_difference"] <= 1e-9 and one["pandas_peer"]["speedup"] > 0
     assert one["audit"]["trace_seconds"] > 0 and "verify_seconds" in one["audit"]
     assert one["peak_rss_mib"] > 0
-    assert report["backfill"]["months"] == 2 and report["backfill"]["success"]
-    assert report["backfill"]["per_month_vs_alone"] > 0
+    backfill = report["backfill"]
+    assert backfill["months"] == 1 and backfill["success"] and backfill["in_process"]["success"]
+    # through the daemon: a run per group of assets it may launch together, each recorded with its time
+    assert backfill["runs"] == backfill["one_month_alone_runs"] > 1
+    assert 0 < backfill["run_seconds_total"] < backfill["seconds"]
+    assert backfill["per_month_vs_alone"] == pytest.approx(1.0)
     assert set(report["targets"]) >= {"framework_share_at_10", "raw_to_clean_vs_floor", "trace_seconds_at_10"}

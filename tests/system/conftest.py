@@ -13,9 +13,6 @@ the PostgreSQL tests are skipped, saying so (`.ci/run` always sets it).
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -23,11 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from cityindex_pipeline.backfill import DagsterWebserver, Progress
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.services import (
+    STARTUP_SECONDS,
+    Services,
+    free_port,
+    running_services,
+    service_environment,
+    spawn,
+    stop,
+    wait_until_loaded,
+)
 
 POSTGRES_VARIABLE = "CITYINDEX_TEST_POSTGRES_URL"
 BACKFILL_MONTHS = [Month(2024, 8), Month(2024, 9)]
@@ -41,9 +47,8 @@ class RunningDagster:
     dagster_home: Path
     env: dict[str, str]
     log: Path
-    daemon: subprocess.Popen | None = None
-    """The daemon's own process, when it runs apart from the webserver (the embedded instance)."""
-    process_env: dict[str, str] | None = None
+    services: Services | None = None
+    """Webserver and daemon in processes of their own (the embedded instance), else `dagster dev`."""
 
     @property
     def server(self) -> DagsterWebserver:
@@ -77,12 +82,6 @@ class Backfilled:
     progress_when_killed: Progress | None = None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _postgres_database(admin_url: str) -> tuple[str, callable]:
     """A fresh database on the server of `admin_url`; returns its URL and a function that drops it."""
     import psycopg2
@@ -106,116 +105,44 @@ def _postgres_database(admin_url: str) -> tuple[str, callable]:
     )
 
 
-WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            args, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _write_instance_config(env: dict[str, str]) -> None:
-    """The instance's dagster.yaml and its storage, made before two processes start on it: each
-    would otherwise create the SQLite tables at once and one fails ("table alembic_version already
-    exists"). `dagster dev` does the same before it starts its two; a deployment runs `dagster
-    instance migrate` first."""
-    import dagster as dg
-
-    from cityindex_pipeline.config import settings_from_env
-    from cityindex_pipeline.instance import ensure_dagster_home
-
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]  # not one an earlier test of this worker left
-    try:
-        with dg.DagsterInstance.from_config(ensure_dagster_home(settings_from_env(env))):
-            pass
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
-
-
-def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
-    daemon = Path(sys.executable).with_name("dagster-daemon")
-    return _spawn([str(daemon), "run", "-w", str(WORKSPACE)], env, log)
-
-
-def kill_and_restart_daemon(dagster: RunningDagster) -> None:
-    """SIGKILL the daemon process alone (a crash: no shutdown of its own), then start a new one. Runs
-    already launched go on in their code server, which outlives its parent until they finish."""
-    assert dagster.daemon is not None and dagster.process_env is not None
-    dagster.daemon.send_signal(signal.SIGKILL)
-    dagster.daemon.wait(timeout=30)
-    dagster.daemon = start_daemon(dagster.process_env, dagster.log)
-
-
 def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
     home = root / "home"
-    dagster_home = home / "dagster"
-    env = {"CITYINDEX_HOME": str(home), "DAGSTER_HOME": str(dagster_home), "CITYINDEX_SOURCE": "simulated"}
+    log = root / "dagster.log"
+    extra: dict[str, str] = {}
     drop = None
     if kind == "postgres":
         admin = os.environ.get(POSTGRES_VARIABLE)
         if not admin:
             pytest.skip(f"{POSTGRES_VARIABLE} is not set: no PostgreSQL server to run the instance on")
         url, drop = _postgres_database(admin)
-        env["CITYINDEX_DAGSTER_POSTGRES_URL"] = url
-    port = free_port()
-    log = root / "dagster.log"
-    process_env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_PG_", "CITYINDEX_"))}
-    process_env.pop("DAGSTER_HOME", None)
-    process_env.update(env)
-    bin_dir = Path(sys.executable).parent
-    daemon = None
-    if kind == "postgres":
-        process = _spawn([str(bin_dir / "cityindex"), "dev", "--port", str(port)], process_env, log)
-    else:
-        _write_instance_config(env)
-        process = _spawn(
-            [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)],
-            process_env,
-            log,
-        )
-        daemon = start_daemon(process_env, log)
-    running = None
-    url = f"http://127.0.0.1:{port}"
+        extra["CITYINDEX_DAGSTER_POSTGRES_URL"] = url
+    process_env = service_environment(home, extra)
+    env = {k: v for k, v in process_env.items() if k.startswith(("CITYINDEX_", "DAGSTER_HOME"))}
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            for child in (process, daemon):
-                if child is not None and child.poll() is not None:
-                    raise RuntimeError(f"Dagster exited:\n{log.read_text(errors='replace')[-4000:]}")
-            try:
-                if httpx.get(f"{url}/server_info", timeout=5).status_code == 200:
-                    DagsterWebserver(url).asset_keys()  # the code location has loaded
-                    break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(1)
-        running = RunningDagster(kind, url, home, dagster_home, env, log, daemon, process_env)
-        yield running
+        if kind == "postgres":
+            yield from _dagster_dev(home, env, process_env, log)
+        else:
+            with running_services(process_env, log) as services:
+                yield RunningDagster(kind, services.url, home, home / "dagster", env, log, services)
     finally:
-        for child in (running.daemon if running else daemon, process):
-            if child is not None:
-                _stop(child)
         if drop is not None:
             drop()
+
+
+def _dagster_dev(
+    home: Path, env: dict[str, str], process_env: dict[str, str], log: Path
+) -> Iterator[RunningDagster]:
+    """`cityindex dev`: webserver and daemon under one `dagster dev` process."""
+    port = free_port()
+    process = spawn(
+        [str(Path(sys.executable).with_name("cityindex")), "dev", "--port", str(port)], process_env, log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_loaded(url, [process], log, STARTUP_SECONDS)
+        yield RunningDagster("postgres", url, home, home / "dagster", env, log)
+    finally:
+        stop(process)
 
 
 @pytest.fixture(scope="session", params=["embedded", "postgres"])
@@ -226,10 +153,10 @@ def backfilled(request, tmp_path_factory) -> Iterator[Backfilled]:
         started = time.monotonic()
         backfill_id = dagster.server.launch_backfill(BACKFILL_MONTHS, title="system test")
         killed_at, when_killed = None, None
-        if dagster.daemon is not None:
+        if dagster.services is not None:
             when_killed = _wait_for_some_progress(dagster, backfill_id)
             killed_at = time.time()
-            kill_and_restart_daemon(dagster)
+            dagster.services.kill_and_restart_daemon()
         progress = dagster.server.wait(backfill_id, timeout=900)
         yield Backfilled(
             dagster,

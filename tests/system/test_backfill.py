@@ -42,6 +42,10 @@ def test_the_backfill_materialises_every_partition_and_passes_every_check(backfi
             assert passed >= keys, (check_key, passed)
         runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfilled.backfill_id}))
     assert runs and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    # the webserver lists the same runs with their times (what `cityindex bench` reads of a backfill)
+    listed = backfilled.dagster.server.runs(backfilled.backfill_id)
+    assert {r.run_id for r in listed} == {r.dagster_run.run_id for r in runs}
+    assert all(r.status == "SUCCESS" and r.seconds is not None and r.seconds > 0 for r in listed)
     log = backfilled.dagster.log.read_text(errors="replace")
     assert not [marker for marker in LOCK_ERRORS if marker in log]
     assert "Step blocked by limit for pool warehouse" in log, "the warehouse pool serialised writing steps"
