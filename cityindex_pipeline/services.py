@@ -39,15 +39,10 @@ def free_port() -> int:
 
 def service_environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment for services of `home`: its own CITYINDEX_HOME and DAGSTER_HOME,
-    none of the caller's other CITYINDEX_ or DAGSTER_PG_ settings, then `extra`."""
+    none of the caller's other CITYINDEX_ or DAGSTER_PG_ settings (so the defaults: the simulated
+    source, the embedded instance), then `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_PG_", "CITYINDEX_"))}
-    env.update(
-        {
-            "CITYINDEX_HOME": str(home),
-            "DAGSTER_HOME": str(home / "dagster"),
-            "CITYINDEX_SOURCE": "simulated",
-        }
-    )
+    env.update({"CITYINDEX_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")})
     env.update(extra or {})
     return env
 
