@@ -567,7 +567,12 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
 @main.command()
 @click.option("--scale", default="1,10,100", show_default=True, help="Scale factors, comma separated.")
 @click.option("--repeat", default=3, show_default=True, help="Runs per figure; medians are reported.")
-@click.option("--backfill-months", default=3, show_default=True, help="Months of the backfill at scale 1.")
+@click.option(
+    "--backfill-months",
+    default=3,
+    show_default=True,
+    help="Months of the backfill at scale 1, through a webserver and daemon of their own, against one month alone.",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
 def bench(scale: str, repeat: int, backfill_months: int, json_path: str | None) -> None:
     """Time and size the pipeline at several scales, in scratch homes, against a pandas peer."""
