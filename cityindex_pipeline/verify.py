@@ -96,9 +96,7 @@ def recompute(warehouse: Warehouse, month: Month, version: int | None, scratch_d
     scratch.ensure_schema()
     pull_ids = sorted(record["pull_ids"])
     notes = _copy_inputs(warehouse, scratch, month, pull_ids, record)
-    documents = scratch.query(
-        "SELECT pull_id, platform, account_handle, endpoint, page, sha256 FROM raw.documents"
-    )
+    documents = scratch.document_keys(pull_ids)
     # DuckDB hashes each stored text where it lies (the UTF-8 bytes, as hashlib would): no month
     # of bodies is held in memory while the month is recomputed
     tampered = scratch.query(
