@@ -14,7 +14,13 @@ from test_simulated import sample
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.parsing.setwise import _parse_record_by_record, read_documents
+from cityindex_pipeline.parsing.setwise import (
+    POST_READERS,
+    _connection,
+    _parse_record_by_record,
+    _read_posts,
+    read_documents,
+)
 
 
 def frame_of(platform: str, documents: list[tuple[str, str]]) -> pl.DataFrame:
@@ -93,3 +99,25 @@ def test_bodies_python_refuses_or_reads_differently_go_to_the_parsers():
         '{"error": {"code": 4, "message": "rate"}}',
     ]
     assert_same_reading("facebook", frame_of("facebook", [("posts", body) for body in bodies]))
+
+
+def test_texts_give_the_parsers_excerpts_and_hashtags():
+    texts = [
+        "#a#b ##c #_ #tag, #9 end#x",
+        "é#tag #tagé #北京 #ok\u0301 #fine",
+        "🙂" * 150 + "e\u0301" * 100 + " #late",
+        "",
+        "no tags at all",
+    ]
+    posts = [
+        {"id": f"1_{i}", "created_time": "2024-09-02T00:00:00+0000", "message": text}
+        for i, text in enumerate(texts)
+    ]
+    documents = frame_of("facebook", [("posts", json.dumps({"data": posts}, ensure_ascii=False))])
+    with _connection() as con:
+        _, left_to_parsers = _read_posts(con, POST_READERS["facebook"], documents.select("doc_index", "body"))
+    assert left_to_parsers == []  # read set-wise, not by the parsers
+    assert_same_reading("facebook", documents)
+    read = read_documents("facebook", documents).posts
+    assert read["hashtags"][0].to_list() == ["a", "b", "c", "_", "tag", "9", "x"]
+    assert read["text_excerpt"][2] == texts[2][:280]
