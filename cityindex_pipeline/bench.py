@@ -213,15 +213,12 @@ def parse_floor(documents: dict[str, pl.DataFrame]) -> float:
     that it, too, has both threads. polars' `str.json_decode` was tried and dropped: inferring one
     struct type per endpoint over every body took 14 s and 3 GiB at scale 10, no floor at all."""
     import duckdb
-    import pyarrow as pa
 
-    from cityindex_pipeline.parsing.setwise import BODIES_PER_CHUNK
+    from cityindex_pipeline.parsing.setwise import in_chunks
 
-    bodies = pl.concat([frame.select("body") for frame in documents.values()]).to_arrow()
+    bodies = pl.concat([frame.select("body") for frame in documents.values()])
     with duckdb.connect() as con:
-        con.register(
-            "bodies", pa.Table.from_batches(bodies.to_batches(BODIES_PER_CHUNK), schema=bodies.schema)
-        )
+        con.register("bodies", in_chunks(bodies))
         start = time.perf_counter()
         con.execute("SELECT sum(length(json(body))) FROM bodies").fetchall()
         return time.perf_counter() - start

@@ -94,15 +94,10 @@ CREATE MACRO id_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '"[0-9A-Za-z_.:-]
 CREATE MACRO id_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN CAST(t AS VARCHAR)[2:-2] ELSE CAST(t AS VARCHAR) END;
 CREATE MACRO time_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '{_TIME}') AND try_cast(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ) IS NOT NULL;
 CREATE MACRO time_of(t) AS make_timestamp(epoch_us(CAST(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ)));
-CREATE MACRO tags_of(s) AS CASE WHEN s IS NULL THEN [] WHEN regexp_matches(s, '#[0-9A-Za-z_]*[^[:ascii:]]')
-    THEN NULL ELSE regexp_extract_all(s, '#([0-9A-Za-z_]+)', 1) END;
-CREATE MACRO excerpt_of(s) AS left(s, 280);
 """
 """Counts: an integer literal below 2^53 (16 digits may exceed it: left to the parsers). Ids: a plain
 string or integer. Texts: JSON strings, unescaped only when they hold an escape. Times: the APIs'
-ISO 8601 forms. Hashtags: RE2's `\\w` is ASCII, Python's is Unicode, so a hashtag touching a non-ASCII
-character is left (NULL) for Python's `hashtags_in`. A struct whose fields all read NULL may have been
-a non-object, which the lenient `json_transform` does not tell apart: such records go to the parsers."""
+ISO 8601 forms. A struct whose fields all read NULL may have been a non-object, which the lenient `json_transform` does not tell apart: such records go to the parsers."""
 
 
 def _all(conditions: Iterable[str]) -> str:
@@ -275,7 +270,7 @@ _X_TWEETS = _Reader(
     columns={
         "post_id": "id_of(r.id)",
         "published_at_utc": "time_of(r.created_at)",
-        "text_excerpt": "excerpt_of(text_of(r.text))",
+        "_text": "text_of(r.text)",
         "permalink": "'https://x.com/i/web/status/' || id_of(r.id)",
         "hashtags": "list_filter(list_transform(coalesce(r.entities.hashtags, []), lambda h: text_of(h.tag)),"
         " lambda t: t <> '')",
@@ -378,6 +373,12 @@ _DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
 _DATABASE_LOCK = threading.Lock()
 
 
+def in_chunks(frame: pl.DataFrame) -> pa.Table:
+    """The frame as an arrow table of `BODIES_PER_CHUNK` rows a chunk, as DuckDB should read bodies."""
+    table = frame.to_arrow()
+    return pa.Table.from_batches(table.to_batches(BODIES_PER_CHUNK), schema=table.schema)
+
+
 def _connection() -> duckdb.DuckDBPyConnection:
     """A connection of its own (a cursor) on the process's in-memory database that holds the macros:
     a new database with its macros cost 20 ms a call, a cursor almost nothing. A forked process makes
@@ -446,8 +447,7 @@ def _read_plain(
     ones are read; returns those lists by document, and the documents left to the parsers.
     Nothing is stored in between: a table of transformed bodies cost more to write than to compute.
     DuckDB forgives a trailing comma, Python's json does not: such bodies go to the parsers."""
-    table = documents.to_arrow()
-    con.register("bodies", pa.Table.from_batches(table.to_batches(BODIES_PER_CHUNK), schema=table.schema))
+    con.register("bodies", in_chunks(documents))
     read = ", ".join(f"CASE WHEN plain THEN {expression} END AS {name}" for name, expression in lists.items())
     frame = con.sql(
         f"SELECT doc_index, plain, {read} FROM ("
@@ -531,12 +531,15 @@ _HASHTAG_TOUCHING_NON_ASCII = r"#[0-9A-Za-z_]*[^\x00-\x7F]"
 
 
 def _with_texts(rows: pl.DataFrame) -> pl.DataFrame:
-    """The excerpt and the hashtags of each post's text. The regex crate's `\\w` would be Unicode, as
-    Python's is, but the ASCII class is checked faster: a hashtag touching a non-ASCII character is
-    left to Python's own `hashtags_in`, so the result is the parser's either way."""
+    """The excerpt of each post's text, and its hashtags unless the platform lists them (X). The regex
+    crate's `\\w` would be Unicode, as Python's is, but the ASCII class is checked faster: a hashtag
+    touching a non-ASCII character is left to Python's own `hashtags_in`, so the result is the
+    parser's either way."""
     text = pl.col("_text")
+    rows = rows.with_columns(text.str.slice(0, 280).alias("text_excerpt"))
+    if "hashtags" in rows.columns:
+        return rows.drop("_text")
     rows = rows.with_columns(
-        text.str.slice(0, 280).alias("text_excerpt"),
         pl.when(text.is_null())
         .then(pl.lit([], pl.List(pl.String)))
         .when(~text.str.contains(_HASHTAG_TOUCHING_NON_ASCII))
