@@ -215,8 +215,11 @@ def read_previous_month(store: Warehouse, month: Month) -> PreviousMonth:
             store.read_month("clean.registry_cities", previous),
             store.read_month("idx.index_uncertainty", previous),
         )
-    digest = content_sha256(rows) if rows.height else None
-    versions = publications.filter(pl.col("content_sha256") == digest)["version"].to_list()
+    versions = (
+        publications.filter(pl.col("content_sha256") == content_sha256(rows))["version"].to_list()
+        if rows.height
+        else []
+    )
     return PreviousMonth(previous, tables, max(versions) if versions else None, inputs_sha256(tables))
 
 
