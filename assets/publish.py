@@ -4,9 +4,16 @@ import dagster as dg
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.check_results import check_outcomes
-from cityindex_pipeline.gates import GATES, decide
+from cityindex_pipeline.gates import GATES, decide, evaluated_now
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.previous_month import (
+    PREVIOUS_MONTH_GATE,
+    built_from_previous_month,
+    pinned_rows,
+    read_month_tables,
+    read_previous_month,
+)
 from cityindex_pipeline.publication import (
     GateRecord,
     Provenance,
@@ -40,31 +47,33 @@ def published_index(
     one: a new immutable version when numbers, inputs or method changed, exported to
     exports/<YYYY-MM>/v<N>/."""
     month = Month.from_partition_key(context.partition_key)
-    verdict = decide(check_outcomes(context.instance, month))
+    store = warehouse.get()
+    with store.snapshot():  # the month and what it read of the previous one, as of one moment
+        own = read_month_tables(store, month)
+        previous = read_previous_month(store, month)
+        cities = store.read_month("clean.registry_cities", month)
+        uncertainty = store.read_month("idx.index_uncertainty", month)
+        pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
+        # the documents' keys and sha256 only: the fingerprint never reads a body
+        documents = store.document_keys([str(pull["pull_id"]) for pull in pulls if pull is not None])
+    override = publish_options.override_errors.strip()
+    consistency = built_from_previous_month(month, own, previous.tables)
+    outcomes = [o for o in check_outcomes(context.instance, month) if o.key != PREVIOUS_MONTH_GATE]
+    outcomes.append(evaluated_now(PREVIOUS_MONTH_GATE, consistency, override))
+    verdict = decide(outcomes)
     if not verdict.publishable:
         raise dg.Failure(
             description=f"{month} is not published.\n{verdict.message()}",
             metadata={
                 "failed_checks": dg.MetadataValue.json(verdict.failed),
                 "checks_not_run": dg.MetadataValue.json(verdict.missing),
+                "checks_running": dg.MetadataValue.json(verdict.running),
             },
             allow_retries=False,
         )
-    store = warehouse.get()
-    comprehensive = store.read_month("idx.comprehensive_index", month)
-    cities = store.read_month("clean.registry_cities", month)
-    rows = publication_rows(
-        comprehensive,
-        store.read_month("idx.platform_index", month),
-        cities,
-        store.read_month("idx.index_uncertainty", month),
-    )
-    qualitative = store.read_month("idx.qualitative_scores", month)
-    pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
-    # the documents' keys and sha256 only: the fingerprint never reads a body
-    documents = store.document_keys([str(pull["pull_id"]) for pull in pulls if pull is not None])
+    comprehensive, qualitative = own["idx.comprehensive_index"], own["idx.qualitative_scores"]
+    rows = publication_rows(comprehensive, own["idx.platform_index"], cities, uncertainty)
     inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, qualitative)
-    override = publish_options.override_errors.strip()
     published = publish_month(
         store,
         month,
@@ -78,6 +87,8 @@ def published_index(
             raw_documents=documents.height,
             qualitative_sha256=qualitative_sha256,
             code_version=code_version(),
+            previous_version=previous.published_version,
+            previous_inputs_sha256=previous.sha256,
         ),
         exports_dir=publication.exports_path,
         gate=GateRecord(
@@ -88,6 +99,7 @@ def published_index(
         ),
         reason=publish_options.reason,
         qualitative=qualitative,
+        previous_inputs=pinned_rows(previous.month, previous.tables),
     )
     if verdict.overridden:
         context.log.warning(
@@ -109,6 +121,9 @@ def published_index(
                 str(publication.exports_path / (published.record.get("export_dir") or ""))
             ),
             "pull_ids": dg.MetadataValue.json(published.record.get("pull_ids") or []),
+            "previous_month": f"{previous.month} "
+            + (f"v{previous.published_version}" if previous.published_version else "(unpublished rows)"),
+            "previous_inputs_sha256": previous.sha256,
             "trace": f"cityindex trace --city {rows['city_id'][0]} --month {month} --publication v{published.version}",
             "verify": f"cityindex verify --month {month} --publication v{published.version}",
             "warnings": dg.MetadataValue.json(verdict.warnings),

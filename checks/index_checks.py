@@ -10,6 +10,11 @@ from assets.index import comprehensive_index
 from cityindex_pipeline import PLATFORMS, expectations, quality
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.previous_month import (
+    built_from_previous_month,
+    read_month_tables,
+    read_previous_month,
+)
 from cityindex_pipeline.qualitative import CRITERIA
 from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
 
@@ -87,7 +92,12 @@ def platform_rank_checks(
         )
 
 
-INDEX_GATES = ("qualitative_scores_complete", "index_well_formed", "month_has_settled")
+INDEX_GATES = (
+    "qualitative_scores_complete",
+    "index_well_formed",
+    "month_has_settled",
+    "built_from_previous_month",
+)
 
 
 @dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("comprehensive_index", name) for name in INDEX_GATES])
@@ -97,9 +107,12 @@ def index_gate_checks(
     publication: PublicationResource,
     publish_options: PublishOptions,
 ):
-    """The panel policy applied, the index against its suite, and the month settled before publishing."""
+    """The panel policy applied, the index against its suite, the month settled before publishing, and
+    built from one version of the previous month (the one it holds now)."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
+    with store.snapshot():
+        own, previous = read_month_tables(store, month), read_previous_month(store, month)
     index = store.read_month("idx.comprehensive_index", month)
     cities = store.read_month("clean.registry_cities", month)
     findings = {
@@ -110,6 +123,7 @@ def index_gate_checks(
             index, expectations.index_suite(cities.height), "comprehensive_index"
         )["index_well_formed"],
         "month_has_settled": quality.month_settled(month, publication.now(), publication.settling_days),
+        "built_from_previous_month": built_from_previous_month(month, own, previous.tables),
     }
     for name in INDEX_GATES:
         yield check_result("comprehensive_index", name, findings[name], publish_options)

@@ -12,6 +12,10 @@ from collections.abc import Iterable
 
 import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter  # the storage API takes it; not re-exported
+from dagster._core.storage.asset_check_execution_record import (  # the storage API's record statuses
+    COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+    AssetCheckExecutionRecord,
+)
 
 from cityindex_pipeline.gates import CheckOutcome
 from cityindex_pipeline.months import Month
@@ -59,12 +63,41 @@ def _detail(evaluation) -> str:
     return " ".join(parts)
 
 
+UNFINISHED_RUN_STATUSES = {
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+}
+
+
+def _run_unfinished(instance: dg.DagsterInstance, run_id: str) -> bool:
+    record = instance.get_run_record_by_id(run_id)
+    return record is not None and record.dagster_run.status in UNFINISHED_RUN_STATUSES
+
+
+def _latest_completed(
+    instance: dg.DagsterInstance, key: dg.AssetCheckKey, month: Month
+) -> AssetCheckExecutionRecord | None:
+    """The check's latest result for the month, past a planned evaluation that never ran (its run
+    failed or was cancelled before the check, or skipped it)."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        key,
+        limit=1,
+        status=set(COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES),
+        partition_filter=PartitionKeyFilter(key=month.partition_key),
+    )
+    return history[0] if history else None
+
+
 def check_outcomes(
     instance: dg.DagsterInstance, month: Month, keys: Iterable[dg.AssetCheckKey] | None = None
 ) -> list[CheckOutcome]:
     """The latest evaluation of each check for the month's partition, marked `current` when it was
     evaluated against the latest materialisation of its asset for the month; checks never run are
-    left out."""
+    left out. A check planned by a run still in progress is `in_flight` (no result yet); one planned
+    by a run that ended without evaluating it falls back to its latest result."""
     keys = list(all_check_keys() if keys is None else keys)
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         keys, partition_filter=PartitionKeyFilter(key=month.partition_key)
@@ -73,15 +106,22 @@ def check_outcomes(
     outcomes = []
     for key in keys:
         record = records.get(key)
+        if record is not None and record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES:
+            if _run_unfinished(instance, record.run_id):
+                outcomes.append(
+                    CheckOutcome(key=_name(key), passed=False, run_id=record.run_id, in_flight=True)
+                )
+                continue
+            record = _latest_completed(instance, key, month)
         event = record.event if record is not None else None
         if event is None or event.dagster_event is None:
-            continue  # planned, or running, but no result yet
+            continue  # never evaluated for the month
         evaluation = event.dagster_event.event_specific_data
         target = evaluation.target_materialization_data
         overridden = evaluation.metadata.get("overridden")
         outcomes.append(
             CheckOutcome(
-                key=f"{key.asset_key.to_user_string()}:{key.name}",
+                key=_name(key),
                 passed=bool(evaluation.passed),
                 overridden=bool(overridden is not None and overridden.value),
                 detail=_detail(evaluation),
@@ -91,3 +131,8 @@ def check_outcomes(
             )
         )
     return outcomes
+
+
+def _name(key: dg.AssetCheckKey) -> str:
+    """`asset:check_name`, as `Gate.key`."""
+    return f"{key.asset_key.to_user_string()}:{key.name}"

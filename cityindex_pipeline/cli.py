@@ -136,7 +136,7 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
 
 
 def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
-    from cityindex_pipeline.runner import materialize_month
+    from cityindex_pipeline.runner import MonthBusyError, materialize_month
 
     closes = month.end_utc.timestamp()
     if closes > time.time():
@@ -145,9 +145,12 @@ def _run_month(settings: Settings, month: Month, *, reason: str = "", override_e
         )
     console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
     started = time.monotonic()
-    run = materialize_month(
-        settings, month, printer=console.print, reason=reason, override_errors=override_errors
-    )
+    try:
+        run = materialize_month(
+            settings, month, printer=console.print, reason=reason, override_errors=override_errors
+        )
+    except MonthBusyError as busy:
+        raise click.ClickException(str(busy)) from None
     verdict = "[green]succeeded[/]" if run.success else "[red]failed[/]"
     console.print(f"[bold]{month}[/] {verdict} in {time.monotonic() - started:.1f} s (run {run.run_id})")
     if run.published_version is not None:

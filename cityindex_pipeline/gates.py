@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cityindex_pipeline import PLATFORMS
+
+if TYPE_CHECKING:
+    from cityindex_pipeline.quality import Finding
 
 
 class Severity(StrEnum):
@@ -108,6 +112,9 @@ GATES: tuple[Gate, ...] = (
          "re-materialise the index of the month from account_registry", "great_expectations"),
     Gate("comprehensive_index", "month_has_settled", Severity.ERROR,
          "the month has closed (Beijing time) and its settling days have passed"),
+    Gate("comprehensive_index", "built_from_previous_month", Severity.ERROR,
+         "the month's follower growth, score and rank changes and carried panel were read from one "
+         "version of the previous month, the one it holds now; published_index checks it again as it publishes"),
 )  # fmt: skip
 """Every check that guards publication, in the order of the graph."""
 
@@ -137,6 +144,8 @@ class CheckOutcome:
     current: bool = True
     """Evaluated against the latest materialisation of its asset for the month; a stale result
     (the asset was materialised again after it) does not count for the gate."""
+    in_flight: bool = False
+    """Planned or running in a run that has not finished (`run_id`): no result to count yet."""
 
     @property
     def asset(self) -> str:
@@ -158,6 +167,8 @@ class Verdict:
     warnings: list[str] = field(default_factory=list)
     """WARN checks that failed (shown and recorded, not blocking)."""
     details: dict[str, str] = field(default_factory=dict)
+    running: dict[str, str] = field(default_factory=dict)
+    """ERROR checks being evaluated by a run that has not finished, with that run's id."""
 
     def message(self) -> str:
         """What stopped the month and what to do, for the run's failure and the CLI."""
@@ -168,6 +179,19 @@ class Verdict:
             lines.append(
                 "Fix the data and re-run the month, or publish over the errors with "
                 '`cityindex materialize --month YYYY-MM --override-errors "reason"`.'
+            )
+        if self.running:
+            runs = sorted(set(self.running.values()))
+            lines.append(
+                f"{len(self.running)} ERROR check(s) are still being evaluated by run(s) "
+                + ", ".join(runs)
+                + ": "
+                + ", ".join(sorted(self.running)[:10])
+                + (" ..." if len(self.running) > 10 else "")
+            )
+            lines.append(
+                "Another run of the month is in progress: let it finish (it publishes the month if its "
+                "checks pass), then materialise published_index again if it did not."
             )
         if self.missing:
             lines.append(
@@ -182,13 +206,32 @@ class Verdict:
         return "\n".join(lines)
 
 
+def evaluated_now(key: str, finding: Finding, override: str) -> CheckOutcome:
+    """A gate evaluated by the publication itself, on what it publishes (it replaces the check's
+    recorded result): overridden like a check, when it failed and an override was given."""
+    parts = [f"{finding.failed_rows} failing row(s)." if finding.failed_rows else "", finding.detail]
+    if not finding.passed and finding.fix:
+        parts.append(f"Fix: {finding.fix}")
+    return CheckOutcome(
+        key=key,
+        passed=finding.passed,
+        overridden=not finding.passed and bool(override.strip()),
+        detail=" ".join(part for part in parts if part),
+    )
+
+
 def decide(outcomes: list[CheckOutcome], gates: tuple[Gate, ...] = GATES) -> Verdict:
     """May the month be published? Every ERROR gate must have a current result that passed, or
     was overridden; a stale result counts as missing."""
     seen = {outcome.key: outcome for outcome in outcomes if outcome.current}
     failed, missing, overridden, warnings = [], [], [], []
+    running: dict[str, str] = {}
     for g in gates:
         outcome = seen.get(g.key)
+        if outcome is not None and outcome.in_flight:
+            if g.severity is Severity.ERROR:
+                running[g.key] = outcome.run_id
+            continue
         if outcome is None:
             if g.severity is Severity.ERROR:
                 missing.append(g.key)
@@ -202,10 +245,11 @@ def decide(outcomes: list[CheckOutcome], gates: tuple[Gate, ...] = GATES) -> Ver
         else:
             failed.append(g.key)
     return Verdict(
-        publishable=not failed and not missing,
+        publishable=not failed and not missing and not running,
         failed=failed,
         missing=missing,
         overridden=overridden,
         warnings=warnings,
         details={key: seen[key].detail for key in failed + overridden + warnings},
+        running=running,
     )

@@ -26,7 +26,31 @@ PG_VARIABLES = (
     "DAGSTER_PG_PORT",
 )
 
-_CONCURRENCY = """\
+CONCURRENCY = """\
+# DuckDB allows one writing process per file: the steps that write take the `warehouse` pool,
+# and one step of that pool runs at a time across every run of this instance. Up to four runs
+# may be in progress at once (the others wait in the queue); their writing steps take turns.
+# One run of a month at a time: a second run of the same month waits in the queue until the
+# first has finished (`cityindex materialize` refuses to start beside one, and says which).
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+telemetry:
+  enabled: false
+"""
+
+EARLIER_CONCURRENCY = (
+    """\
 # DuckDB allows one writing process per file: the steps that write take the `warehouse` pool,
 # and one step of that pool runs at a time across every run of this instance. Up to four runs
 # may be in progress at once (the others wait in the queue); their writing steps take turns.
@@ -40,11 +64,13 @@ concurrency:
     max_concurrent_runs: 4
 telemetry:
   enabled: false
-"""
+""",
+)
+"""What earlier versions wrote: a file still holding one of these is ours to update, not a hand edit."""
 
 DAGSTER_YAML = (
     "# Written by cityindex on first use (embedded instance: SQLite under DAGSTER_HOME); edit freely,\n"
-    "# it is not overwritten.\n" + _CONCURRENCY
+    "# it is not overwritten.\n" + CONCURRENCY
 )
 
 _POSTGRES_URL_STORAGE = f"""\
@@ -75,9 +101,22 @@ _POSTGRES_HEADER = (
     "# Written by cityindex on first use (production instance: run, event-log and schedule storage\n"
     "# in PostgreSQL, connection read from the environment at start-up); edit freely, it is not overwritten.\n"
 )
-POSTGRES_URL_YAML = _POSTGRES_HEADER + _POSTGRES_URL_STORAGE + _CONCURRENCY
-POSTGRES_PARTS_YAML = _POSTGRES_HEADER + _POSTGRES_PARTS_STORAGE + _CONCURRENCY
-GENERATED = (DAGSTER_YAML, POSTGRES_URL_YAML, POSTGRES_PARTS_YAML)
+POSTGRES_URL_YAML = _POSTGRES_HEADER + _POSTGRES_URL_STORAGE + CONCURRENCY
+POSTGRES_PARTS_YAML = _POSTGRES_HEADER + _POSTGRES_PARTS_STORAGE + CONCURRENCY
+GENERATED = (
+    DAGSTER_YAML,
+    POSTGRES_URL_YAML,
+    POSTGRES_PARTS_YAML,
+    *(
+        header + storage + earlier
+        for earlier in EARLIER_CONCURRENCY
+        for header, storage in (
+            (DAGSTER_YAML.removesuffix(CONCURRENCY), ""),
+            (_POSTGRES_HEADER, _POSTGRES_URL_STORAGE),
+            (_POSTGRES_HEADER, _POSTGRES_PARTS_STORAGE),
+        )
+    ),
+)
 
 
 def instance_kind(environ: Mapping[str, str] | None = None) -> str:

@@ -67,6 +67,11 @@ class Provenance:
     raw_documents: int
     qualitative_sha256: str
     code_version: str
+    previous_version: int | None = None
+    """The published version of the previous month whose rows month-on-month change used (None: the
+    previous month is unpublished, or its rows are not those of any of its publications)."""
+    previous_inputs_sha256: str | None = None
+    """Fingerprint of the previous month's rows that were used (`previous_month.inputs_sha256`)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,13 @@ def changes_since(latest: dict[str, Any] | None, digest: str, provenance: Proven
         changed.append("inputs")
     if latest["methodology_version"] != provenance.methodology_version:
         changed.append(f"methodology {latest['methodology_version']} -> {provenance.methodology_version}")
+    pinned_before = latest.get("previous_inputs_sha256")
+    if (
+        pinned_before
+        and provenance.previous_inputs_sha256
+        and pinned_before != provenance.previous_inputs_sha256
+    ):
+        changed.append("previous month")
     return changed
 
 
@@ -193,10 +205,13 @@ def publish_month(
     gate: GateRecord | None = None,
     reason: str = "",
     qualitative: pl.DataFrame | None = None,
+    previous_inputs: pl.DataFrame | None = None,
 ) -> Publication:
     """Publish the month's rows as the next version if anything changed, and export it; else return the
     latest version unchanged. Never rewrites a version or its export. The panel's scores (`qualitative`,
-    rows of idx.qualitative_scores) are kept with the version, so that it can be recomputed later."""
+    rows of idx.qualitative_scores) and the previous month's rows it used (`previous_inputs`, rows of
+    publish.previous_inputs without month, version and run id) are kept with the version, so that it
+    can be recomputed later from exactly those."""
     gate = gate or GateRecord()
     digest = content_sha256(rows)
     existing = warehouse.publications(month)
@@ -234,6 +249,8 @@ def publish_month(
         "override_reason": gate.override_reason or None,
         "overridden_checks": list(gate.overridden),
         "export_dir": f"{month}/v{version}",
+        "previous_version": provenance.previous_version,
+        "previous_inputs_sha256": provenance.previous_inputs_sha256,
     }
     published = rows.with_columns(
         pl.lit(month.first_day).alias("month"),
@@ -246,8 +263,19 @@ def publish_month(
         panel = None
         if qualitative is not None:
             panel = qualitative.with_columns(pl.lit(version).alias("version"), pl.lit(run_id).alias("run_id"))
+        pinned = None
+        if previous_inputs is not None:
+            pinned = previous_inputs.with_columns(
+                pl.lit(month.first_day).alias("month"),
+                pl.lit(version).alias("version"),
+                pl.lit(run_id).alias("run_id"),
+            )
         warehouse.publish(
-            record, published, before_commit=lambda: move_into_place(staging, final), qualitative=panel
+            record,
+            published,
+            before_commit=lambda: move_into_place(staging, final),
+            qualitative=panel,
+            previous_inputs=pinned,
         )
     finally:
         if staging.exists():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,9 +126,10 @@ def materialize_month(
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     if override_errors.strip():
         tags["cityindex/override_errors"] = override_errors.strip()[:200]
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance, month_lock(settings, month):
         for message in reclaim_dead_runs(instance):
             printer(message)
+        refuse_beside_running(instance, month)
         result = job.execute_in_process(
             partition_key=month.partition_key,
             instance=instance,
@@ -162,6 +165,56 @@ def materialize_month(
             failed_checks,
             warned_checks,
             version,
+        )
+
+
+class MonthBusyError(RuntimeError):
+    """Another run of the month is in progress: two runs of one month would write it over each other.
+    The message names the other run and what to do; nothing was started."""
+
+
+@contextmanager
+def month_lock(settings: Settings, month: Month) -> Iterator[None]:
+    """Hold `$CITYINDEX_HOME/locks/<YYYY-MM>.lock` while this process runs the month: a second
+    `cityindex` process asking for the same month is refused at once. The operating system
+    releases the lock when the process ends, however it ends, so a killed run never leaves it taken."""
+    path = settings.home / "locks" / f"{month}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process"
+            raise MonthBusyError(
+                f"{month} is already being materialised by another cityindex command ({holder}): "
+                "let it finish, then run again. Nothing was started."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def refuse_beside_running(instance: dg.DagsterInstance, month: Month) -> None:
+    """Refuse to start while a run of the month that this process did not start is in progress in
+    the instance (launched from the UI, a backfill, the schedule or a sensor): the run queue holds
+    such runs back while ours runs, but cannot stop ours from starting beside one of them."""
+    running = instance.get_runs(
+        dg.RunsFilter(statuses=UNFINISHED, tags={"dagster/partition": month.partition_key}), limit=1
+    )
+    if running:
+        run = running[0]
+        origin = (
+            "backfill " + run.tags["dagster/backfill"] if "dagster/backfill" in run.tags else run.job_name
+        )
+        raise MonthBusyError(
+            f"{month} is already being materialised by run {run.run_id} ({origin}, {run.status.value}): "
+            "let it finish, or cancel it in the Dagster UI under Runs, then run again. Nothing was started."
         )
 
 

@@ -1,8 +1,8 @@
 """Recompute a publication from what it recorded, in a scratch warehouse, and compare.
 
 A publication records the pulls it was made from, the registry and methodology versions, and (from
-the version that snapshots them) the panel's scores. `recompute` copies exactly those inputs, and
-the previous month's tables that month-on-month features read, into a scratch warehouse; checks
+the versions that snapshot them) the panel's scores and the previous month's rows that month-on-month
+features read (`previous_month.py`). `recompute` copies exactly those inputs into a scratch warehouse; checks
 every raw document's sha256 against its stored text; runs the same assets the monthly job runs,
 with the methodology version the publication recorded; and compares the result with the published
 rows, number by number. Later months, a newer methodology or a re-pull of the month do not change
@@ -20,6 +20,7 @@ import polars as pl
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.previous_month import PREVIOUS_MONTH_TABLES, pinned_with
 from cityindex_pipeline.publication import (
     CONTENT_COLUMNS,
     content_sha256,
@@ -42,13 +43,6 @@ RECOMPUTED_ASSETS = (
 """What the monthly job computes between the raw pulls and the publication."""
 MONTH_INPUTS = ("clean.registry_cities", "clean.registry_accounts", "idx.platform_reference")
 """The month's inputs besides the pulls and the panel, as the month's run snapshotted them."""
-PREVIOUS_MONTH_INPUTS = (
-    "clean.account_metrics",
-    "idx.platform_index",
-    "idx.comprehensive_index",
-    "idx.qualitative_scores",
-)
-"""What month-on-month features (follower growth, rank change, a carried-forward panel) read."""
 
 
 RECOMPUTING = "recomputing a published version in a scratch warehouse"
@@ -199,9 +193,26 @@ def _copy_inputs(
             f"the publication recorded {record['registry_version'][:12]}"
         )
     scratch.append("idx.qualitative_scores", _panel(warehouse, month, record, notes))
-    for table in PREVIOUS_MONTH_INPUTS:
-        scratch.append(table, warehouse.read_month(table, month.previous()))
+    for table, rows in _previous_month(warehouse, month, record, notes).items():
+        scratch.append(table, rows)
     return notes
+
+
+def _previous_month(
+    warehouse: Warehouse, month: Month, record: dict[str, Any], notes: list[str]
+) -> dict[str, pl.DataFrame]:
+    """The previous month's rows as the publication pinned them; before pinning, the current ones."""
+    pinned = pinned_with(warehouse, month, int(record["version"]))
+    if pinned is not None:
+        version = record.get("previous_version")
+        notes.append(
+            f"{month.previous()} as this publication pinned it"
+            + (f" (its v{version})" if version else " (rows of no publication of it)")
+            + f", fingerprint {str(record.get('previous_inputs_sha256') or '')[:12]}"
+        )
+        return pinned
+    notes.append(f"this publication has no pinned rows of {month.previous()}: its current rows are used")
+    return {table: warehouse.read_month(table, month.previous()) for table in PREVIOUS_MONTH_TABLES}
 
 
 def _panel(warehouse: Warehouse, month: Month, record: dict[str, Any], notes: list[str]) -> pl.DataFrame:

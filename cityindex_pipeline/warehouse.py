@@ -119,11 +119,16 @@ TABLES: dict[str, str] = {
         cities INTEGER NOT NULL, reason VARCHAR, code_version VARCHAR, inputs_sha256 VARCHAR,
         raw_documents INTEGER, qualitative_sha256 VARCHAR, checks VARCHAR, warnings VARCHAR,
         override_reason VARCHAR, overridden_checks VARCHAR[], export_dir VARCHAR, manifest_sha256 VARCHAR,
+        previous_version INTEGER, previous_inputs_sha256 VARCHAR,
         PRIMARY KEY (month, version)""",
     "publish.qualitative_inputs": """
         month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         rater VARCHAR NOT NULL, criterion VARCHAR NOT NULL, score DOUBLE NOT NULL, source VARCHAR NOT NULL,
         carried_from DATE""",
+    "publish.previous_inputs": """
+        month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, previous_month DATE NOT NULL,
+        source_table VARCHAR NOT NULL, rows INTEGER NOT NULL, data_sha256 VARCHAR NOT NULL,
+        content BLOB NOT NULL""",
     "publish.index": """
         month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, city_id VARCHAR NOT NULL,
         name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, score DOUBLE NOT NULL,
@@ -174,6 +179,7 @@ class Warehouse:
         self.path = Path(path)
         self.lock_timeout_seconds = lock_timeout_seconds
         self._session: duckdb.DuckDBPyConnection | None = None
+        self._in_snapshot = False
 
     @contextmanager
     def session(self) -> Iterator[Warehouse]:
@@ -188,6 +194,21 @@ class Warehouse:
                 yield self
             finally:
                 self._session = None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Warehouse]:
+        """Reads that see one state of the warehouse: one connection, one read transaction, so that
+        tables read one after the other cannot come from before and after another run's write.
+        Nested uses share the outer snapshot."""
+        if self._in_snapshot:
+            yield self
+            return
+        with self.session(), self.transaction():
+            self._in_snapshot = True
+            try:
+                yield self
+            finally:
+                self._in_snapshot = False
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -344,6 +365,7 @@ class Warehouse:
         rows: pl.DataFrame,
         before_commit: Callable[[], None] | None = None,
         qualitative: pl.DataFrame | None = None,
+        previous_inputs: pl.DataFrame | None = None,
     ) -> None:
         """Add a new publication version; existing versions are never touched (the primary key refuses
         a version that exists). `before_commit` runs inside the transaction (the export's atomic rename):
@@ -354,6 +376,8 @@ class Warehouse:
             _insert(con, "publish.index", rows)
             if qualitative is not None:
                 _insert(con, "publish.qualitative_inputs", qualitative)
+            if previous_inputs is not None:
+                _insert(con, "publish.previous_inputs", previous_inputs)
             if before_commit is not None:
                 before_commit()
 
@@ -430,6 +454,16 @@ class Warehouse:
         return self.query(
             "SELECT * FROM raw.source_problems WHERE pull_id = $pull_id ORDER BY location",
             {"pull_id": pull_id},
+        )
+
+    def read_version(self, table: str, month: Month, version: int) -> pl.DataFrame:
+        """The rows of one publication version in a `publish.*` table (`version` column)."""
+        _check_tables({table: None})
+        if not table.startswith("publish."):
+            raise ValueError(f"{table} holds no publication versions")
+        return self.query(
+            f"SELECT * FROM {table} WHERE month = $month AND version = $version",
+            {"month": month.first_day, "version": version},
         )
 
     def publications(self, month: Month) -> pl.DataFrame:

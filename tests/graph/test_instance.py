@@ -10,7 +10,9 @@ import yaml
 
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.instance import (
+    CONCURRENCY,
     DAGSTER_YAML,
+    EARLIER_CONCURRENCY,
     POSTGRES_PARTS_YAML,
     POSTGRES_URL_YAML,
     dagster_yaml,
@@ -38,11 +40,24 @@ def test_the_configuration_chooses_the_instance():
         dagster_yaml({"CITYINDEX_DAGSTER_POSTGRES_URL": "postgresql://u:p@127.0.0.1/dagster"})
 
 
+ONE_RUN_PER_MONTH = {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+ONE_RUN_PER_MONTH_YAML = """\
+    tag_concurrency_limits:
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+"""
+
+
 @pytest.mark.parametrize("text", [DAGSTER_YAML, POSTGRES_URL_YAML, POSTGRES_PARTS_YAML])
 def test_every_instance_queues_runs_and_gives_the_warehouse_pool_one_slot(text):
     config = yaml.safe_load(text)
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    assert config["concurrency"] == {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 4}}
+    assert config["concurrency"] == {
+        "pools": {"default_limit": 1},
+        "runs": {"max_concurrent_runs": 4, "tag_concurrency_limits": [ONE_RUN_PER_MONTH]},
+    }
     if "storage" in config:
         assert set(config["storage"]) == {"postgres"}
         assert "secret" not in text, "connections are read from the environment, never written"
@@ -57,6 +72,7 @@ def test_the_embedded_instance_loads_with_its_limits(tmp_path, monkeypatch):
     with dg.DagsterInstance.from_config(home) as instance:
         concurrency = instance.get_concurrency_config()
         assert concurrency.run_queue_config.max_concurrent_runs == 4
+        assert concurrency.run_queue_config.tag_concurrency_limits == [ONE_RUN_PER_MONTH]
         assert concurrency.pool_config.default_pool_limit == 1
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
 
@@ -71,6 +87,11 @@ def test_a_generated_file_follows_the_configuration_and_an_edited_one_is_kept(tm
     monkeypatch.setenv("CITYINDEX_DAGSTER_POSTGRES_URL", "postgresql+psycopg2://u:p@127.0.0.1:5432/d")
     ensure_dagster_home(settings)
     assert config.read_text() == POSTGRES_URL_YAML
+    earlier = POSTGRES_URL_YAML.replace(CONCURRENCY, EARLIER_CONCURRENCY[0])
+    assert ONE_RUN_PER_MONTH_YAML not in earlier
+    config.write_text(earlier)  # as an earlier version wrote it, without the limit per month
+    ensure_dagster_home(settings)
+    assert config.read_text() == POSTGRES_URL_YAML, "a file we generated is brought up to date"
     config.write_text(POSTGRES_URL_YAML + "# tuned by hand\n")
     monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL")
     ensure_dagster_home(settings)

@@ -12,6 +12,7 @@ from conftest import make_settings, materialize
 
 from cityindex_pipeline.method.config import VERSION_VARIABLE, load_methodology
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.qualitative import panel_path, simulate_panel
 from cityindex_pipeline.verify import VerifyError, recompute
 from cityindex_pipeline.warehouse import Warehouse
 
@@ -79,3 +80,48 @@ def test_an_altered_raw_document_is_found_and_the_numbers_differ(home, tmp_path)
 def test_a_publication_that_does_not_exist_is_a_clear_error(home, tmp_path):
     with pytest.raises(VerifyError, match="no publication v5; published: v1"):
         recompute(Warehouse(home / "warehouse.duckdb"), SEPTEMBER, 5, tmp_path)
+
+
+def test_re_running_the_previous_month_never_breaks_a_publication_and_a_mixed_month_is_refused(
+    home, tmp_path
+):
+    """October v1 read September v1. September is re-run later with new numbers (v2): October v1
+    still verifies, from the September rows it pinned; October's stored changes are now against a
+    September that no longer is, so publishing October again is refused until October is re-run."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    settings = make_settings(copy)
+    warehouse = Warehouse(settings.warehouse_path)
+    (october_v1,) = warehouse.publications(OCTOBER).to_dicts()
+    assert october_v1["previous_version"] == 1 and october_v1["previous_inputs_sha256"]
+
+    cities = warehouse.read_month("clean.registry_cities", SEPTEMBER)["city_id"].to_list()
+    panel = panel_path(settings.landing_dir, SEPTEMBER)  # the expert panel re-scores September
+    panel.parent.mkdir(parents=True)
+    simulate_panel(cities, SEPTEMBER, seed=7).select("city_id", "rater", "criterion", "score").write_csv(
+        panel
+    )
+    with dg.instance_for_test() as instance:
+        assert materialize(settings, SEPTEMBER, instance=instance).success
+        september = warehouse.publications(SEPTEMBER)
+        assert september["content_sha256"].n_unique() == 2, "September's numbers changed: v2"
+
+        verified = recompute(warehouse, OCTOBER, 1, tmp_path / "scratch")
+        assert verified.matches, (verified.differences, verified.notes)
+        assert any("2024-09 as this publication pinned it (its v1)" in note for note in verified.notes)
+
+        refused = materialize(
+            settings, OCTOBER, selection=dg.AssetSelection.assets("published_index"), instance=instance
+        )
+        assert not refused.success
+        (failure,) = refused.get_step_failure_events()
+        message = failure.event_specific_data.error.message
+        assert "comprehensive_index:built_from_previous_month" in message
+        assert "2024-09 changed after 2024-10 read it: re-run 2024-10" in message
+        assert warehouse.publications(OCTOBER).height == 1, "nothing published from a mixed month"
+
+        assert materialize(settings, OCTOBER, instance=instance).success
+    october = warehouse.publications(OCTOBER)
+    assert october["version"].to_list() == [1, 2]
+    assert october["previous_version"].to_list() == [1, 2]
+    assert october.row(0, named=True) == october_v1, "the earlier version is untouched"

@@ -58,6 +58,16 @@ def test_the_backfill_materialises_every_partition_and_passes_every_check(backfi
         f"{backfilled.seconds:.0f} s, up to {overlapping} runs at once"
     )
     assert overlapping >= 2, "several runs were in progress at once"
+    same_month = [
+        (r.dagster_run.run_id, other.dagster_run.run_id)
+        for r in runs
+        for other in runs
+        if r is not other
+        and r.dagster_run.tags.get("dagster/partition") == other.dagster_run.tags.get("dagster/partition")
+        and other.start_time < r.end_time
+        and r.start_time < other.end_time
+    ]
+    assert not same_month, f"two runs of one month were in progress at once: {same_month[:3]}"
 
 
 # The warehouse does not depend on the instance kind: compared once, on the embedded instance.
