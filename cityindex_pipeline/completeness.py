@@ -365,7 +365,7 @@ def drop_complete(
         passed=gaps.height == 0,
         failed_rows=gaps.height,
         sample=jsonable(gaps.head(SAMPLE_ROWS).to_dicts()),
-        detail=f"{active_accounts.height} active accounts: {gaps.height} gaps in {short} accounts; "
+        detail=f"{active_accounts.height} active accounts: {gaps.height} gap(s) in {short} account(s); "
         f"{explained.height} explained by an unusable document or a recorded problem",
         fix="" if gaps.height == 0 else (
             "deliver what is missing for these accounts (the pages and documents named, in the account's "
