@@ -18,12 +18,15 @@ from .results import RUN_FIRST, check_result, spec
 RAW_CHECKS = ("accounts_covered", "no_error_bodies_as_data", "drop_complete", "document_counts_plausible")
 
 
-def _pull(store: Warehouse, month: Month, platform: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The latest complete pull's documents (with `unusable`) and the problems it recorded."""
-    documents = quality.with_usability(store.raw_documents(month, platform))
+def _pull(
+    store: Warehouse, month: Month, platform: str
+) -> tuple[pl.DataFrame, completeness.Stored, pl.DataFrame]:
+    """The latest complete pull's documents (with `unusable`), the same as completeness reads them
+    (each body parsed once), and the problems it recorded."""
+    documents, stored = completeness.read_pull(platform, store.raw_documents(month, platform))
     pull = store.latest_pull(month, platform)
     problems = store.source_problems(str(pull["pull_id"])) if pull else store.source_problems("")
-    return documents, problems
+    return documents, stored, problems
 
 
 @dg.multi_asset_check(
@@ -40,7 +43,7 @@ def raw_checks(
     accounts = store.read_month("clean.registry_accounts", month)
     for platform in PLATFORMS:
         asset = f"raw_{platform}"
-        documents, problems = _pull(store, month, platform)
+        documents, stored, problems = _pull(store, month, platform)
         of_platform = accounts.filter(platform=platform)
         yield check_result(
             asset,
@@ -62,10 +65,10 @@ def raw_checks(
         yield check_result(
             asset,
             "drop_complete",
-            completeness.drop_complete(platform, month, of_platform.filter("active"), documents, problems),
+            completeness.drop_complete(platform, month, of_platform.filter("active"), stored, problems),
             publish_options,
         )
-        previous, _ = _pull(store, month.previous(), platform)
+        previous = quality.with_usability(store.raw_documents(month.previous(), platform))
         yield check_result(
             asset,
             "document_counts_plausible",

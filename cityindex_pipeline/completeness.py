@@ -29,7 +29,6 @@ on pages or bytes) explains nothing: it is shown beside the account's gaps as `r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +38,7 @@ import polars as pl
 
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing.common import RecordError, timestamp
-from cityindex_pipeline.quality import SAMPLE_ROWS, Finding, jsonable
+from cityindex_pipeline.quality import SAMPLE_ROWS, Finding, jsonable, read_body
 from cityindex_pipeline.sources.base import ENDPOINTS
 from cityindex_pipeline.sources.landing import LOCATION_PREFIX, landing_file
 
@@ -190,14 +189,10 @@ STRUCTURES: dict[str, Structure] = {
 """Per platform: the profile, the listing paged by a cursor, and the lookup each listed post needs."""
 
 
-def read_page(structure: Structure, endpoint: str, body: str, unusable: str | None) -> Page:
-    """What completeness needs of one stored document (`unusable` as `quality.with_usability` gives it)."""
+def _page(structure: Structure, endpoint: str, payload: Any, unusable: str | None) -> Page:
+    """What completeness needs of one stored document."""
     if unusable is not None:
         return Page(unusable=unusable)
-    try:
-        payload = json.loads(body)
-    except ValueError as error:
-        return Page(unusable=f"not valid JSON ({error})")
     if endpoint == structure.profile:
         return Page(has_listing=structure.has_listing(payload))
     if endpoint == structure.listing:
@@ -208,6 +203,25 @@ def read_page(structure: Structure, endpoint: str, body: str, unusable: str | No
 
 Pages = dict[str, dict[int, Page]]
 """An account's stored documents: endpoint -> page number -> what they hold."""
+Stored = dict[str, Pages]
+"""A pull's documents as completeness reads them, by account."""
+
+
+def read_pull(platform: str, documents: pl.DataFrame) -> tuple[pl.DataFrame, Stored]:
+    """Each body of a pull parsed once: the documents with `unusable`, as `quality.with_usability`
+    gives it, for the other raw rules, and what completeness needs of each page (not the body)."""
+    structure = STRUCTURES[platform]
+    reasons: list[str | None] = []
+    stored: Stored = {}
+    for handle, endpoint, number, body in documents.select(
+        "account_handle", "endpoint", "page", "body"
+    ).iter_rows():
+        payload, unusable = read_body(body)
+        reasons.append(unusable)
+        stored.setdefault(handle, {}).setdefault(endpoint, {})[number] = _page(
+            structure, endpoint, payload, unusable
+        )
+    return documents.with_columns(pl.Series("unusable", reasons, dtype=pl.String)), stored
 
 
 def _past_start(items: tuple[Item, ...], start: datetime) -> bool:
@@ -317,22 +331,16 @@ def drop_complete(
     platform: str,
     month: Month,
     active_accounts: pl.DataFrame,
-    documents: pl.DataFrame,
+    stored: Stored,
     problems: pl.DataFrame,
 ) -> Finding:
     """Every active account's documents are whole by the platform's own structure (module docstring).
 
-    `documents` are the pull's raw documents with `unusable` (`quality.with_usability`); `problems`
-    the pull's rows of raw.source_problems. A failing row names the account, the endpoint and what
-    is missing; what only an unusable document or a recorded problem explains is listed apart.
+    `stored` is the pull's documents as `read_pull` reads them; `problems` the pull's rows of
+    raw.source_problems. A failing row names the account, the endpoint and what is missing; what
+    only an unusable document or a recorded problem explains is listed apart.
     """
     structure = STRUCTURES[platform]
-    stored: dict[str, Pages] = {}
-    for handle, endpoint, number, body, unusable in documents.select(
-        "account_handle", "endpoint", "page", "body", "unusable"
-    ).iter_rows():
-        page = read_page(structure, endpoint, body, unusable)
-        stored.setdefault(handle, {}).setdefault(endpoint, {})[number] = page
     recorded: dict[str, list[tuple[str, str]]] = {}
     for handle, location, reason in problems.select("account_handle", "location", "reason").iter_rows():
         if handle is not None:

@@ -16,8 +16,7 @@ from pytest_httpserver import HTTPServer
 from pytest_httpserver.httpserver import HandlerType, RequestHandler
 from werkzeug import Request, Response
 
-from cityindex_pipeline import quality
-from cityindex_pipeline.completeness import drop_complete
+from cityindex_pipeline.completeness import drop_complete, read_pull
 from cityindex_pipeline.ingest import pull_month
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import parse_document
@@ -931,7 +930,7 @@ def test_a_cursor_that_never_ends_stops_its_account_at_the_cap_and_blocks_the_mo
         "facebook",
         SEPTEMBER,
         active,
-        quality.with_usability(stored),
+        read_pull("facebook", stored)[1],
         warehouse.source_problems(summary.pull_id),
     )
     assert not finding.passed

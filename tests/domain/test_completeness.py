@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from cityindex_pipeline import PLATFORMS, quality
-from cityindex_pipeline.completeness import drop_complete
+from cityindex_pipeline.completeness import drop_complete, read_pull
 from cityindex_pipeline.ingest import PROBLEM_SCHEMA, _documents_frame
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.registry import load_registry
@@ -54,12 +54,13 @@ def check(
         ],
         schema={"platform": pl.String, "city_id": pl.String, "account_handle": pl.String},
     )
-    frame = quality.with_usability(_documents_frame(documents, "pull-1", "run-1"))
+    frame, stored = read_pull(platform, _documents_frame(documents, "pull-1", "run-1"))
+    assert frame["unusable"].to_list() == quality.with_usability(frame.drop("unusable"))["unusable"].to_list()
     recorded = pl.DataFrame(
         [{"platform": platform, "pull_id": "pull-1", "sha256": "", **p} for p in problems],
         schema=PROBLEM_SCHEMA,
     )
-    return drop_complete(platform, month, active, frame, recorded)
+    return drop_complete(platform, month, active, stored, recorded)
 
 
 def without(documents, handle: str, endpoint: str, pages: Callable[[int], bool] = lambda _: True) -> list:
