@@ -64,6 +64,14 @@ _RAW = [
         ),
         Gate(
             f"raw_{platform}",
+            "drop_complete",
+            Severity.ERROR,
+            "every page a stored page points to is stored, every post of the month listed has its insights "
+            "(YouTube: its videos entry), every active account has each endpoint it needs",
+            "deliver the missing pages and documents named (or pull the accounts again), then re-run the month",
+        ),
+        Gate(
+            f"raw_{platform}",
             "document_counts_plausible",
             Severity.WARN,
             "usable documents per account within 0.25x-8x of the previous month",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -116,13 +117,21 @@ def weights_sum_to_one(weights: pl.DataFrame, tolerance: float = 1e-9) -> Findin
 
 def unusable_reason(body: str) -> str | None:
     """Why a stored response body is not data (not JSON, an API error object), or None if it is."""
+    return read_body(body)[1]
+
+
+def read_body(body: str) -> tuple[Any, str | None]:
+    """A body's JSON and why it is not data (None when it is): one parse for the rules that read both."""
     try:
         payload = load_json(body)
     except DocumentError as error:
-        return str(error)
+        return None, str(error)
     if isinstance(payload, dict) and "title" in payload and "status" in payload and "data" not in payload:
-        return f"API error body: {payload.get('status')} {payload.get('title')}"  # X's problem objects
-    return None
+        return (
+            payload,
+            f"API error body: {payload.get('status')} {payload.get('title')}",
+        )  # X's problem objects
+    return payload, None
 
 
 def with_usability(documents: pl.DataFrame) -> pl.DataFrame:

@@ -160,3 +160,16 @@ def complete_drops(landing_dir: Path) -> list[Drop]:
                 digest.update(marker.read_bytes())
             drops.append(Drop(month, digest.hexdigest()[:16]))
     return drops
+
+
+LOCATION_PREFIX = "landing://"
+"""How a document or problem from the landing folder gives its location (its path in the folder)."""
+
+
+def landing_file(location: str) -> tuple[str, int] | None:
+    """The endpoint and page a landing location's file name stands for (`posts-2.json`: posts, 2),
+    or None when the location is not in the landing folder or its name is no `<endpoint>[-<page>].json`."""
+    if not location.startswith(LOCATION_PREFIX):
+        return None
+    match = _FILE_NAME.match(location.rsplit("/", 1)[-1])
+    return (match["endpoint"], int(match["page"] or 1)) if match else None

@@ -26,17 +26,22 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_a_drop_missing_an_account_stops_at_the_gate_until_overridden(tmp_path):
+def test_a_drop_missing_an_account_or_a_page_stops_at_the_gate_until_overridden(tmp_path):
     registry = load_registry()
     lay_out_month(tmp_path / "landing", SEPTEMBER)
     missing = registry.accounts_for("x")[3].account_handle
     shutil.rmtree(tmp_path / "landing" / "x" / "2024-09" / missing)
+    paged = min((tmp_path / "landing" / "facebook" / "2024-09").glob("*/posts-3.json")).parent
+    (paged / "posts-2.json").unlink()  # page 1's `next` points to it
 
     stopped = run(tmp_path, "materialize", "--month", "2024-09")
     assert stopped.returncode != 0
     assert "✗ check raw_x:accounts_covered (severity ERROR)" in stopped.stdout
     assert f'"account_handle": "{missing}"' in stopped.stdout, "the failing account is named"
     assert "fix: deliver these accounts' documents" in stopped.stdout
+    assert "✗ check raw_facebook:drop_complete (severity ERROR)" in stopped.stdout
+    gap = f'"account_handle": "{paged.name}", "endpoint": "posts", "missing": "posts page 2 (paging.next of page 1)"'
+    assert gap in stopped.stdout, "the account and the page missing are named"
     assert "2024-09 was not published" in stopped.stdout and "--override-errors" in stopped.stdout
     assert Warehouse(tmp_path / "warehouse.duckdb").publications(SEPTEMBER).height == 0
 
@@ -47,6 +52,7 @@ def test_a_drop_missing_an_account_stops_at_the_gate_until_overridden(tmp_path):
     record = Warehouse(tmp_path / "warehouse.duckdb").publications(SEPTEMBER).row(0, named=True)
     assert record["override_reason"] == reason
     assert "raw_x:accounts_covered" in record["overridden_checks"]
+    assert "raw_facebook:drop_complete" in record["overridden_checks"]
     exported = json.loads(
         (tmp_path / "exports" / "2024-09" / "v1" / "publication.json").read_text(encoding="utf-8")
     )

@@ -10,15 +10,18 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
 from pytest_httpserver.httpserver import HandlerType, RequestHandler
+from werkzeug import Request, Response
 
+from cityindex_pipeline.completeness import drop_complete, read_pull
 from cityindex_pipeline.ingest import pull_month
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import parse_document
 from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.sources.api import ApiSource
+from cityindex_pipeline.sources.api import MAX_BYTES_VARIABLE, MAX_PAGES_VARIABLE, AccountCap, ApiSource
 from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS
 from cityindex_pipeline.sources.base import (
     ENDPOINTS,
@@ -867,3 +870,80 @@ def test_a_channel_gone_or_without_uploads_gives_just_the_channel(server, make_s
     accounts = [account("youtube", "Gone", "UCgone"), account("youtube", "Empty", "UCempty")]
     documents = list(make_source().pull(SEPTEMBER, "youtube", accounts))
     assert [(d.account_handle, d.endpoint) for d in documents] == [("Gone", "channel"), ("Empty", "channel")]
+
+
+# --- a cursor that never ends: the cap on pages and bytes per account -----------------------------------------
+
+
+def serve_endless_posts(server: HTTPServer, page_id: str = "104") -> str:
+    """A posts edge that hands out a new cursor with every page, forever."""
+    path = f"/v21.0/{page_id}/published_posts"
+
+    def respond(request: Request) -> Response:
+        number = int(request.args.get("after", "c0")[1:]) + 1
+        payload = {
+            "data": [facebook_post(f"{page_id}_{number}", "2024-09-12T08:00:00+0000")],
+            "paging": {"next": f"{base_of(server)}{path}?access_token={TOKEN}&after=c{number}"},
+        }
+        return Response(json.dumps(payload), content_type=JSON)
+
+    expect(server, path).respond_with_handler(respond)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "over"),
+    [(MAX_PAGES_VARIABLE, "5", "more than 5 pages"), (MAX_BYTES_VARIABLE, "4000", "more than 4000 bytes")],
+)
+def test_a_cursor_that_never_ends_stops_its_account_at_the_cap_and_blocks_the_month(
+    server, make_source, tmp_path, variable, value, over
+):
+    serve_facebook_page(server)
+    endless = serve_endless_posts(server)
+    serve_facebook_page(server, "105")
+    serve_facebook_posts(server, [[]], "105")
+    accounts = [account("facebook", "VisitNanjing", "104"), account("facebook", "NanjingRelease", "105")]
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse.ensure_schema()
+
+    source = make_source(environ={**ENVIRON, variable: value})
+    summary = pull_month(source, warehouse, SEPTEMBER, "facebook", accounts, run_id="run-1")
+
+    (problem,) = summary.problems
+    asked = len(queries_to(server, endless))
+    assert problem["account_handle"] == "VisitNanjing"
+    assert f"facebook account VisitNanjing (104) stopped at posts page {asked}: {over}" in problem["reason"]
+    assert f"the cap per account ({variable})" in problem["reason"]
+    assert TOKEN not in problem["reason"] + problem["location"]
+    stored = warehouse.raw_documents(SEPTEMBER, "facebook")
+    kept = stored.filter(pl.col("account_handle") == "VisitNanjing")["endpoint"].to_list()
+    assert kept == ["page"] + ["posts"] * asked, "every page fetched is kept, none asked past the cap"
+    assert stored.filter(pl.col("account_handle") == "NanjingRelease")["endpoint"].to_list() == [
+        "page",
+        "posts",
+    ]
+    assert warehouse.unfinished_pull(SEPTEMBER, "facebook", "api") is None, "the pull went on to the end"
+
+    active = pl.DataFrame([{"platform": "facebook", "city_id": "nanjing", "account_handle": a.account_handle}
+                           for a in accounts])  # fmt: skip
+    finding = drop_complete(
+        "facebook",
+        SEPTEMBER,
+        active,
+        read_pull("facebook", stored)[1],
+        warehouse.source_problems(summary.pull_id),
+    )
+    assert not finding.passed
+    first = finding.sample[0]
+    assert (first["account_handle"], first["missing"]) == (
+        "VisitNanjing",
+        f"posts page {asked + 1} (paging.next of page {asked})",
+    )
+    assert first["recorded_problem"] == problem["reason"], "the gap says why the pull stopped"
+
+
+def test_the_caps_default_far_above_a_month_and_refuse_what_is_not_a_count(make_source):
+    assert make_source(environ={}).cap == AccountCap(500, 100_000_000)
+    for wrong in ("lots", "0", "-3"):
+        with pytest.raises(SourceError, match=f"{MAX_PAGES_VARIABLE} must be a whole number"):
+            ApiSource(environ={MAX_PAGES_VARIABLE: wrong})

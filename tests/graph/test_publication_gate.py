@@ -122,6 +122,12 @@ CORRUPTIONS = {
         [f"UPDATE raw.documents SET body = '{ERROR_BODY}', sha256 = '{hashlib.sha256(ERROR_BODY.encode()).hexdigest()}' "
          "WHERE " + one_row("raw.documents", "platform = 'x' AND endpoint = 'tweets'")],
     ),
+    "raw_facebook:drop_complete": (
+        "raw_facebook",
+        [f"DELETE FROM raw.documents WHERE {S} AND platform = 'facebook' AND endpoint = 'posts' AND page = 2 "
+         "AND account_handle = (SELECT min(account_handle) FROM raw.documents "
+         f"WHERE {S} AND platform = 'facebook' AND endpoint = 'posts' AND page = 3)"],
+    ),
     "clean_posts:posts_unique": (
         "clean_posts", [f"INSERT INTO clean.posts SELECT * FROM clean.posts WHERE {one_row('clean.posts')}"]
     ),
@@ -204,17 +210,22 @@ def test_a_corrupted_month_fails_its_check_as_an_error_and_is_not_published(home
 
 
 def test_a_warning_is_shown_and_recorded_but_the_month_is_published(home):
-    """A truncated pull (one account down to its profile document) warns; it does not block."""
-    truncated = (
-        f"DELETE FROM raw.documents WHERE {S} AND platform = 'instagram' AND endpoint <> 'user' AND account_handle = "
-        "(SELECT account_handle FROM raw.documents WHERE month = DATE '2024-08-01' AND platform = 'instagram' "
-        "GROUP BY account_handle ORDER BY count(*) DESC, account_handle LIMIT 1)"
+    """A month whole by its structure but with far fewer documents than the month before (here, one
+    account's August delivery stored ten times over) warns; it does not block. (A truncated pull is a
+    gap: `drop_complete` blocks it.)"""
+    tenfold = (
+        "INSERT INTO raw.documents SELECT d.* REPLACE (d.page + 1000 * t.k AS page) "
+        "FROM raw.documents d, range(1, 10) t(k) WHERE d.month = DATE '2024-08-01' AND d.platform = 'instagram' "
+        "AND d.account_handle = (SELECT min(account_handle) FROM raw.documents "
+        "WHERE month = DATE '2024-08-01' AND platform = 'instagram')"
     )
-    corrupt(home, truncated)
+    corrupt(home, tenfold)
     result = run(home, SEPTEMBER, after("raw_instagram"))
     evaluation = evaluations(result)["raw_instagram:document_counts_plausible"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.metadata["sample"].value[0]["documents"] == 1
+    (outside,) = evaluation.metadata["sample"].value
+    assert outside["previous_documents"] >= 8 * outside["documents"]
+    assert evaluations(result)["raw_instagram:drop_complete"].passed
     assert published(result), [e.step_key for e in result.get_step_failure_events()]
     record = Warehouse(home.warehouse_path).publications(SEPTEMBER).row(0, named=True)
     assert json.loads(record["warnings"]) == ["raw_instagram:document_counts_plausible"]

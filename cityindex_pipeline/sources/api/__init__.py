@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -17,11 +18,17 @@ import httpx
 
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS, FacebookApi, GraphApi
-from cityindex_pipeline.sources.api.http import ApiError, Auth, Fetched, Http
+from cityindex_pipeline.sources.api.http import LOGGER, ApiError, Auth, Fetched, Http
 from cityindex_pipeline.sources.api.instagram import INSTAGRAM_METRICS, InstagramApi
 from cityindex_pipeline.sources.api.x import XApi
 from cityindex_pipeline.sources.api.youtube import YouTubeApi
-from cityindex_pipeline.sources.base import Account, MissingCredentialsError, RawDocument, SourceProblem
+from cityindex_pipeline.sources.base import (
+    Account,
+    MissingCredentialsError,
+    RawDocument,
+    SourceError,
+    SourceProblem,
+)
 
 TOKEN_VARIABLES = {
     "facebook": "FACEBOOK_ACCESS_TOKEN",
@@ -43,6 +50,12 @@ DEFAULT_BASE_URLS = {
 }
 GRAPH_VERSION_VARIABLE = "CITYINDEX_GRAPH_API_VERSION"
 DEFAULT_GRAPH_VERSION = "v21.0"
+MAX_PAGES_VARIABLE = "CITYINDEX_API_MAX_PAGES_PER_ACCOUNT"
+MAX_BYTES_VARIABLE = "CITYINDEX_API_MAX_BYTES_PER_ACCOUNT"
+DEFAULT_MAX_PAGES = 500
+DEFAULT_MAX_BYTES = 100_000_000
+"""A city account's month is a handful of pages (posting 100 times a month takes 5 posts pages and 2
+insights lookups on Facebook, well under a MB): the caps stop a cursor that never ends."""
 
 
 class PlatformApi(Protocol):
@@ -70,8 +83,14 @@ class ApiSource:
         sleep: Callable[[float], None] = time.sleep,
         max_retries: int = 5,
         clock: Callable[[], datetime] = _utc_now,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.environ = os.environ if environ is None else environ
+        self.cap = AccountCap(
+            max_pages or _positive(self.environ, MAX_PAGES_VARIABLE, DEFAULT_MAX_PAGES),
+            max_bytes or _positive(self.environ, MAX_BYTES_VARIABLE, DEFAULT_MAX_BYTES),
+        )
         self.graph_version = (
             graph_version or self.environ.get(GRAPH_VERSION_VARIABLE) or DEFAULT_GRAPH_VERSION
         )
@@ -97,7 +116,8 @@ class ApiSource:
         account the platform says is gone (404, Graph #803 or #100/33) becomes a source problem with
         the error body, and the pull goes on; any other error stops the pull, which a later run
         resumes after the accounts already stored. An account's documents are yielded only once all
-        of them were fetched, so an account is never stored half-pulled.
+        of them were fetched, so an account is never stored half-pulled, except one stopped at the cap on pages or
+        bytes per account (`AccountCap`): its pages so far are kept, with a source problem saying why.
         """
         api = self._api(platform)
         return self._documents(api, month, platform, list(accounts))
@@ -111,7 +131,7 @@ class ApiSource:
             if not account.active_in(month):
                 continue
             try:
-                fetched = list(api.documents(account, month))
+                fetched, capped = self.cap.fetch(api.documents(account, month), platform, account)
             except ApiError as error:
                 if not error.account_missing:
                     raise
@@ -138,6 +158,8 @@ class ApiSource:
                     fetched_at=response.fetched_at,
                     source=self.name,
                 )
+            if capped is not None:
+                yield capped
 
     def _api(self, platform: str) -> PlatformApi:
         """One client per platform, built on first use (it keeps the working insights metric set)."""
@@ -176,6 +198,65 @@ class ApiSource:
             today=lambda: self.clock().astimezone(UTC).date(),
         )
         return kind(graph)
+
+
+@dataclass(frozen=True)
+class AccountCap:
+    """The most pages and bytes one account's month may take: past either, the account stops.
+
+    A server that hands out a new cursor forever would otherwise page until memory or quota runs
+    out. The account stops, not the platform's pull: the other accounts are still pulled, the pages
+    fetched are kept (nothing lost) with a source problem naming the account, and `drop_complete`
+    then blocks the month naming what is missing, which an override with its reason can still
+    publish. Stopping the pull instead would only stop it again at every run.
+    """
+
+    max_pages: int
+    max_bytes: int
+
+    def fetch(
+        self, responses: Iterator[Fetched], platform: str, account: Account
+    ) -> tuple[list[Fetched], SourceProblem | None]:
+        """The account's responses, up to the first that takes it past a cap (kept), and the problem."""
+        fetched: list[Fetched] = []
+        size = 0
+        for endpoint, response in responses:
+            fetched.append((endpoint, response))
+            size += len(response.text.encode("utf-8"))
+            over = self._over(len(fetched), size)
+            if over:
+                close = getattr(responses, "close", None)
+                if close is not None:
+                    close()  # a generator: no further request is made
+                page = sum(1 for name, _ in fetched if name == endpoint)
+                reason = (
+                    f"{platform} account {account.account_handle} ({account.platform_account_id}) stopped at "
+                    f"{endpoint} page {page}: {over}. A cursor that does not end? The {len(fetched)} "
+                    "responses fetched are kept; the month is not published until the account is pulled "
+                    "whole (raise the cap if its month really is that large), or is published over it "
+                    "with --override-errors"
+                )
+                LOGGER.warning(reason)
+                return fetched, SourceProblem(platform, account.account_handle, response.url, reason)
+        return fetched, None
+
+    def _over(self, pages: int, size: int) -> str:
+        """Which cap the account has gone past, with its variable, or empty."""
+        if pages > self.max_pages:
+            return f"more than {self.max_pages} pages, the cap per account ({MAX_PAGES_VARIABLE})"
+        if size > self.max_bytes:
+            return f"more than {self.max_bytes} bytes, the cap per account ({MAX_BYTES_VARIABLE})"
+        return ""
+
+
+def _positive(environ: Mapping[str, str], variable: str, default: int) -> int:
+    """A whole number of at least 1 from the environment, else the default."""
+    text = (environ.get(variable) or "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SourceError(f"{variable} must be a whole number of at least 1, got {text[:40]!r}")
+    return int(text)
 
 
 __all__ = ["ApiSource"]
