@@ -9,7 +9,8 @@ is shown as the characters it holds and never acts as markup. One rule per kind 
 - Markdown (Dagster metadata): `markdown_text`, also escaping Markdown's own characters, so a `|` or
   a newline cannot reshape a table and `[x](javascript:...)` cannot become a link;
 - JSON printed for a reader: `json_text`;
-- HTML (the report): Jinja's autoescaping, and `link_url` decides what may be a link.
+- HTML (the report): `html_text` on every value, then Jinja's autoescaping; `link_url` decides
+  what may be a link.
 
 `link_url` is the one rule for links: only an `https://` URL with a host becomes a link; anything
 else (`javascript:`, `data:`, `http:`, no host, spaces or control characters) is shown as text.
@@ -48,12 +49,22 @@ def acts(char: str) -> bool:
     return unicodedata.category(char) in _ACTING_CATEGORIES or char in _BIDI_CONTROLS
 
 
-def visible(text: object) -> str:
-    """The text with every character that would act instead of showing written as an escape."""
+def visible(text: object, keep: str = "") -> str:
+    """The text with every character that would act instead of showing written as an escape (but
+    those in `keep`)."""
     value = str(text)
     if value.isprintable():  # the common case: nothing to escape (printable excludes all of `acts`)
         return value
-    return "".join(escape_char(c) if acts(c) else c for c in value)
+    return "".join(escape_char(c) if acts(c) and c not in keep else c for c in value)
+
+
+def html_text(value: object) -> object:
+    """A value for the report's HTML template (its `finalize`: Jinja then escapes `<`, `&`, quotes):
+    visible, where line breaks and tabs are only white space; markup the template marks safe (the
+    inlined SVG) is left as it is."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return visible(value, keep="\n\r\t")
+    return value
 
 
 def terminal_text(text: object) -> str:

@@ -24,7 +24,7 @@ from cityindex_pipeline import PLATFORMS, charts
 from cityindex_pipeline.gates import CheckOutcome
 from cityindex_pipeline.method.config import methodology_of
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.render import link_url, markdown_text
+from cityindex_pipeline.render import html_text, link_url, markdown_text
 from cityindex_pipeline.warehouse import Warehouse
 
 PLATFORM_NAMES = {"facebook": "Facebook", "x": "X", "instagram": "Instagram", "youtube": "YouTube"}
@@ -544,6 +544,7 @@ def _template():
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cityindex_pipeline", "templates"),
         autoescape=True,  # every value is text (vendor texts included); only the inlined SVG is `| safe`
+        finalize=html_text,
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["num"] = _format

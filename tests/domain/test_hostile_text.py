@@ -136,3 +136,13 @@ def test_json_for_the_terminal_is_valid_and_escapes_what_json_leaves_raw():
     assert json.loads(printed) == value
     assert not any(c in printed for c in "\x1b\x9b\u202e\u2029\x07")
     assert "西安" in printed, "readable text stays readable"
+
+
+def test_html_values_are_visible_but_keep_their_white_space_and_leave_safe_markup_alone():
+    from markupsafe import Markup
+
+    from cityindex_pipeline.render import html_text
+
+    assert html_text("two\nlines\t\x1b]0;t\x07 \u202e") == "two\nlines\t\\x1b]0;t\\x07 \\u202e"
+    svg = Markup("<svg>\n<text>\x1b</text></svg>")
+    assert html_text(svg) is svg and html_text(3) == 3
