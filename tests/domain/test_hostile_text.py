@@ -146,3 +146,26 @@ def test_html_values_are_visible_but_keep_their_white_space_and_leave_safe_marku
     assert html_text("two\nlines\t\x1b]0;t\x07 \u202e") == "two\nlines\t\\x1b]0;t\\x07 \\u202e"
     svg = Markup("<svg>\n<text>\x1b</text></svg>")
     assert html_text(svg) is svg and html_text(3) == 3
+
+
+def test_the_files_a_pull_did_not_use_print_as_text_in_the_progress_lines():
+    from cityindex_pipeline.runner import problem_lines
+
+    metadata = {
+        "problems": 4,
+        "problem_files": [
+            {"location": "landing://facebook/2024-09/A/posts\\x1b]0;t\\x07.json", "reason": "not a file [/]"},
+            {"location": "landing://facebook/2024-09/Evil[bold red]", "reason": "a folder whose name…"},
+        ],
+    }
+    with cli.console.capture() as captured:
+        for line in problem_lines("raw_facebook", metadata):
+            cli._print_text(f"  {line}")
+    out = captured.get()
+    assert out.splitlines() == [
+        "  ! raw_facebook: 4 file(s) or response(s) not used, each kept in raw.source_problems:",
+        "      landing://facebook/2024-09/A/posts\\x1b]0;t\\x07.json: not a file [/]",
+        "      landing://facebook/2024-09/Evil[bold red]: a folder whose name…",
+        "      … and 1 more (problem_files in raw_facebook's metadata)",
+    ]
+    assert problem_lines("raw_x", {"problems": 0}) == []
