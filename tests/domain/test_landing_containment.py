@@ -137,10 +137,10 @@ NOT_REGULAR = [
 
 @pytest.mark.parametrize(("what", "name", "make", "reason"), NOT_REGULAR, ids=[c[0] for c in NOT_REGULAR])
 def test_an_entry_that_is_not_a_regular_file_is_named_and_never_opened(
-    drop, accounts, monkeypatch, what, name, make, reason
+    drop, accounts, what, name, make, reason
 ):
+    """Nothing of it is read: no content kept, no document made of it (of `/proc/self/environ` either)."""
     landing, outside, documents = drop
-    monkeypatch.setenv("CITYINDEX_TEST_SENTINEL", SENTINEL)
     handle = accounts[0].account_handle
     path = landing / "facebook" / "2024-09" / handle / name
     makers = {
@@ -157,6 +157,7 @@ def test_an_entry_that_is_not_a_regular_file_is_named_and_never_opened(
     problem = problems_of(items)[f"facebook/2024-09/{handle}/{name}"]
     assert problem.reason.startswith(reason) and problem.reason.endswith("not read"), problem.reason
     assert problem.account_handle == handle and problem.content == b"", "nothing of it is read"
+    assert not [d for d in items if isinstance(d, RawDocument) and d.request_url.endswith(f"/{name}")]
     assert_no_secret(items)
     assert_good_files_read(items, documents)
 
