@@ -8,7 +8,7 @@ from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.partitions import monthly, previous_month
-from cityindex_pipeline.qualitative import panel_for_month, panel_path
+from cityindex_pipeline.qualitative import panel_for_month, read_panel_file
 from cityindex_pipeline.render import markdown_table
 from cityindex_pipeline.resources import MethodologyVersion, SourceResource, WarehouseResource
 
@@ -154,10 +154,10 @@ def qualitative_scores(
     store = warehouse.get()
     methodology = methodology_version.load()
     city_ids = store.read_month("clean.registry_cities", month)["city_id"].to_list()
-    path = panel_path(source.landing_path, month)
+    panel_file = read_panel_file(source.landing_path, month)
     panel = panel_for_month(
         month,
-        path,
+        panel_file,
         city_ids,
         methodology.qualitative,
         previous=store.read_month("idx.qualitative_scores", month.previous()),
@@ -172,7 +172,9 @@ def qualitative_scores(
             "dagster/row_count": panel.height,
             "data_sha256": data_sha256,
             "source": panel["source"][0] if panel.height else "none",
-            "file": str(path) if path.exists() else f"none ({methodology.qualitative.missing_panel} policy)",
+            "file": panel_file.where
+            if panel_file.content is not None
+            else f"none ({methodology.qualitative.missing_panel} policy)",
             "carried_from": str(carried.min()) if carried.len() else "not carried",
             "raters": panel["rater"].n_unique(),
             "scores": panel.height,

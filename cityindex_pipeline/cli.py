@@ -18,12 +18,20 @@ from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings, settings_from_env
 from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.render import json_text, terminal_text
 from cityindex_pipeline.warehouse import Warehouse
 
 DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
 
-# Piped output (a file, a test, CI) gets wide lines rather than rich's default of 80 columns.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# Piped output (a file, a test, CI) gets wide lines rather than rich's default of 80 columns. No emoji
+# codes: a `:name:` in a post or a name is text. Every value from the data goes through `terminal_text`.
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _print_text(line: str) -> None:
+    """A line made of data (the run's progress: step names, failing rows, error messages), printed as
+    the text it is."""
+    console.print(terminal_text(line))
 
 
 def _settings() -> Settings:
@@ -147,7 +155,7 @@ def _run_month(settings: Settings, month: Month, *, reason: str = "", override_e
     started = time.monotonic()
     try:
         run = materialize_month(
-            settings, month, printer=console.print, reason=reason, override_errors=override_errors
+            settings, month, printer=_print_text, reason=reason, override_errors=override_errors
         )
     except MonthBusyError as busy:
         raise click.ClickException(str(busy)) from None
@@ -156,10 +164,10 @@ def _run_month(settings: Settings, month: Month, *, reason: str = "", override_e
     if run.published_version is not None:
         console.print(f"  published: v{run.published_version} (exports/{month}/v{run.published_version})")
     if run.warned_checks:
-        console.print(f"  warnings (not blocking): {', '.join(run.warned_checks)}")
+        console.print(f"  warnings (not blocking): {terminal_text(', '.join(run.warned_checks))}")
     if run.failed_checks:
         console.print(
-            f"  [red]failed ERROR checks:[/] {', '.join(run.failed_checks)} — {month} was not published. "
+            f"  [red]failed ERROR checks:[/] {terminal_text(', '.join(run.failed_checks))} — {month} was not published. "
             "Fix what each check above says and re-run the month, or publish over the errors with "
             f'--override-errors "reason".'
         )
@@ -211,7 +219,7 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
         for column in ("City", "城市"):
             table.add_column(column)
         for row in rows.sort("name_en").iter_rows(named=True):
-            table.add_row(row["name_en"], row["name_zh"])
+            table.add_row(terminal_text(row["name_en"]), terminal_text(row["name_zh"]))
         console.print(table)
         return
     table = Table(title=title)
@@ -223,8 +231,8 @@ def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None
     for row in rows.iter_rows(named=True):
         cells = [
             str(row["rank"]),
-            row["name_en"],
-            row["name_zh"],
+            terminal_text(row["name_en"]),
+            terminal_text(row["name_zh"]),
             f"{row['score']:.2f}",
             _change(row["rank_change"]),
         ]
@@ -270,7 +278,7 @@ def trace(city: str, month: Month, platform: str | None, version: int | None, as
     except TraceError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
-        click.echo(json.dumps(traced, ensure_ascii=False, indent=2, default=str))
+        click.echo(json_text(traced))
     else:
         _print_trace(traced)
     if not traced["reconciled"]:
@@ -290,8 +298,9 @@ def _print_trace(traced: dict[str, Any]) -> None:
         else "not published"
     )
     root = Tree(
-        f"[bold]{city['name_en']} {city['name_zh']}[/] {traced['month']}: score [bold]{traced['score']:.4f}[/], "
-        f"rank {traced['rank']} ({published}; methodology {traced['methodology_version']})"
+        f"[bold]{terminal_text(city['name_en'])} {terminal_text(city['name_zh'])}[/] {traced['month']}: "
+        f"score [bold]{traced['score']:.4f}[/], rank {traced['rank']} "
+        f"({published}; methodology {terminal_text(traced['methodology_version'])})"
     )
     root.add(
         f"= {quantitative['share']:.0%} x quantitative {quantitative['score']:.4f}"
@@ -315,15 +324,19 @@ def _print_trace(traced: dict[str, Any]) -> None:
         accounts = node.add(f"accounts ({len(entry['accounts'])})")
         for account in entry["accounts"]:
             _add_posts(accounts.add(_account_line(account)), account["posts_traced"])
-    panel = root.add(f"qualitative {qualitative['score']:.4f}: mean of the panel ({qualitative['source']})")
+    panel = root.add(
+        f"qualitative {qualitative['score']:.4f}: mean of the panel ({terminal_text(qualitative['source'])})"
+    )
     for rater, score in qualitative["by_rater"].items():
-        panel.add(f"{rater}: {score:.2f}")
+        panel.add(f"{terminal_text(rater)}: {score:.2f}")
     console.print(root)
     failed = [r for r in traced["reconciliations"] if not r["ok"]]
     if failed:
         console.print(f"[red]{len(failed)} level(s) do not reconcile:[/]")
         for r in failed:
-            console.print(f"  {r['level']}: stored {r['expected']!r}, recomputed {r['recomputed']!r}")
+            console.print(
+                terminal_text(f"  {r['level']}: stored {r['expected']!r}, recomputed {r['recomputed']!r}")
+            )
     else:
         console.print(f"[green]All {len(traced['reconciliations'])} levels reconcile to 1e-9.[/]")
 
@@ -358,13 +371,15 @@ def _add_posts(node: Tree, posts: list[dict[str, Any]]) -> None:
             for name, value in post["counts_given"].items()
         )
         line = branch.add(
-            f"{post['post_id']} {post['published_at_beijing'][:16]} Beijing, {post['content_type']}: "
-            f"interactions {post['interactions']:,} ({counts}) {post['permalink'] or ''}"
+            terminal_text(
+                f"{post['post_id']} {post['published_at_beijing'][:16]} Beijing, {post['content_type']}: "
+                f"interactions {post['interactions']:,} ({counts}) {post['permalink'] or ''}"
+            )
         )
         document = post.get("document")
         if document is not None:
             line.add(
-                f"[dim]raw {document['endpoint']} page {document['page']} of pull {document['pull_id']}, "
+                f"[dim]raw {document['endpoint']} page {document['page']} of pull {terminal_text(document['pull_id'])}, "
                 f"fetched {document['fetched_at'][:19]}, sha256 {document['sha256'][:16]}… "
                 f"({'recomputed: same' if document['sha256'] == document['recomputed_sha256'] else 'recomputed: DIFFERENT'})[/]"
             )
@@ -375,7 +390,7 @@ def _add_posts(node: Tree, posts: list[dict[str, Any]]) -> None:
 def _account_line(account: dict[str, Any]) -> str:
     followers = "withheld" if account["followers"] is None else f"{account['followers']:,}"
     return (
-        f"@{account['account_handle']}: followers {followers}, posts {account['posts']},"
+        f"@{terminal_text(account['account_handle'])}: followers {followers}, posts {account['posts']},"
         f" active days {account['active_days']}, interactions {account['interactions']:,},"
         f" views {_number(account['views'], 0)}, exposures {_number(account['exposures'], 0)}"
     )
@@ -402,7 +417,7 @@ def report(month: Month, publication: str | None) -> None:
     except ReportError as error:
         raise click.ClickException(str(error)) from None
     for warning in built.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {terminal_text(warning)}")
     if built.created:
         console.print(
             f"{month} v{built.version}: report written in {built.seconds:.1f} s ({len(built.pngs)} charts)"
@@ -484,9 +499,9 @@ def verify(month: Month, version: int | None, as_json: bool) -> None:
         table.add_row(
             f"v{record['version']}",
             f"{record['published_at']:%Y-%m-%d %H:%M} UTC",
-            str(record.get("reason") or ""),
+            terminal_text(record.get("reason") or ""),
             f"exports/{month}/v{record['version']}",
-            "[green]intact[/]" if not problems else "[red]" + "; ".join(problems) + "[/]",
+            "[green]intact[/]" if not problems else "[red]" + terminal_text("; ".join(problems)) + "[/]",
         )
     if not as_json:
         console.print(table)
@@ -496,7 +511,7 @@ def verify(month: Month, version: int | None, as_json: bool) -> None:
     except VerifyError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
-        click.echo(json.dumps(verified.as_dict(), ensure_ascii=False, indent=2, default=str))
+        click.echo(json_text(verified.as_dict()))
     else:
         _print_verification(verified)
     if broken:
@@ -511,17 +526,23 @@ def _print_verification(verified: Any) -> None:
         f"with methodology {verified.methodology_version}:"
     )
     for note in verified.notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {terminal_text(note)}")
     for document in verified.tampered_documents:
         console.print(
-            f"  [red]raw document altered[/]: {document['platform']} @{document['account_handle']} "
-            f"{document['endpoint']} page {document['page']}: recorded sha256 {document['sha256'][:16]}…, "
-            f"its text hashes to {document['sha256_of_text'][:16]}…"
+            "  [red]raw document altered[/]: "
+            + terminal_text(
+                f"{document['platform']} @{document['account_handle']} {document['endpoint']} page "
+                f"{document['page']}: recorded sha256 {document['sha256'][:16]}…, "
+                f"its text hashes to {document['sha256_of_text'][:16]}…"
+            )
         )
     for difference in verified.differences:
         console.print(
-            f"  [red]differs[/]: {difference['city_id']} {difference['column']}: "
-            f"published {difference['published']!r}, recomputed {difference['recomputed']!r}"
+            "  [red]differs[/]: "
+            + terminal_text(
+                f"{difference['city_id']} {difference['column']}: "
+                f"published {difference['published']!r}, recomputed {difference['recomputed']!r}"
+            )
         )
     if verified.matches:
         console.print(

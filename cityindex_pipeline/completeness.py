@@ -14,17 +14,18 @@ what a whole pull holds, and `drop_complete` holds each active account to it:
   the user document found, YouTube only for a channel that names an uploads playlist and does not
   say it has no videos).
 
-What the structure cannot tell is explained, not failed, and listed with the finding:
+A gap is a gap whatever caused it, and its row says the cause when the pull knows it:
 
-- a stored page that is unusable (broken JSON, an error body: `no_error_bodies_as_data` holds it to
-  its row in raw.source_problems) cannot be followed: whether it pointed further is unknowable;
-- a landing file the source could not store (bytes that are not UTF-8) stands for the endpoint page
-  its name gives;
-- an account with no document at all and a problem the platform reported for it (gone, 404), as
-  `accounts_covered` explains it.
+- a stored page that is unusable (broken JSON, an error body) holds none of its records and cannot be
+  followed: its posts, and whether it pointed further, are missing;
+- a landing file the source could not store (bytes that are not UTF-8, a link, a pipe) stands for
+  the endpoint page its name gives, and that page is missing.
 
-A problem that names no endpoint page (a stray file, an account the API source stopped at its cap
-on pages or bytes) explains nothing: it is shown beside the account's gaps as `recorded_problem`.
+Only the platform's own word excuses an account: an account with no document at all and a problem
+the platform reported for it (gone, 404) has nothing to give, as `accounts_covered` explains it; it
+is listed with the finding (`explained`), not failed. A problem that names no endpoint page (a stray
+file, an account the API source stopped at its cap on pages or bytes) is shown beside the account's
+gaps as `recorded_problem`.
 """
 
 from __future__ import annotations
@@ -78,13 +79,33 @@ class Structure:
     lookup: str | None = None
     lookup_of: str = ""
     read_ids: Callable[[Any], set[str]] = lambda _payload: set()
+    items_key: str = "data"
+    """The list a listing page holds its items in; a page without it holds none of them."""
+    items_may_be_absent: bool = False
+    """X leaves `data` out of a page with no tweets (it gives `meta.result_count` 0)."""
+
+    def not_a_listing(self, payload: Any) -> str | None:
+        """Why a readable document is no page of the listing (a user document where tweets belong):
+        it holds none of the listing's items, as the cleaning finds too."""
+        if not isinstance(payload, dict):
+            return f"not a {self.listing} page: a JSON {type(payload).__name__}, not an object"
+        if self.items_key not in payload:
+            if self.items_may_be_absent and isinstance(payload.get("meta"), dict):
+                return None
+            return f"not a {self.listing} page: no {self.items_key!r} list"
+        if not isinstance(payload[self.items_key], list):
+            return f"not a {self.listing} page: {self.items_key!r} is not a list"
+        return None
 
 
 @dataclass(frozen=True)
 class Gap:
     endpoint: str
     missing: str
-    explained_by: str | None = None
+    cause: str | None = None
+    """Why it is missing, when the pull knows (an unusable page, a file it could not store)."""
+    excused: bool = False
+    """The platform said the account has nothing to give (gone, not found): not a gap of the drop."""
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -180,10 +201,11 @@ STRUCTURES: dict[str, Structure] = {
         "user", "media", "paging.next", _graph_listing("timestamp"), _always, until_past_start=True,
         lookup="media_insights", lookup_of="media", read_ids=_lookup_ids,
     ),
-    "x": Structure("user", "tweets", "meta.next_token", _x_listing, _x_user_found),
+    "x": Structure("user", "tweets", "meta.next_token", _x_listing, _x_user_found, items_may_be_absent=True),
     "youtube": Structure(
         "channel", "playlist_items", "nextPageToken", _youtube_listing, _youtube_uploads,
         until_past_start=True, lookup="videos", lookup_of="playlist items", read_ids=_video_ids,
+        items_key="items",
     ),
 }  # fmt: skip
 """Per platform: the profile, the listing paged by a cursor, and the lookup each listed post needs."""
@@ -196,6 +218,8 @@ def _page(structure: Structure, endpoint: str, payload: Any, unusable: str | Non
     if endpoint == structure.profile:
         return Page(has_listing=structure.has_listing(payload))
     if endpoint == structure.listing:
+        if (shape := structure.not_a_listing(payload)) is not None:
+            return Page(unusable=shape)
         items, cursor = structure.read_listing(payload)
         return Page(items=tuple(items), cursor=cursor)
     return Page(ids=frozenset(structure.read_ids(payload)))
@@ -246,10 +270,12 @@ def _listing_gaps(structure: Structure, month: Month, pages: dict[int, Page], na
         number = min(pages)
     while True:
         page, following = pages[number], number + 1
-        if page.unusable is not None and following not in pages:
-            unknowable = (
-                f"{endpoint} page {number} is unusable ({page.unusable}): what follows it is unknowable"
+        if page.unusable is not None:
+            gaps.append(
+                Gap(endpoint, f"the records of {endpoint} page {number}", f"it is unusable ({page.unusable})")
             )
+        if page.unusable is not None and following not in pages:
+            unknowable = f"{endpoint} page {number} is unusable: whether it pointed further is unknowable"
             return [*gaps, Gap(endpoint, f"{endpoint} after page {number}", unknowable)]
         ends = page.cursor is None or (
             structure.until_past_start and _past_start(page.items, month.start_utc)
@@ -323,7 +349,7 @@ def account_gaps(
 
 GAP_SCHEMA = {
     "account_handle": pl.String, "endpoint": pl.String, "missing": pl.String, "city_id": pl.String,
-    "platform": pl.String, "recorded_problem": pl.String, "explained_by": pl.String,
+    "platform": pl.String, "recorded_problem": pl.String, "cause": pl.String, "excused": pl.Boolean,
 }  # fmt: skip
 
 
@@ -357,24 +383,27 @@ def drop_complete(
         unnamed = [reason for location, reason in problems_of if landing_file(location) is None]
         reported = [reason for location, reason in problems_of if not location.startswith(LOCATION_PREFIX)]
         if not pages and reported:
-            gaps = [Gap(structure.profile, "every document", f"the pull recorded: {reported[0]}")]
+            gaps = [
+                Gap(structure.profile, "every document", f"the pull recorded: {reported[0]}", excused=True)
+            ]
         else:
             gaps = account_gaps(structure, month, pages, named)
         for gap in gaps:
             rows.append({
                 **account, "endpoint": gap.endpoint, "missing": gap.missing,
-                "recorded_problem": "; ".join(unnamed)[:500] or None, "explained_by": gap.explained_by,
+                "recorded_problem": "; ".join(unnamed)[:500] or None, "cause": gap.cause,
+                "excused": gap.excused,
             })  # fmt: skip
     found = pl.DataFrame(rows, schema=GAP_SCHEMA)
-    gaps = found.filter(pl.col("explained_by").is_null()).drop("explained_by")
-    explained = found.filter(pl.col("explained_by").is_not_null()).drop("recorded_problem")
+    gaps = found.filter(~pl.col("excused")).drop("excused")
+    explained = found.filter(pl.col("excused")).drop("recorded_problem", "excused")
     short = gaps["account_handle"].n_unique()
     return Finding(
         passed=gaps.height == 0,
         failed_rows=gaps.height,
         sample=jsonable(gaps.head(SAMPLE_ROWS).to_dicts()),
         detail=f"{active_accounts.height} active accounts: {gaps.height} gap(s) in {short} account(s); "
-        f"{explained.height} explained by an unusable document or a recorded problem",
+        f"{explained.height} excused: the platform reported the account has nothing to give",
         fix="" if gaps.height == 0 else (
             "deliver what is missing for these accounts (the pages and documents named, in the account's "
             "landing folder, then a new _COMPLETE marker) or pull them again from the API, and re-run the "

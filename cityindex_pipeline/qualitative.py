@@ -2,10 +2,11 @@
 
 A panel scores every city of the month's roster on each criterion (0-100), several raters each.
 Its file is `$CITYINDEX_HOME/landing/qualitative/<YYYY-MM>.csv` with the columns
-`city_id,rater,criterion,score`. A file that cannot be used raises a typed `PanelError` naming the
-file, the line and the problem: an unknown or a missing city, an unknown criterion, a rater scoring
-the same city and criterion twice, a score that is not a number or outside 0-100, a rater who left
-criteria out, too few raters.
+`city_id,rater,criterion,score`, read as every landing file is (`read_panel_file`: a regular file
+inside the landing folder, never through a link). A file that cannot be used raises a typed
+`PanelError` naming the file, the line and the problem: it is a link, a pipe or a folder, an
+unknown or a missing city, an unknown criterion, a rater scoring the same city and criterion twice,
+a score that is not a number or outside 0-100, a rater who left criteria out, too few raters.
 
 A month without a file follows the methodology's `missing_panel` policy: `carry-forward` (the
 previous month's scores, each row flagged with the month it was first given, `carried_from`),
@@ -16,6 +17,7 @@ and so is a missing panel: every simulated score is labelled `source = simulated
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.sources.landing_tree import LandingEntryError, LandingTree
 
 CRITERIA = ("content_quality", "cultural_distinctiveness", "communication_strategy")
 SIMULATED_RATERS = tuple(f"simulated-rater-{n}" for n in range(1, 6))
@@ -92,8 +95,33 @@ class PanelMissingError(PanelError):
     """No panel file for the month, and the policy does not allow going on without one."""
 
 
+PANEL_FOLDER = "qualitative"
+
+
 def panel_path(landing_dir: Path, month: Month) -> Path:
-    return landing_dir / "qualitative" / f"{month}.csv"
+    return landing_dir / PANEL_FOLDER / f"{month}.csv"
+
+
+@dataclass(frozen=True)
+class PanelFile:
+    """A month's panel file as the landing folder holds it: where it is (relative to the landing
+    folder) and its bytes, or None when there is no file."""
+
+    where: str
+    content: bytes | None
+
+
+def read_panel_file(landing_dir: Path, month: Month) -> PanelFile:
+    """The month's panel file, read as every landing file is (`LandingTree`): a regular file inside the
+    landing folder, never through a link. Anything else by that name is a `PanelFileError` naming it."""
+    where = f"{PANEL_FOLDER}/{month}.csv"
+    try:
+        file = LandingTree(landing_dir).read(PANEL_FOLDER, f"{month}.csv")
+    except LandingEntryError as error:
+        raise PanelFileError(
+            f"{error}: the panel file must be a regular file inside the landing folder, not reached through a link"
+        ) from None
+    return PanelFile(where, None if file is None else file.content)
 
 
 def simulate_panel(
@@ -112,18 +140,19 @@ def simulate_panel(
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
 
 
-def load_panel(path: Path, city_ids: list[str], spec: PanelSpec | None = None) -> pl.DataFrame:
-    """Read a real panel file and check it against the roster and the methodology (see module doc)."""
+def load_panel(
+    content: bytes, city_ids: list[str], spec: PanelSpec | None = None, *, name: str = "panel"
+) -> pl.DataFrame:
+    """Read a real panel file's bytes and check them against the roster and the methodology (see
+    module doc); `name` is what messages call the file."""
     spec = spec or PanelSpec()
     try:
-        frame = pl.read_csv(path, infer_schema=False)
+        frame = pl.read_csv(io.BytesIO(content), infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
-        raise PanelFileError(f"{path.name}: not a readable CSV ({error})") from None
+        raise PanelFileError(f"{name}: not a readable CSV ({error})") from None
     missing_columns = [c for c in COLUMNS if c not in frame.columns]
     if missing_columns:
-        raise PanelFileError(
-            f"{path.name}: missing column(s) {missing_columns}; expected {','.join(COLUMNS)}"
-        )
+        raise PanelFileError(f"{name}: missing column(s) {missing_columns}; expected {','.join(COLUMNS)}")
     frame = frame.with_row_index("line", offset=2).with_columns(
         pl.col("city_id", "rater", "criterion").str.strip_chars(),
         pl.col("score").str.strip_chars().cast(pl.Float64, strict=False).alias("score_value"),
@@ -162,18 +191,18 @@ def load_panel(path: Path, city_ids: list[str], spec: PanelSpec | None = None) -
             row = bad.row(0, named=True)
             also = f" (and {bad.height - 1} more line(s))" if bad.height > 1 else ""
             raise error(
-                f"{path.name} line {row['line']}: {reason} (city_id={row['city_id']!r}, rater={row['rater']!r}, "
+                f"{name} line {row['line']}: {reason} (city_id={row['city_id']!r}, rater={row['rater']!r}, "
                 f"criterion={row['criterion']!r}, score={row['score']!r}){also}"
             )
     unscored = sorted(set(city_ids) - set(frame["city_id"]))
     if unscored:
-        raise MissingCityError(f"{path.name}: no score for {len(unscored)} city(ies), e.g. {unscored[:5]}")
+        raise MissingCityError(f"{name}: no score for {len(unscored)} city(ies), e.g. {unscored[:5]}")
     coverage = frame.group_by("city_id", "rater").agg(pl.col("criterion").n_unique().alias("criteria"))
     incomplete = coverage.filter(pl.col("criteria") < len(spec.criteria)).sort("city_id", "rater")
     if incomplete.height:
         row = incomplete.row(0, named=True)
         raise IncompleteRatingError(
-            f"{path.name}: rater {row['rater']!r} scored {row['city_id']!r} on {row['criteria']} of the "
+            f"{name}: rater {row['rater']!r} scored {row['city_id']!r} on {row['criteria']} of the "
             f"{len(spec.criteria)} criteria ({', '.join(spec.criteria)})"
         )
     raters = (
@@ -182,7 +211,7 @@ def load_panel(path: Path, city_ids: list[str], spec: PanelSpec | None = None) -
     if raters.height:
         row = raters.sort("city_id").row(0, named=True)
         raise TooFewRatersError(
-            f"{path.name}: {row['city_id']!r} has {row['raters']} rater(s); the methodology asks for "
+            f"{name}: {row['city_id']!r} has {row['raters']} rater(s); the methodology asks for "
             f"at least {spec.min_raters}"
         )
     return frame.select(
@@ -196,7 +225,7 @@ def load_panel(path: Path, city_ids: list[str], spec: PanelSpec | None = None) -
 
 
 def carry_forward(
-    previous: pl.DataFrame, previous_month: Month, city_ids: list[str], path: Path
+    previous: pl.DataFrame, previous_month: Month, city_ids: list[str], path: str
 ) -> pl.DataFrame:
     """Last month's scores for this month's roster, each flagged with the month it was first given."""
     if previous.height == 0:
@@ -222,7 +251,7 @@ def carry_forward(
 
 def panel_for_month(
     month: Month,
-    path: Path,
+    panel: PanelFile,
     city_ids: list[str],
     spec: PanelSpec,
     *,
@@ -231,14 +260,14 @@ def panel_for_month(
     seed: int,
 ) -> pl.DataFrame:
     """The month's panel: its file if there is one, else what the `missing_panel` policy says."""
-    if path.exists():
-        return load_panel(path, city_ids, spec)
+    if panel.content is not None:
+        return load_panel(panel.content, city_ids, spec, name=panel.where)
     if simulated_source or spec.missing_panel == "simulate":
         return simulate_panel(city_ids, month, seed, spec.criteria)
     if spec.missing_panel == "carry-forward":
-        return carry_forward(previous, month.previous(), city_ids, path)
+        return carry_forward(previous, month.previous(), city_ids, panel.where)
     raise PanelMissingError(
-        f"no panel file {path} for {month}, and the methodology's missing_panel is 'block'"
+        f"no panel file {panel.where} for {month}, and the methodology's missing_panel is 'block'"
     )
 
 

@@ -55,9 +55,15 @@ LATITUDE_RANGE = (18.0, 54.0)
 _CITY_ID = r"^[a-z0-9][a-z0-9_-]*$"
 _SAFE_HANDLE = r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 """Letters, digits, `_`, `.` and `-`, not dots only: the handle names a landing directory."""
+
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _INDEX = "__row_index"
 _MAX_LISTED_LINES = 10
+
+
+def is_safe_handle(name: str) -> bool:
+    """Whether `name` can be an account handle, and so name an account's landing folder."""
+    return re.fullmatch(_SAFE_HANDLE, name) is not None
 
 
 class RegistryError(ValueError):

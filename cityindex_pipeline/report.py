@@ -24,6 +24,7 @@ from cityindex_pipeline import PLATFORMS, charts
 from cityindex_pipeline.gates import CheckOutcome
 from cityindex_pipeline.method.config import methodology_of
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.render import html_text, link_url, markdown_text
 from cityindex_pipeline.warehouse import Warehouse
 
 PLATFORM_NAMES = {"facebook": "Facebook", "x": "X", "instagram": "Instagram", "youtube": "YouTube"}
@@ -229,6 +230,7 @@ def _notable_posts(posts: pl.DataFrame, platform: str, leaders: list[dict[str, A
                     "content_type": post["content_type"],
                     "excerpt": excerpt if len(excerpt) <= 160 else excerpt[:157].rstrip() + "…",
                     "permalink": post["permalink"],
+                    "link": link_url(post["permalink"]),
                     "exposures": post["exposures"],
                     "interactions": post["interactions"],
                     "interactions_complete": post["interactions_complete"],
@@ -541,7 +543,8 @@ def _template():
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cityindex_pipeline", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=True,  # every value is text (vendor texts included); only the inlined SVG is `| safe`
+        finalize=html_text,
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["num"] = _format
@@ -623,13 +626,18 @@ def _built(
 
 
 def _headline_markdown(content: dict[str, Any]) -> str:
-    lines = [f"**{content['title']}** (publication v{content['version']})", "", content["headline"], ""]
+    lines = [
+        f"**{content['title']}** (publication v{content['version']})",
+        "",
+        markdown_text(content["headline"]),
+        "",
+    ]
     lines += ["| rank | city | score | 5–95 % rank | change |", "|---|---|---|---|---|"]
     for row in content["top"]:
         change = row["rank_change"]
         moved = "new" if change is None else ("=" if change == 0 else charts._arrow(change))
         lines.append(
-            f"| {row['rank']} | {row['name_en']} {row['name_zh']} | {row['score']:.2f} | "
+            f"| {row['rank']} | {markdown_text(row['name_en'])} {markdown_text(row['name_zh'])} | {row['score']:.2f} | "
             f"{row['rank_p05']}–{row['rank_p95']} | {moved} |"
         )
     return "\n".join(lines)

@@ -15,7 +15,10 @@ import dagster as dg
 
 from cityindex_pipeline.jobs import monthly_index_job
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.qualitative import PANEL_FOLDER
 from cityindex_pipeline.resources import SourceResource
+from cityindex_pipeline.sources.landing import month_named
+from cityindex_pipeline.sources.landing_tree import Kind, LandingEntryError, LandingFile, LandingTree
 
 PUBLISHED = dg.AssetKey("published_index")
 REPUBLISHED = dg.AssetSelection.assets("qualitative_scores").downstream()
@@ -32,19 +35,25 @@ def republished_keys() -> tuple[list[dg.AssetKey], list[dg.AssetCheckKey]]:
     return sorted(REPUBLISHED.resolve(graph)), sorted(REPUBLISHED.resolve_checks(graph))
 
 
-def panel_files(landing_dir: Path) -> dict[Month, Path]:
-    """`landing/qualitative/<YYYY-MM>.csv` by month; other names are ignored."""
+def panel_files(landing_dir: Path) -> dict[Month, LandingFile]:
+    """`landing/qualitative/<YYYY-MM>.csv` by month, read as every landing file is (regular files
+    only, never through a link); other names are ignored, and a month whose panel is not a regular
+    file is left to its run, which refuses it by name."""
     files = {}
-    for path in sorted((landing_dir / "qualitative").glob("*.csv")):
-        try:
-            files[Month.parse(path.stem)] = path
-        except ValueError:
-            continue
+    try:
+        folder = LandingTree(landing_dir).open(PANEL_FOLDER)
+    except LandingEntryError:
+        return files
+    with folder:
+        for entry in folder.entries():
+            month = month_named(entry.name.removesuffix(".csv")) if entry.name.endswith(".csv") else None
+            if month is None or entry.kind is not Kind.FILE:
+                continue
+            try:
+                files[month] = folder.read(entry.name)
+            except LandingEntryError:
+                continue
     return files
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _published_at(instance: dg.DagsterInstance, month: Month) -> float | None:
@@ -68,8 +77,8 @@ def qualitative_republish_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests = []
-    for month, path in panel_files(source.landing_path).items():
-        digest = _sha256(path)
+    for month, panel in panel_files(source.landing_path).items():
+        digest = hashlib.sha256(panel.content).hexdigest()
         if seen.get(str(month)) == digest:
             continue
         published_at = _published_at(context.instance, month)
@@ -77,7 +86,7 @@ def qualitative_republish_sensor(
             continue  # not published yet: the month's first run reads the file anyway
         first_sight = str(month) not in seen
         seen[str(month)] = digest
-        if first_sight and path.stat().st_mtime <= published_at:
+        if first_sight and panel.modified_at.timestamp() <= published_at:
             continue  # the file was already in place when the month was published
         requests.append(
             dg.RunRequest(

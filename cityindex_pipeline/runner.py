@@ -63,16 +63,25 @@ class _ProgressHandler(logging.Handler):
             if not data.passed:
                 for line in failure_lines(data.metadata):
                     self.printer(f"        {line}")
+        elif kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            for line in problem_lines(materialization.asset_key.to_user_string(), materialization.metadata):
+                self.printer(f"  {line}")
         elif kind == "STEP_SKIPPED":
             self.printer(f"  - {event.step_key:<28} skipped (an upstream step or blocking check failed)")
+
+
+def _value(metadata: Mapping[str, Any], key: str) -> Any:
+    """A metadata entry's value, whether Dagster wrapped it (`MetadataValue`) or not."""
+    entry = metadata.get(key)
+    return getattr(entry, "value", entry)
 
 
 def failure_lines(metadata: Mapping[str, Any]) -> list[str]:
     """What a failed check says: its finding, what to fix, the override if any, a few failing rows."""
 
     def value(key: str) -> Any:
-        entry = metadata.get(key)
-        return getattr(entry, "value", entry)
+        return _value(metadata, key)
 
     lines = [f"{value('failed_rows')} failing: {value('detail')}"]
     if value("fix"):
@@ -81,6 +90,22 @@ def failure_lines(metadata: Mapping[str, Any]) -> list[str]:
         lines.append(f"overridden (declared {value('declared_severity')}): {value('override_reason')}")
     for row in (value("sample") or [])[:3]:
         lines.append(f"e.g. {json.dumps(row, ensure_ascii=False, default=str)[:180]}")
+    return lines
+
+
+PROBLEMS_SHOWN = 3
+
+
+def problem_lines(asset: str, metadata: Mapping[str, Any]) -> list[str]:
+    """What a raw pull could not use (its `problems`): how many, and the first few by location and
+    reason, so that a refused file is seen without opening the UI."""
+    problems, listed = _value(metadata, "problems"), _value(metadata, "problem_files") or []
+    if not problems:
+        return []
+    lines = [f"! {asset}: {problems} file(s) or response(s) not used, each kept in raw.source_problems:"]
+    lines += [f"    {p.get('location')}: {p.get('reason')}" for p in listed[:PROBLEMS_SHOWN]]
+    if problems > PROBLEMS_SHOWN:
+        lines.append(f"    … and {problems - PROBLEMS_SHOWN} more (problem_files in {asset}'s metadata)")
     return lines
 
 

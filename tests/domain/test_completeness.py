@@ -207,7 +207,7 @@ def test_an_active_account_with_nothing_at_all_is_a_gap_unless_the_platform_repo
     finding = check("facebook", left, [gone])
     assert finding.passed
     (explained,) = finding.extra["explained"]
-    assert explained["account_handle"] == handle and "does not exist" in explained["explained_by"]
+    assert explained["account_handle"] == handle and "does not exist" in explained["cause"]
 
 
 def test_a_user_or_channel_the_platform_did_not_find_needs_no_listing():
@@ -272,7 +272,7 @@ def test_a_listing_paged_until_past_the_months_start_may_end_on_a_cursor_once_it
     assert (handle, endpoint, f"{endpoint} page {last + 1} ({cursor_name} of page {last})") in gaps(finding)
 
 
-def test_an_unusable_page_cannot_be_followed_what_follows_it_is_unknowable_and_explained():
+def test_an_unusable_page_is_a_gap_and_what_follows_it_is_unknowable():
     handle = deepest("facebook", "posts")
     documents = simulated("facebook")[1]
     broken = [
@@ -281,24 +281,50 @@ def test_an_unusable_page_cannot_be_followed_what_follows_it_is_unknowable_and_e
         else d
         for d in documents
     ]
-    assert check("facebook", broken).passed, "page 4 is stored: the pages after the broken one are followed"
+    finding = check("facebook", broken)
+    assert not finding.passed, "the posts of the broken page are missing from the month"
+    assert gaps(finding) == [(handle, "posts", "the records of posts page 3")]
+    assert "unusable" in finding.sample[0]["cause"]
     finding = check("facebook", without(broken, handle, "posts", lambda page: page > 3))
-    assert finding.passed
-    (explained,) = finding.extra["explained"]
-    assert explained["missing"] == "posts after page 3"
-    assert "unusable" in explained["explained_by"] and "unknowable" in explained["explained_by"]
+    assert gaps(finding) == [
+        (handle, "posts", "the records of posts page 3"),
+        (handle, "posts", "posts after page 3"),
+    ]
+    assert "unknowable" in finding.sample[1]["cause"]
 
 
-def test_a_file_the_source_could_not_store_explains_its_page_and_a_stray_file_explains_nothing():
+def test_a_file_the_source_could_not_store_is_a_gap_with_its_cause_and_a_stray_file_is_shown_beside():
     handle = deepest("facebook", "posts")
     documents = without(simulated("facebook")[1], handle, "posts", lambda page: page == 3)
     unreadable = {"account_handle": handle, "location": f"landing://facebook/2024-09/{handle}/posts-3.json",
                   "reason": "not UTF-8 (invalid start byte at byte 7)"}  # fmt: skip
     finding = check("facebook", documents, [unreadable])
-    assert finding.passed
-    assert "could not be stored (not UTF-8" in finding.extra["explained"][0]["explained_by"]
+    assert gaps(finding) == [(handle, "posts", "posts page 3 (paging.next of page 2)")]
+    assert "could not be stored (not UTF-8" in finding.sample[0]["cause"]
     stray = {**unreadable, "location": f"landing://facebook/2024-09/{handle}/posts-3.json.bak",
              "reason": "not a `<endpoint>[-<page>].json` file"}  # fmt: skip
     finding = check("facebook", documents, [stray])
     assert not finding.passed
     assert finding.sample[0]["recorded_problem"] == stray["reason"], "shown beside the gap"
+
+
+def test_a_readable_document_that_is_no_page_of_the_listing_is_a_gap_but_an_empty_x_page_is_not():
+    handle = deepest("x", "tweets")
+    documents = simulated("x")[1]
+    user = next(d for d in documents if d.account_handle == handle and d.endpoint == "user")
+    swapped = [
+        RawDocument(**{**_fields(d), "body": user.body}) if (d.account_handle, d.endpoint, d.page) ==
+        (handle, "tweets", 1) else d
+        for d in documents
+    ]  # fmt: skip
+    finding = check("x", swapped)
+    assert gaps(finding)[0] == (handle, "tweets", "the records of tweets page 1")
+    assert "not a tweets page: 'data' is not a list" in finding.sample[0]["cause"]
+
+    empty = '{"meta": {"result_count": 0}}'  # X leaves `data` out of a month without tweets
+    quiet = [
+        RawDocument(**{**_fields(d), "body": empty}) if (d.account_handle, d.endpoint) == (handle, "tweets") and
+        d.page == 1 else d
+        for d in without(documents, handle, "tweets", lambda page: page > 1)
+    ]  # fmt: skip
+    assert check("x", quiet).passed

@@ -26,6 +26,7 @@ from cityindex_pipeline.qualitative import (
     load_panel,
     panel_for_month,
     panel_path,
+    read_panel_file,
     simulate_panel,
 )
 
@@ -41,7 +42,7 @@ def rows(cities=CITIES, raters=("r1", "r2"), criteria=SPEC.criteria, score="70")
 def write(tmp_path, lines, header="city_id,rater,criterion,score"):
     path = tmp_path / "2024-09.csv"
     path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-    return path
+    return path.read_bytes()
 
 
 def test_a_complete_panel_loads_typed_and_labelled(tmp_path):
@@ -101,16 +102,17 @@ def previous_panel(month: Month, carried_from=None) -> pl.DataFrame:
 
 def test_a_missing_month_is_carried_forward_and_flagged(tmp_path):
     spec = PanelSpec(missing_panel="carry-forward")
-    path = panel_path(tmp_path, SEPTEMBER)
+    panel_file = read_panel_file(tmp_path, SEPTEMBER)
+    previous = previous_panel(Month(2024, 8))
     panel = panel_for_month(
-        SEPTEMBER, path, CITIES, spec, previous=previous_panel(Month(2024, 8)), simulated_source=False, seed=1
+        SEPTEMBER, panel_file, CITIES, spec, previous=previous, simulated_source=False, seed=1
     )
     assert panel["score"].to_list() == [80.0, 60.0, 40.0]
     assert set(panel["carried_from"]) == {date(2024, 8, 1)}, "flagged with the month the scores were given"
     # carried twice: still the month of the scores, not the month before
     twice = panel_for_month(
         Month(2024, 10),
-        path,
+        panel_file,
         CITIES,
         spec,
         previous=previous_panel(SEPTEMBER, carried_from=date(2024, 8, 1)),
@@ -122,15 +124,15 @@ def test_a_missing_month_is_carried_forward_and_flagged(tmp_path):
 
 def test_carrying_forward_needs_a_previous_panel_for_every_city(tmp_path):
     spec = PanelSpec(missing_panel="carry-forward")
-    path = panel_path(tmp_path, SEPTEMBER)
+    panel_file = read_panel_file(tmp_path, SEPTEMBER)
     with pytest.raises(PanelMissingError, match="nothing to carry forward"):
         panel_for_month(
-            SEPTEMBER, path, CITIES, spec, previous=pl.DataFrame(), simulated_source=False, seed=1
+            SEPTEMBER, panel_file, CITIES, spec, previous=pl.DataFrame(), simulated_source=False, seed=1
         )
     with pytest.raises(PanelMissingError, match=r"cannot be carried forward for 1 city\(ies\).*'suzhou'"):
         panel_for_month(
             SEPTEMBER,
-            path,
+            panel_file,
             [*CITIES, "suzhou"],
             spec,
             previous=previous_panel(Month(2024, 8)),
@@ -143,7 +145,7 @@ def test_the_block_policy_stops_the_month(tmp_path):
     with pytest.raises(PanelMissingError, match="'block'"):
         panel_for_month(
             SEPTEMBER,
-            panel_path(tmp_path, SEPTEMBER),
+            read_panel_file(tmp_path, SEPTEMBER),
             CITIES,
             SPEC,
             previous=pl.DataFrame(),
@@ -156,8 +158,9 @@ def test_a_panel_file_wins_over_the_policy(tmp_path):
     path = panel_path(tmp_path, SEPTEMBER)
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(["city_id,rater,criterion,score", *rows()]) + "\n", encoding="utf-8")
+    panel_file = read_panel_file(tmp_path, SEPTEMBER)
     panel = panel_for_month(
-        SEPTEMBER, path, CITIES, SPEC, previous=pl.DataFrame(), simulated_source=False, seed=1
+        SEPTEMBER, panel_file, CITIES, SPEC, previous=pl.DataFrame(), simulated_source=False, seed=1
     )
     assert set(panel["source"]) == {"panel"}
 
@@ -165,7 +168,7 @@ def test_a_panel_file_wins_over_the_policy(tmp_path):
 def test_the_simulated_source_simulates_a_missing_panel_labelled_as_such(tmp_path):
     panel = panel_for_month(
         SEPTEMBER,
-        panel_path(tmp_path, SEPTEMBER),
+        read_panel_file(tmp_path, SEPTEMBER),
         CITIES,
         SPEC,
         previous=pl.DataFrame(),

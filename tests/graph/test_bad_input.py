@@ -1,6 +1,8 @@
 """A corpus of bad documents (`tests/data/bad-input`), laid over a good month: each gives a clear
 reason in `raw.source_problems` or `clean.quarantine`, or is read as the platform meant it, and the
-rest of the month goes on to publication.
+rest of the month goes on. A document that cannot be read leaves its records out of the month, so
+`drop_complete` refuses the month naming each; published over it with an override, the rest of the
+month is the good month's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import make_settings, materialize
+from conftest import WITHOUT_REPORT, make_settings
 from landing_helpers import lay_out_month
 
 from cityindex_pipeline.months import Month
@@ -47,6 +49,13 @@ SOURCE_PROBLEMS = [
     Problem("an API error body as data", "youtube/2024-09/BeijingChannel/channel.json", "an API error body"),
     Problem("bytes that are not UTF-8", "instagram/2024-09/anyang.china/media.json", "not UTF-8"),
 ]
+UNREADABLE = {  # the documents whose records are missing from the month, by the raw asset that says so
+    "raw_facebook": {("AnqingCityOfficial", "posts")},
+    "raw_instagram": {("anyang.china", "media")},
+    "raw_x": {("BeijingChina", "tweets")},
+    "raw_youtube": {("AnshanChannel", "channel"), ("BeijingChannel", "channel")},
+}
+OVERRIDE = "the bad-input corpus: each unreadable document is the test's subject"
 ANYANG = "100076922966978"
 QUARANTINED = [
     Quarantined("a negative count", "AnyangTourism", f"{ANYANG}_1", "is negative: -5"),
@@ -72,14 +81,57 @@ QUARANTINED = [
 ]
 
 
+@dataclass(frozen=True)
+class MonthRun:
+    warehouse: Warehouse
+    drop_complete: dict[str, dg.AssetCheckEvaluation]
+    """The `drop_complete` result of each raw asset."""
+
+
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Warehouse:
+def month_run(tmp_path_factory) -> MonthRun:
     settings = dataclasses.replace(make_settings(tmp_path_factory.mktemp("bad-input")), source="files")
     lay_out_month(settings.landing_dir, SEPTEMBER, overlay=BAD_INPUT)
+    from assets import all_assets
+    from checks import all_checks
+    from cityindex_pipeline.resources import resources_for
+
     with dg.instance_for_test() as instance:
-        result = materialize(settings, SEPTEMBER, instance=instance)
+        result = dg.materialize(
+            [*all_assets, *all_checks],
+            partition_key=SEPTEMBER.partition_key,
+            resources=resources_for(settings),
+            selection=WITHOUT_REPORT,
+            instance=instance,
+            run_config={"resources": {"publish_options": {"config": {"override_errors": OVERRIDE}}}},
+            raise_on_error=False,
+        )
     assert result.success, [event.step_key for event in result.get_step_failure_events()]
-    return Warehouse(settings.warehouse_path)
+    drop_complete = {
+        e.asset_key.to_user_string(): e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "drop_complete"
+    }
+    return MonthRun(Warehouse(settings.warehouse_path), drop_complete)
+
+
+@pytest.fixture(scope="module")
+def warehouse(month_run: MonthRun) -> Warehouse:
+    return month_run.warehouse
+
+
+def test_an_unreadable_document_is_a_gap_of_the_drop_and_the_month_is_published_only_over_it(month_run):
+    warehouse = month_run.warehouse
+    for asset, expected in UNREADABLE.items():
+        evaluation = month_run.drop_complete[asset]
+        assert not evaluation.passed and evaluation.metadata["declared_severity"].value == "ERROR"
+        assert evaluation.metadata["overridden"].value is True
+        rows = evaluation.metadata["sample"].value
+        assert {(row["account_handle"], row["endpoint"]) for row in rows} == expected, rows
+        assert all(row["cause"] for row in rows), "each gap says why the pull could not read it"
+    (publication,) = warehouse.publications(SEPTEMBER).to_dicts()
+    assert publication["override_reason"] == OVERRIDE
+    assert sorted(publication["overridden_checks"]) == sorted(f"{a}:drop_complete" for a in UNREADABLE)
 
 
 @pytest.mark.parametrize("expected", SOURCE_PROBLEMS, ids=lambda case: case.case)
