@@ -287,17 +287,9 @@ TYPICAL_POST_MIN_POSTS = 3
 _ACCOUNT_KEYS = ("platform", "city_id", "account_handle")
 TYPICAL_POST_COLUMNS = (*_ACCOUNT_KEYS, "interactions", "interactions_complete", "views", "exposures")
 """The columns of clean.posts that `typical_post_values` reads (of the previous month, say)."""
-_CHANGE_COLUMNS = (
-    *_ACCOUNT_KEYS,
-    "scope",
-    "measure",
-    "previous",
-    "current",
-    "ratio",
-    "direction",
-    "bound",
-    "floor",
-)
+_CHANGE_COLUMNS = ("platform", "account_handle", "measure", "scope", "direction", "ratio", "bound", "previous",
+                   "current", "floor", "city_id")  # fmt: skip
+"""A failing change, what matters first: the CLI shows the start of each row."""
 
 
 def account_values(metrics: pl.DataFrame) -> pl.DataFrame:
@@ -352,8 +344,8 @@ def _changes_outside_bounds(
     falls = judged.filter(pl.col("ratio") < 1 - pl.col("fall_bound")).with_columns(
         direction=pl.lit("fall"), bound=1 - pl.col("fall_bound")
     )
-    outside = pl.concat([rises, falls]).select(_CHANGE_COLUMNS)
-    return outside.sort(pl.col("ratio").log().abs(), descending=True), judged.height
+    outside = pl.concat([rises, falls]).sort(pl.col("ratio").log().abs(), descending=True)
+    return outside.select(_CHANGE_COLUMNS).with_columns(pl.col("ratio").round_sig_figs(4)), judged.height
 
 
 def _flagged(rows: pl.DataFrame, jumps: pl.DataFrame, measure: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -409,9 +401,9 @@ def changes_plausible(
     new_accounts = metrics.join(previous, on=["platform", "account_handle"], how="anti").height
     return _finding(
         failures,
-        f"{judged} values of {metrics.height} accounts judged against the previous month; "
-        f"{outside.height} outside their bounds, {flagged.height} of them known jumps; "
-        f"{new_accounts} accounts without a previous month",
+        f"{judged} values of {metrics.height} accounts judged against the previous month (accounts new "
+        f"this month: {new_accounts}); {outside.height} outside their bounds, {flagged.height} of them "
+        "known jumps",
         fix=_JUMP_FIX,
         extra={
             "flagged_jumps": jsonable(flagged.head(20).to_dicts()),
@@ -432,11 +424,11 @@ def follower_change_within_bounds(
     )
     dropped = outside.filter(pl.col("direction") == "fall")
     failures, flagged = _flagged(dropped, jumps, pl.col("measure"))
-    limits = bounds.filter(scope="account", measure="followers").select("fall_bound").unique()["fall_bound"]
+    limits = bounds.filter(scope="account", measure="followers")["fall_bound"].drop_nulls().unique().sort()
     return _finding(
         failures,
-        f"{dropped.height} accounts lost more than {' / '.join(f'{b:.0%}' for b in sorted(limits))} of "
-        f"their followers, {flagged.height} flagged as known jumps",
+        f"{dropped.height} accounts lost more than {' / '.join(f'{b:.0%}' for b in limits) or 'their bound'} "
+        f"of their followers, {flagged.height} flagged as known jumps",
         fix="check the account on the platform: a wrong account id in accounts.csv, a pull of the wrong "
         "account, or a real reset; flag a real reset in cityindex_pipeline/data/known_jumps.csv "
         "(measure followers) with its reason",
@@ -461,7 +453,14 @@ def _counts_above_maxima(
             how="inner",
         )
         .filter(pl.col("value") > pl.col("maximum"))
-        .select(*keys, "measure", "value", "maximum", "source")
+        .select(  # what matters first: the CLI shows the start of each row
+            "platform",
+            "account_handle",
+            "measure",
+            pl.col("value", "maximum").cast(pl.Int64),
+            *[key for key in keys if key not in ("platform", "account_handle")],
+            "source",
+        )
         .sort(pl.col("value") / pl.col("maximum"), descending=True)
     )
     failures, flagged = _flagged(above, jumps, measure)
@@ -501,7 +500,7 @@ def post_counts_below_maxima(posts: pl.DataFrame, bounds: pl.DataFrame, jumps: p
         .filter(pl.any_horizontal([pl.col(c) > pl.col(f"_max_{c}") for c in counts]).fill_null(False))
     )
     values = (
-        above_any.select(*_ACCOUNT_KEYS, "post_id", *[pl.col(c).cast(pl.Float64) for c in counts])
+        above_any.select(*_ACCOUNT_KEYS, "post_id", *counts)
         .unpivot(on=list(counts), index=[*_ACCOUNT_KEYS, "post_id"], variable_name="measure")
         .drop_nulls("value")
         .with_columns(scope=pl.lit("post"))
