@@ -6,25 +6,36 @@ import polars as pl
 
 from cityindex_pipeline import PLATFORMS, expectations, quality
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.resets import load_follower_resets
-from cityindex_pipeline.resources import MethodologyVersion, PublishOptions, WarehouseResource
+from cityindex_pipeline.resources import (
+    MethodologyVersion,
+    PlausibilityFiles,
+    PublishOptions,
+    WarehouseResource,
+)
 
 from .results import RUN_FIRST, check_result, spec
 
 POST_CHECKS = ("posts_unique", "post_keys_not_null", "counts_not_negative", "published_in_month",
-               "content_type_known")  # fmt: skip
+               "content_type_known", "counts_below_maxima")  # fmt: skip
 METRIC_CHECKS = ("metrics_well_formed", "followers_present", "follower_change_within_bounds",
-                 "interactions_consistent")  # fmt: skip
+                 "interactions_consistent", "changes_plausible", "counts_below_maxima")  # fmt: skip
 
 
 @dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("clean_posts", name) for name in POST_CHECKS])
 def clean_posts_checks(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    publish_options: PublishOptions,
+    plausibility: PlausibilityFiles,
 ):
-    """clean.posts against its expectation suite (Great Expectations, in memory)."""
+    """clean.posts against its expectation suite (Great Expectations, in memory), and each count
+    against its platform's plausible maximum."""
     month = Month.from_partition_key(context.partition_key)
     posts = warehouse.get().read_month("clean.posts", month)
     findings = expectations.validate(posts, expectations.posts_suite(month), "clean_posts")
+    findings["counts_below_maxima"] = quality.post_counts_below_maxima(
+        posts, plausibility.load_bounds(), plausibility.load_known_jumps(month)
+    )
     for name in POST_CHECKS:
         yield check_result("clean_posts", name, findings[name], publish_options)
 
@@ -37,12 +48,18 @@ def clean_account_metrics_checks(
     warehouse: WarehouseResource,
     publish_options: PublishOptions,
     methodology_version: MethodologyVersion,
+    plausibility: PlausibilityFiles,
 ):
-    """Account metrics well formed, followers present, follower change within bounds, interactions
-    consistent with their parts."""
+    """Account metrics well formed, followers present, interactions consistent with their parts, and
+    plausible: against the previous month (followers within bounds, every change) and the maxima."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     metrics = store.read_month("clean.account_metrics", month)
+    posts = store.read_month("clean.posts", month)
+    # the previous month as clean_account_metrics reads it
+    previous = store.read_month("clean.account_metrics", month.previous())
+    previous_posts = store.read_month("clean.posts", month.previous(), quality.TYPICAL_POST_COLUMNS)
+    bounds, jumps = plausibility.load_bounds(), plausibility.load_known_jumps(month)
     active = store.read_month("clean.registry_accounts", month).filter("active")
     documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
     explained = pl.concat(
@@ -60,11 +77,15 @@ def clean_account_metrics_checks(
             metrics, active, quality.hidden_follower_counts(documents), explained
         ),
         "follower_change_within_bounds": quality.follower_change_within_bounds(
-            metrics, load_follower_resets(month)
+            metrics, previous, bounds, jumps
         ),
         "interactions_consistent": quality.interactions_consistent(
-            metrics, store.read_month("clean.posts", month), methodology_version.load().interactions
+            metrics, posts, methodology_version.load().interactions
         ),
+        "changes_plausible": quality.changes_plausible(
+            metrics, previous, posts, previous_posts, bounds, jumps
+        ),
+        "counts_below_maxima": quality.account_counts_below_maxima(metrics, bounds, jumps),
     }
     for name in METRIC_CHECKS:
         yield check_result("clean_account_metrics", name, findings[name], publish_options)

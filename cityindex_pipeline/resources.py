@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
+from cityindex_pipeline import plausibility
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.method.config import Methodology, load_methodology
+from cityindex_pipeline.months import Month
 from cityindex_pipeline.sources import Source, make_source
 from cityindex_pipeline.warehouse import Warehouse
 
@@ -84,6 +87,23 @@ class MethodologyVersion(dg.ConfigurableResource):
         return load_methodology(self.version.strip() or None)
 
 
+class PlausibilityFiles(dg.ConfigurableResource):
+    """The files the plausibility checks read: the bounds (plausibility.csv) and the known jumps
+    (known_jumps.csv). Empty: the versioned files in cityindex_pipeline/data/; a path, for one run
+    (a test, or an audit of a month against another set of flags)."""
+
+    bounds: str = ""
+    known_jumps: str = ""
+
+    def load_bounds(self) -> pl.DataFrame:
+        return plausibility.load_bounds(Path(self.bounds or plausibility.DEFAULT_BOUNDS_CSV))
+
+    def load_known_jumps(self, month: Month) -> pl.DataFrame:
+        return plausibility.load_known_jumps(
+            month, Path(self.known_jumps or plausibility.DEFAULT_KNOWN_JUMPS_CSV)
+        )
+
+
 class ReportsResource(dg.ConfigurableResource):
     """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
 
@@ -105,5 +125,6 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "publish_options": PublishOptions(),
         "methodology_version": MethodologyVersion(),
+        "plausibility": PlausibilityFiles(),
         "reports": ReportsResource(directory=str(settings.reports_dir)),
     }

@@ -6,11 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import polars as pl
-import pytest
 
 from cityindex_pipeline import quality
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.resets import ResetsError, load_follower_resets
 
 SEPTEMBER = Month(2024, 9)
 PAGE = json.dumps({"id": "1", "followers_count": 10})
@@ -160,38 +158,6 @@ def test_hidden_follower_counts_read_the_channel_document():
         }
     )
     assert quality.hidden_follower_counts(docs)["account_handle"].to_list() == ["hidden"]
-
-
-def test_a_drop_of_more_than_half_the_followers_fails_unless_flagged_as_reset():
-    frame = metrics(
-        [
-            {"account_handle": "A", "followers": 40, "followers_previous": 100},  # -60 %
-            {"account_handle": "B", "followers": 51, "followers_previous": 100},  # -49 %: within bounds
-            {"account_handle": "C", "followers": 5, "followers_previous": None},  # no previous month
-        ]
-    )
-    no_resets = pl.DataFrame(schema={"platform": pl.String, "account_handle": pl.String, "reason": pl.String})
-    finding = quality.follower_change_within_bounds(frame, no_resets)
-    assert not finding.passed and [r["account_handle"] for r in finding.sample] == ["A"]
-    assert finding.sample[0]["change"] == pytest.approx(-0.6)
-    resets = pl.DataFrame({"platform": ["facebook"], "account_handle": ["A"], "reason": ["page merged"]})
-    flagged = quality.follower_change_within_bounds(frame, resets)
-    assert flagged.passed and flagged.extra["flagged_resets"][0]["reason"] == "page merged"
-
-
-def test_follower_resets_file_is_read_for_its_month_and_validated(tmp_path):
-    path = tmp_path / "resets.csv"
-    path.write_text(
-        "platform,account_handle,month,reason\nfacebook,A,2024-09,page merged\nx,B,2024-08,renamed\n",
-        encoding="utf-8",
-    )
-    assert load_follower_resets(SEPTEMBER, path).to_dicts() == [
-        {"platform": "facebook", "account_handle": "A", "reason": "page merged"}
-    ]
-    assert load_follower_resets(SEPTEMBER).height == 0, "the shipped file flags nothing"
-    path.write_text("platform,account_handle,month,reason\nfacebook,A,2024-09,\n", encoding="utf-8")
-    with pytest.raises(ResetsError, match="needs a reason"):
-        load_follower_resets(SEPTEMBER, path)
 
 
 def test_interactions_consistent_reconciles_posts_parts_accounts_and_rates():

@@ -1,6 +1,7 @@
 """The publication gate through the graph: a month corrupted between steps fails the check that guards
-against it, with the check's severity, and is not published; a clean month publishes v1; a re-run
-with new numbers publishes v2 beside an untouched v1; an override is recorded.
+against it, with the check's severity, and is not published; an implausible vendor drop is refused
+until its jumps are known; a clean month publishes v1; a re-run with new numbers publishes v2 beside
+an untouched v1; an override is recorded.
 
 One month is materialised once (everything but the publication) into a base warehouse; each test
 copies it, corrupts one table the way the check guards against, and runs the rest of the month.
@@ -18,15 +19,19 @@ import duckdb
 import polars as pl
 import pytest
 from conftest import make_settings
+from landing_helpers import write_landing
 
 from assets import all_assets
 from checks import all_checks
+from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.gates import GATES
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.publication import verify_export
 from cityindex_pipeline.qualitative import CRITERIA
-from cityindex_pipeline.resources import PublicationResource, resources_for
+from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.resources import PlausibilityFiles, PublicationResource, resources_for
+from cityindex_pipeline.sources.simulated import SimulatedSource
 from cityindex_pipeline.warehouse import Warehouse
 
 AUGUST, SEPTEMBER = Month(2024, 8), Month(2024, 9)
@@ -42,8 +47,11 @@ def run(
     run_config: dict | None = None,
     as_of: str = "",
     instance: dg.DagsterInstance | None = None,
+    plausibility: PlausibilityFiles | None = None,
 ) -> dg.ExecuteInProcessResult:
     resources = resources_for(settings)
+    if plausibility is not None:
+        resources["plausibility"] = plausibility
     if as_of:
         resources["publication"] = PublicationResource(
             exports_dir=str(settings.exports_dir), settling_days=settings.settling_days, as_of=as_of
@@ -207,6 +215,87 @@ def test_a_corrupted_month_fails_its_check_as_an_error_and_is_not_published(home
     assert not published(result)
     assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 0
     assert not (home.exports_dir / "2024-09").exists()
+
+
+def implausible_drop(settings: Settings) -> tuple[str, str]:
+    """September's Instagram as a vendor delivers it, with two implausible counts: the largest account
+    at ten times its followers, and one post of another account at 10^12 likes. Returns their handles."""
+    accounts = load_registry().accounts_for("instagram")
+    largest = Warehouse(settings.warehouse_path).query(
+        "SELECT account_handle FROM clean.account_metrics WHERE month = DATE '2024-08-01' "
+        "AND platform = 'instagram' ORDER BY followers DESC LIMIT 1"
+    )["account_handle"][0]
+    liked, documents = None, []
+    for doc in SimulatedSource().pull(SEPTEMBER, "instagram", accounts):
+        body = json.loads(doc.body)
+        if doc.account_handle == largest and doc.endpoint == "user":
+            body["followers_count"] *= 10
+        elif liked is None and doc.account_handle != largest and doc.endpoint == "media" and body.get("data"):
+            body["data"][0]["like_count"], liked = 10**12, doc.account_handle
+        documents.append(dataclasses.replace(doc, body=json.dumps(body)))
+    write_landing(settings.landing_dir, documents)
+    assert liked is not None
+    return largest, liked
+
+
+def known_jumps(path, *rows: str) -> PlausibilityFiles:
+    path.write_text("platform,account_handle,month,measure,reason\n" + "".join(rows), encoding="utf-8")
+    return PlausibilityFiles(known_jumps=str(path))
+
+
+def test_an_implausible_drop_is_refused_until_its_real_jumps_are_known_with_their_reasons(home, tmp_path):
+    """The likes stop the month at clean_posts; flagged, they pass with their reason, and the followers
+    stop it at clean_account_metrics; flagged too, every check passes, each flag shown with its reason."""
+    files = dataclasses.replace(home, source="files")
+    grown, liked = implausible_drop(files)
+    # the checks of the raw and clean layers; the later layers' would judge tables this drop never reaches
+    raw_checks = dg.AssetSelection.checks_for_assets(*(f"raw_{platform}" for platform in PLATFORMS))
+    clean_checks = dg.AssetSelection.checks_for_assets("clean_posts", "clean_account_metrics")
+    report = dg.AssetSelection.assets("monthly_report")
+    pulled = (dg.AssetSelection.assets("raw_instagram").downstream() - report).without_checks()
+    refused = run(files, SEPTEMBER, pulled | raw_checks | clean_checks)
+    likes = evaluations(refused)["clean_posts:counts_below_maxima"]
+    assert not likes.passed and likes.severity == dg.AssetCheckSeverity.ERROR
+    assert (liked, "likes", 10**12) in {
+        (r["account_handle"], r["measure"], r["value"]) for r in likes.metadata["sample"].value
+    }
+    assert "plausibility.csv" in likes.metadata["fix"].value
+    assert not published(refused)
+
+    seen = f"instagram,{liked},2024-09,interactions,post seen on the platform with its likes\n"
+    metrics_on = (dg.AssetSelection.assets("clean_account_metrics").downstream() - report).without_checks()
+    half = run(
+        files, SEPTEMBER, metrics_on | clean_checks, plausibility=known_jumps(tmp_path / "a.csv", seen)
+    )
+    checks = evaluations(half)
+    assert checks["clean_posts:counts_below_maxima"].passed
+    assert {
+        r["reason"] for r in checks["clean_posts:counts_below_maxima"].metadata["flagged_jumps"].value
+    } == {"post seen on the platform with its likes"}
+    changes = checks["clean_account_metrics:changes_plausible"]
+    assert not changes.passed and changes.severity == dg.AssetCheckSeverity.ERROR
+    (row,) = changes.metadata["sample"].value
+    assert (row["account_handle"], row["measure"], row["direction"]) == (grown, "followers", "rise")
+    assert row["ratio"] == pytest.approx(10, rel=0.05) and row["bound"] == 3
+    assert checks["clean_account_metrics:follower_change_within_bounds"].passed
+    assert not published(half)
+    assert Warehouse(home.warehouse_path).publications(SEPTEMBER).height == 0
+
+    merged = f'instagram,{grown},2024-09,followers,"merged with the provincial tourism account, confirmed"\n'
+    flagged = run(
+        files,
+        SEPTEMBER,
+        dg.AssetSelection.checks_for_assets("clean_account_metrics")
+        | dg.AssetSelection.assets("platform_weights").without_checks(),
+        plausibility=known_jumps(tmp_path / "b.csv", seen, merged),
+    )
+    checks = evaluations(flagged)
+    assert all(e.passed for e in checks.values()), [k for k, e in checks.items() if not e.passed]
+    shown = checks["clean_account_metrics:changes_plausible"].metadata["flagged_jumps"].value
+    assert {(r["account_handle"], r["measure"], r["reason"]) for r in shown} == {
+        (grown, "followers", "merged with the provincial tourism account, confirmed"),
+        (liked, "interactions", "post seen on the platform with its likes"),
+    }
 
 
 def test_a_warning_is_shown_and_recorded_but_the_month_is_published(home):
