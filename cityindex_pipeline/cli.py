@@ -18,7 +18,7 @@ from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings, settings_from_env
 from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse import Warehouse, WarehouseDamagedError
 
 DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
 
@@ -51,7 +51,18 @@ def _version(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     return int(text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a damaged or lost warehouse is a message naming the file and `cityindex rebuild`,
+    not a DuckDB traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WarehouseDamagedError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """The Communication Impact Index on Overseas Social Media of 133 Chinese cities.
 
@@ -143,6 +154,8 @@ def _run_month(settings: Settings, month: Month, *, reason: str = "", override_e
         raise click.UsageError(
             f"{month} has not closed yet (Beijing time); only closed months can be materialised"
         )
+    with Warehouse(settings.warehouse_path).connect():
+        pass  # a damaged or lost warehouse stops here, with its message, before any step runs
     console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
     started = time.monotonic()
     run = materialize_month(
@@ -175,9 +188,12 @@ def top(month: Month, platform: str | None) -> None:
 
 def _warehouse() -> Warehouse:
     settings = _settings()
-    if not settings.warehouse_path.exists():
+    warehouse = Warehouse(settings.warehouse_path)
+    if not settings.warehouse_path.exists() and not (warehouse.archive and warehouse.archive.holds_data()):
         raise click.ClickException(f"no warehouse at {settings.warehouse_path}; run `cityindex demo` first")
-    return Warehouse(settings.warehouse_path)
+    with warehouse.connect():
+        pass  # damaged, or lost while the archive holds data: the message names `cityindex rebuild`
+    return warehouse
 
 
 def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None:
@@ -463,11 +479,21 @@ def verify(month: Month, version: int | None, as_json: bool) -> None:
     from the inputs it recorded, in a scratch warehouse, and compare number by number."""
     import tempfile
 
-    from cityindex_pipeline.publication import verify_publication
+    from cityindex_pipeline.publication import PublicationError, heal_publications, verify_publication
     from cityindex_pipeline.verify import VerifyError, recompute
 
     settings = _settings()
     warehouse = _warehouse()
+    try:
+        with warehouse.session():  # the writer's lock: no publication is half done while this heals
+            healed = heal_publications(warehouse, settings.exports_dir, [month])
+    except PublicationError as error:
+        raise click.ClickException(str(error)) from None
+    for line in healed:
+        if as_json:
+            click.echo(f"healed: {line}", err=True)
+        else:
+            console.print(f"[yellow]healed:[/] {line}")
     publications = warehouse.publications(month)
     if publications.height == 0:
         raise click.ClickException(f"{month} has not been published")

@@ -26,7 +26,7 @@ from cityindex_pipeline.publication import (
     inputs_fingerprint,
     publication_rows,
 )
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse import MONTH_INPUTS, Warehouse
 
 TOLERANCE = 1e-9
 DIFFERENCES_SHOWN = 10
@@ -40,8 +40,6 @@ RECOMPUTED_ASSETS = (
     "index_uncertainty",
 )
 """What the monthly job computes between the raw pulls and the publication."""
-MONTH_INPUTS = ("clean.registry_cities", "clean.registry_accounts", "idx.platform_reference")
-"""The month's inputs besides the pulls and the panel, as the month's run snapshotted them."""
 PREVIOUS_MONTH_INPUTS = (
     "clean.account_metrics",
     "idx.platform_index",
