@@ -147,8 +147,6 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
 
 
 def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
-    from cityindex_pipeline.runner import materialize_month
-
     closes = month.end_utc.timestamp()
     if closes > time.time():
         raise click.UsageError(
@@ -156,6 +154,8 @@ def _run_month(settings: Settings, month: Month, *, reason: str = "", override_e
         )
     with Warehouse(settings.warehouse_path).connect():
         pass  # a damaged or lost warehouse stops here, with its message, before any step runs
+    from cityindex_pipeline.runner import materialize_month
+
     console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
     started = time.monotonic()
     run = materialize_month(
@@ -549,6 +549,87 @@ def _print_verification(verified: Any) -> None:
     if verified.matches:
         console.print(
             f"  [green]match[/]: content sha256 {verified.published_sha256[:16]}… recomputed exactly"
+        )
+
+
+@main.command()
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild even a warehouse that opens intact (it is kept aside, not deleted).",
+)
+def rebuild(force: bool) -> None:
+    """Recreate the warehouse from $CITYINDEX_HOME/archive, then compute its months again from it.
+
+    The file in place, if any, is renamed aside (warehouse.damaged-<time>.duckdb), never deleted."""
+    from cityindex_pipeline.publication import PublicationError, heal_publications
+    from cityindex_pipeline.rebuild import RebuildError, months_to_compute, rebuild_warehouse
+    from cityindex_pipeline.runner import materialize_month
+
+    settings = _settings()
+    started = time.monotonic()
+    try:
+        rebuilt = rebuild_warehouse(settings.warehouse_path, settings.exports_dir, force=force)
+    except RebuildError as error:
+        raise click.ClickException(str(error)) from None
+    restored = rebuilt.restored
+    if rebuilt.set_aside is not None:
+        why = f" ({rebuilt.why})" if rebuilt.why else " (intact; replaced as asked with --force)"
+        console.print(f"the file in place was kept aside as {rebuilt.set_aside}{why}")
+    versions, months = sum(len(v) for v in restored.publications.values()), len(restored.publications)
+    console.print(
+        f"restored {rebuilt.path} from {settings.home / 'archive'} in {time.monotonic() - started:.1f} s: "
+        f"{restored.pulls} pulls ({restored.complete_pulls} complete), {restored.documents:,} raw documents, "
+        f"{restored.problems:,} source problems, {versions} publication{'s' if versions != 1 else ''} of "
+        f"{months} month{'s' if months != 1 else ''}"
+    )
+    for note in restored.notes:
+        console.print(f"  [yellow]note:[/] {note}")
+    for kept in rebuilt.unconfirmed:
+        console.print(
+            f"  [yellow]kept aside:[/] {kept}: a publication staged when the old file was lost; whether it "
+            "was committed cannot be known, so it is not restored (the month is computed again below)"
+        )
+    warehouse = Warehouse(settings.warehouse_path)
+    try:
+        with warehouse.session():
+            healed = heal_publications(warehouse, settings.exports_dir)
+    except PublicationError as error:
+        raise click.ClickException(str(error)) from None
+    for line in healed:
+        console.print(f"  [yellow]healed:[/] {line}")
+    outcomes, failed = [], False
+    for planned in months_to_compute(warehouse):
+        published = ", ".join(f"v{v}" for v in planned.published_versions) or "never published"
+        console.print(
+            f"[bold]{planned.month}[/] ({published}): computing again from the archived pulls, methodology "
+            f"{planned.methodology_version or 'current'}"
+        )
+        run = materialize_month(
+            settings,
+            planned.month,
+            printer=console.print,
+            override_errors=planned.override_errors,
+            recompute=planned.assets,
+            methodology_version=planned.methodology_version,
+        )
+        if not run.success:
+            failed = True
+            outcomes.append(
+                f"{planned.month}: [red]failed[/] ({', '.join(run.failed_checks or run.failed_steps)})"
+            )
+        elif run.published_new:
+            outcomes.append(f"{planned.month}: published a new version, v{run.published_version}")
+        elif run.published_version is not None:
+            outcomes.append(f"{planned.month}: unchanged, v{run.published_version} stands")
+        else:
+            outcomes.append(f"{planned.month}: computed (never published)")
+    console.print(f"[bold]rebuilt[/] in {time.monotonic() - started:.0f} s:")
+    for line in outcomes:
+        console.print(f"  {line}")
+    if failed:
+        raise click.ClickException(
+            "some months did not compute again; the restored pulls and publications are in place"
         )
 
 

@@ -9,11 +9,11 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
+from disk_full import disk_full_from
 from publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
 
 from cityindex_pipeline import publication as pub
@@ -68,25 +68,6 @@ def healed_to_v2(home: Path, v1: tuple) -> pub.Publication:
         assert_whole(warehouse, home / "exports")
         assert v1_state(warehouse) == v1
     return again
-
-
-@contextmanager
-def disk_full_from(call: str, n: int) -> Iterator[list[int]]:
-    """`os.<call>` fails with ENOSPC from its n-th call on, as a disk that stays full until freed;
-    yields the count of calls seen (fewer than n: the fault was never met)."""
-    original, seen = getattr(os, call), [0]
-
-    def failing(*args, **kwargs):
-        seen[0] += 1
-        if seen[0] >= n:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return original(*args, **kwargs)
-
-    setattr(os, call, failing)
-    try:
-        yield seen
-    finally:
-        setattr(os, call, original)
 
 
 CALLS = {"write": (11, {"not committed"}), "fsync": (14, {"not committed", "committed"}),
