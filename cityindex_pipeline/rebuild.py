@@ -95,7 +95,7 @@ def rebuild_warehouse(
         why = _why_unusable(path, lock_timeout_seconds)
         if not why and not force:
             raise RebuildError(
-                f"{path} opens and is intact: rebuilding would replace it. Run `cityindex rebuild --force` to "
+                f"{path} opens and every table reads back intact: rebuilding would replace it. Run `cityindex rebuild --force` to "
                 "rebuild it anyway (the current file is kept aside, not deleted)"
             )
     target = path.with_name(f"{path.stem}.rebuilding{path.suffix}")
@@ -124,12 +124,17 @@ def _keep_unconfirmed(staged: Path, version: int) -> Path:
 
 
 def _why_unusable(path: Path, lock_timeout_seconds: float) -> str:
-    """Why the file cannot be used as a warehouse ("" if it opens with this version's schema)."""
+    """Why the file cannot be used as a warehouse ("" if it opens with this version's schema and every
+    row of every table reads back)."""
     try:
-        Warehouse(path, archived=False, lock_timeout_seconds=lock_timeout_seconds).ensure_schema()
+        warehouse = Warehouse(path, archived=False, lock_timeout_seconds=lock_timeout_seconds)
+        warehouse.ensure_schema()
+        warehouse.read_every_table()
     except WarehouseLockedError as error:
         raise RebuildError(f"{error}. A rebuild needs the warehouse to itself") from None
-    except (WarehouseDamagedError, WarehouseSchemaError) as error:
+    except WarehouseDamagedError as error:
+        return f"damaged: {error.reason}"
+    except WarehouseSchemaError as error:
         return str(error)
     return ""
 

@@ -189,7 +189,11 @@ _DAMAGE = (
 
 class WarehouseDamagedError(RuntimeError):
     """The warehouse file cannot be read (truncated, corrupt), or is gone while the archive holds what
-    was stored in it; the message names the file and `cityindex rebuild`."""
+    was stored in it; the message names the file and `cityindex rebuild`, `reason` says what is wrong."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class WarehouseSchemaError(RuntimeError):
@@ -327,7 +331,8 @@ class Warehouse:
     def _damaged_error(self, why: str) -> WarehouseDamagedError:
         return WarehouseDamagedError(
             f"{self.path} is damaged and cannot be read ({why}). Recreate it from the archive with "
-            "`cityindex rebuild`: the damaged file is kept beside it, not deleted"
+            "`cityindex rebuild`: the damaged file is kept beside it, not deleted",
+            reason=why,
         )
 
     @contextmanager
@@ -607,6 +612,13 @@ class Warehouse:
             "SELECT * FROM publish.publications WHERE month = $month ORDER BY version",
             {"month": month.first_day},
         )
+
+    def read_every_table(self) -> None:
+        """Read every row of every table, so that DuckDB checks each block against its checksum: damage
+        no query has met yet raises WarehouseDamagedError. Reads the whole file (for `rebuild`)."""
+        with self.connect() as con:
+            for table in TABLES:
+                con.execute(f"SELECT max(hash(t)) FROM {table} t").fetchall()
 
     def table_counts(self) -> dict[str, int]:
         """Rows per table, for the note a run prints and for tests."""

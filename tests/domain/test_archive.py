@@ -217,11 +217,13 @@ def test_a_truncated_or_lost_warehouse_names_the_file_and_rebuild(warehouse):
 def test_rebuild_keeps_a_damaged_file_aside_and_refuses_an_intact_one_unless_forced(warehouse):
     pull_month(SimulatedSource(), warehouse, SEPTEMBER, "x", accounts("x", 2), run_id="run-1")
     original = raw_tables(warehouse)
-    with pytest.raises(RebuildError, match=r"opens and is intact.*--force"):
+    with pytest.raises(RebuildError, match=r"opens and every table reads back intact.*--force"):
         rebuild_warehouse(warehouse.path, warehouse.path.parent / "exports")
-    with open(warehouse.path, "r+b") as damaging:
-        damaging.write(b"\0" * 4096)
+    with open(warehouse.path, "r+b") as damaging:  # in the middle: the file opens, a table does not read
+        damaging.seek(warehouse.path.stat().st_size // 2)
+        damaging.write(b"\xa5" * 65536)
     damaged = warehouse.path.read_bytes()
+    assert Warehouse(warehouse.path).table_counts()["raw.documents"] > 0, "the damaged file still opens"
     staged = (
         warehouse.archive.publication_folder(SEPTEMBER) / ".v1.staged-0badf00d"
     )  # killed after its commit?
@@ -231,7 +233,7 @@ def test_rebuild_keeps_a_damaged_file_aside_and_refuses_an_intact_one_unless_for
     assert (
         rebuilt.set_aside.name.startswith("warehouse.damaged-") and rebuilt.set_aside.read_bytes() == damaged
     )
-    assert "is damaged" in rebuilt.why
+    assert rebuilt.why.startswith("damaged: ")
     assert all(raw_tables(Warehouse(warehouse.path))[t].equals(original[t]) for t in RAW_TABLES)
     forced = rebuild_warehouse(warehouse.path, warehouse.path.parent / "exports", force=True)
     assert forced.set_aside.name.startswith("warehouse.replaced-") and forced.why == ""
