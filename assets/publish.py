@@ -101,6 +101,8 @@ def published_index(
         qualitative=qualitative,
         previous_inputs=pinned_rows(previous.month, previous.tables),
     )
+    for line in published.healed:
+        context.log.warning(f"healed before publishing: {line}")
     if verdict.overridden:
         context.log.warning(
             f"{month} published over {len(verdict.overridden)} failed ERROR check(s) "
@@ -128,6 +130,7 @@ def published_index(
             "verify": f"cityindex verify --month {month} --publication v{published.version}",
             "warnings": dg.MetadataValue.json(verdict.warnings),
             "overridden_checks": dg.MetadataValue.json(verdict.overridden),
+            "healed": dg.MetadataValue.json(published.healed),
             "override_reason": override if verdict.overridden else "",
             "top_ten": dg.MetadataValue.md(
                 markdown_table(

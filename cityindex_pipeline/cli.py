@@ -19,7 +19,7 @@ from cityindex_pipeline.config import Settings, settings_from_env
 from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.render import json_text, terminal_text
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse import Warehouse, WarehouseDamagedError
 
 DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
 
@@ -59,7 +59,18 @@ def _version(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     return int(text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a damaged or lost warehouse is a message naming the file and `cityindex rebuild`,
+    not a DuckDB traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WarehouseDamagedError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """The Communication Impact Index on Overseas Social Media of 133 Chinese cities.
 
@@ -144,13 +155,15 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
 
 
 def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
-    from cityindex_pipeline.runner import MonthBusyError, materialize_month
-
     closes = month.end_utc.timestamp()
     if closes > time.time():
         raise click.UsageError(
             f"{month} has not closed yet (Beijing time); only closed months can be materialised"
         )
+    with Warehouse(settings.warehouse_path).connect():
+        pass  # a damaged or lost warehouse stops here, with its message, before any step runs
+    from cityindex_pipeline.runner import MonthBusyError, materialize_month
+
     console.print(f"[bold]{month}[/]: materialising every asset from the {settings.source} source")
     started = time.monotonic()
     try:
@@ -186,9 +199,12 @@ def top(month: Month, platform: str | None) -> None:
 
 def _warehouse() -> Warehouse:
     settings = _settings()
-    if not settings.warehouse_path.exists():
+    warehouse = Warehouse(settings.warehouse_path)
+    if not settings.warehouse_path.exists() and not (warehouse.archive and warehouse.archive.holds_data()):
         raise click.ClickException(f"no warehouse at {settings.warehouse_path}; run `cityindex demo` first")
-    return Warehouse(settings.warehouse_path)
+    with warehouse.connect():
+        pass  # damaged, or lost while the archive holds data: the message names `cityindex rebuild`
+    return warehouse
 
 
 def _print_top(warehouse: Warehouse, month: Month, platform: str | None) -> None:
@@ -481,11 +497,21 @@ def verify(month: Month, version: int | None, as_json: bool) -> None:
     from the inputs it recorded, in a scratch warehouse, and compare number by number."""
     import tempfile
 
-    from cityindex_pipeline.publication import verify_publication
+    from cityindex_pipeline.publication import PublicationError, heal_publications, verify_publication
     from cityindex_pipeline.verify import VerifyError, recompute
 
     settings = _settings()
     warehouse = _warehouse()
+    try:
+        with warehouse.session():  # the writer's lock: no publication is half done while this heals
+            healed = heal_publications(warehouse, settings.exports_dir, [month])
+    except PublicationError as error:
+        raise click.ClickException(str(error)) from None
+    for line in healed:
+        if as_json:
+            click.echo(f"healed: {line}", err=True)
+        else:
+            console.print(f"[yellow]healed:[/] {line}")
     publications = warehouse.publications(month)
     if publications.height == 0:
         raise click.ClickException(f"{month} has not been published")
@@ -547,6 +573,87 @@ def _print_verification(verified: Any) -> None:
     if verified.matches:
         console.print(
             f"  [green]match[/]: content sha256 {verified.published_sha256[:16]}… recomputed exactly"
+        )
+
+
+@main.command()
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild even a warehouse that opens intact (it is kept aside, not deleted).",
+)
+def rebuild(force: bool) -> None:
+    """Recreate the warehouse from $CITYINDEX_HOME/archive, then compute its months again from it.
+
+    The file in place, if any, is renamed aside (warehouse.damaged-<time>.duckdb), never deleted."""
+    from cityindex_pipeline.publication import PublicationError, heal_publications
+    from cityindex_pipeline.rebuild import RebuildError, months_to_compute, rebuild_warehouse
+    from cityindex_pipeline.runner import materialize_month
+
+    settings = _settings()
+    started = time.monotonic()
+    try:
+        rebuilt = rebuild_warehouse(settings.warehouse_path, settings.exports_dir, force=force)
+    except RebuildError as error:
+        raise click.ClickException(str(error)) from None
+    restored = rebuilt.restored
+    if rebuilt.set_aside is not None:
+        why = f" ({rebuilt.why})" if rebuilt.why else " (intact; replaced as asked with --force)"
+        console.print(f"the file in place was kept aside as {rebuilt.set_aside}{why}")
+    versions, months = sum(len(v) for v in restored.publications.values()), len(restored.publications)
+    console.print(
+        f"restored {rebuilt.path} from {settings.home / 'archive'} in {time.monotonic() - started:.1f} s: "
+        f"{restored.pulls} pulls ({restored.complete_pulls} complete), {restored.documents:,} raw documents, "
+        f"{restored.problems:,} source problems, {versions} publication{'s' if versions != 1 else ''} of "
+        f"{months} month{'s' if months != 1 else ''}"
+    )
+    for note in restored.notes:
+        console.print(f"  [yellow]note:[/] {note}")
+    for kept in rebuilt.unconfirmed:
+        console.print(
+            f"  [yellow]kept aside:[/] {kept}: a publication staged when the old file was lost; whether it "
+            "was committed cannot be known, so it is not restored (the month is computed again below)"
+        )
+    warehouse = Warehouse(settings.warehouse_path)
+    try:
+        with warehouse.session():
+            healed = heal_publications(warehouse, settings.exports_dir)
+    except PublicationError as error:
+        raise click.ClickException(str(error)) from None
+    for line in healed:
+        console.print(f"  [yellow]healed:[/] {line}")
+    outcomes, failed = [], False
+    for planned in months_to_compute(warehouse):
+        published = ", ".join(f"v{v}" for v in planned.published_versions) or "never published"
+        console.print(
+            f"[bold]{planned.month}[/] ({published}): computing again from the archived pulls, methodology "
+            f"{planned.methodology_version or 'current'}"
+        )
+        run = materialize_month(
+            settings,
+            planned.month,
+            printer=console.print,
+            override_errors=planned.override_errors,
+            recompute=planned.assets,
+            methodology_version=planned.methodology_version,
+        )
+        if not run.success:
+            failed = True
+            outcomes.append(
+                f"{planned.month}: [red]failed[/] ({', '.join(run.failed_checks or run.failed_steps)})"
+            )
+        elif run.published_new:
+            outcomes.append(f"{planned.month}: published a new version, v{run.published_version}")
+        elif run.published_version is not None:
+            outcomes.append(f"{planned.month}: unchanged, v{run.published_version} stands")
+        else:
+            outcomes.append(f"{planned.month}: computed (never published)")
+    console.print(f"[bold]rebuilt[/] in {time.monotonic() - started:.0f} s:")
+    for line in outcomes:
+        console.print(f"  {line}")
+    if failed:
+        raise click.ClickException(
+            "some months did not compute again; the restored pulls and publications are in place"
         )
 
 

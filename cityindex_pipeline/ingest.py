@@ -70,7 +70,9 @@ class PullSummary:
 def pull_month(
     source: Source, warehouse: Warehouse, month: Month, platform: str, accounts: list[Account], run_id: str
 ) -> PullSummary:
-    """Pull what is not yet stored, store it account by account, then mark the pull complete."""
+    """Pull what is not yet stored, store it account by account, then mark the pull complete. Pulls
+    stored before the archive existed are archived first (`Warehouse.archive_earlier_pulls`)."""
+    warehouse.archive_earlier_pulls()
     unfinished = warehouse.unfinished_pull(month, platform, source.name)
     if unfinished is None:
         pull_id = f"{platform}-{month}-{uuid.uuid4().hex[:12]}"

@@ -5,33 +5,66 @@ whose numbers, inputs and methodology are unchanged publishes nothing new; other
 the next version, with a reason, beside the old ones. Each version records the methodology and code
 versions, a fingerprint of its inputs (the raw documents' sha256s and the panel's scores), the run, the
 time, the checks and any override; and is exported once to `exports/<YYYY-MM>/v<N>/` (Parquet, CSV,
-JSON and a manifest of sha256 checksums), written to a temporary folder and renamed into place, never
-over an existing one.
+JSON and a manifest of sha256 checksums), never over an existing one.
+
+Publishing spans two stores, the warehouse and the files (the export, and the archive's copy of the
+version), with one commit point, the warehouse's commit of the version's rows. Its steps, in order:
+
+1. `stage_export`: the export's files and manifest are written to `exports/<m>/.v<N>.staged-<token>/`
+   and flushed to the disk;
+2. `stage_archive`, inside the version's transaction: every publish.* table's rows of the version and
+   the month's inputs are written to `archive/publications/<m>/.v<N>.staged-<token>/` and flushed;
+3. `commit`: the rows are committed. From this instant the version is published;
+4. `place_archive`, 5. `place_export`: each staged folder is renamed to `v<N>`, the rename flushed.
+
+`heal_publications` runs before every publication, in `cityindex verify` and in `cityindex rebuild`,
+and finishes or undoes what a kill or a full disk left between two steps:
+
+- a staged folder of a committed version that has no `v<N>` yet is renamed in (rolled forward);
+- a staged folder of a version never committed is removed: it was never published (rolled back);
+- an export `v<N>` of a version never committed (a kill under the protocol before this one, which
+  renamed before committing) is moved aside to `exports/<m>/orphaned-v<N>-<time>/`, kept, and no longer
+  blocks the month; but if the archive holds that version, the warehouse is not the one it was
+  published in, and the heal refuses, naming `cityindex rebuild`;
+- a committed version without an export or a staged copy is exported again only if the regenerated
+  manifest hashes to the recorded `manifest_sha256` (then every file is byte-identical); else reported;
+- a committed version without its archive copy (a home older than the archive) is archived.
+
+What readers can rely on: an `exports/<m>/v<N>/` folder exists only for a committed version, whole and
+flushed; a committed version has its export and its archive copy once the run that published it
+ended, or, if that run died, once the next publication of the month, `verify` or `rebuild` healed it.
+The publisher holds the warehouse's single-writer lock from its heal to its last rename, so no other
+process opens the warehouse between the commit and the renames. Names that begin with a dot are
+staging and never to be read; `orphaned-*` folders are kept for a person to look at.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
-import shutil
 import subprocess
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline import PLATFORMS, durable
+from cityindex_pipeline.archive import versions_in
 from cityindex_pipeline.fingerprint import document_lines
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse, utc_now
 
 EXPORT_FILES = ("index.parquet", "index.csv", "index.json", "publication.json")
 MANIFEST = "manifest.json"
+PUBLISH_STEPS = ("stage_export", "stage_archive", "commit", "place_archive", "place_export")
+"""The steps of publishing, in order (see the module's docstring); the commit is the commit point."""
+LOGGER = logging.getLogger("cityindex.publication")
 
 
 class PublicationError(RuntimeError):
@@ -54,6 +87,8 @@ class Publication:
     reason: str = ""
     export_dir: Path | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    healed: list[str] = field(default_factory=list)
+    """What the heal before this publication finished or undid (see `heal_publications`)."""
 
 
 @dataclass(frozen=True)
@@ -211,55 +246,60 @@ def publish_month(
     latest version unchanged. Never rewrites a version or its export. The panel's scores (`qualitative`,
     rows of idx.qualitative_scores) and the previous month's rows it used (`previous_inputs`, rows of
     publish.previous_inputs without month, version and run id) are kept with the version, so that it
-    can be recomputed later from exactly those."""
+    can be recomputed later from exactly those. First heals what an earlier publication of the month
+    left half done."""
     gate = gate or GateRecord()
     digest = content_sha256(rows)
-    existing = warehouse.publications(month)
-    latest = existing.row(-1, named=True) if existing.height else None
-    changed = changes_since(latest, digest, provenance)
-    if not changed:
-        return Publication(
-            month,
-            int(latest["version"]),
-            digest,
-            created=False,
-            reason=str(latest.get("reason") or ""),
-            export_dir=exports_dir / str(month) / f"v{latest['version']}",
-            record=latest,
+    with warehouse.session():  # the single-writer lock, from the heal to the last rename
+        healed = heal_publications(warehouse, exports_dir, [month])
+        for line in healed:
+            LOGGER.warning("%s", line)
+        existing = warehouse.publications(month)
+        latest = existing.row(-1, named=True) if existing.height else None
+        changed = changes_since(latest, digest, provenance)
+        if not changed:
+            return Publication(
+                month,
+                int(latest["version"]),
+                digest,
+                created=False,
+                reason=str(latest.get("reason") or ""),
+                export_dir=exports_dir / str(month) / f"v{latest['version']}",
+                record=latest,
+                healed=healed,
+            )
+        version = int(existing["version"].max()) + 1 if existing.height else 1
+        final = exports_dir / str(month) / f"v{version}"
+        record: dict[str, Any] = {
+            "month": month.first_day,
+            "version": version,
+            "run_id": run_id,
+            "published_at": utc_now(),
+            "content_sha256": digest,
+            "methodology_version": provenance.methodology_version,
+            "registry_version": provenance.registry_version,
+            "pull_ids": sorted(provenance.pull_ids),
+            "cities": rows.height,
+            "reason": reason.strip() or default_reason(changed),
+            "code_version": provenance.code_version,
+            "inputs_sha256": provenance.inputs_sha256,
+            "raw_documents": provenance.raw_documents,
+            "qualitative_sha256": provenance.qualitative_sha256,
+            "checks": json.dumps({"passed": gate.passed, "changed": changed}),
+            "warnings": json.dumps(gate.warnings),
+            "override_reason": gate.override_reason or None,
+            "overridden_checks": list(gate.overridden),
+            "export_dir": f"{month}/v{version}",
+            "previous_version": provenance.previous_version,
+            "previous_inputs_sha256": provenance.previous_inputs_sha256,
+        }
+        published = rows.with_columns(
+            pl.lit(month.first_day).alias("month"),
+            pl.lit(version).alias("version"),
+            pl.lit(run_id).alias("run_id"),
         )
-    version = int(existing["version"].max()) + 1 if existing.height else 1
-    final = exports_dir / str(month) / f"v{version}"
-    record: dict[str, Any] = {
-        "month": month.first_day,
-        "version": version,
-        "run_id": run_id,
-        "published_at": utc_now(),
-        "content_sha256": digest,
-        "methodology_version": provenance.methodology_version,
-        "registry_version": provenance.registry_version,
-        "pull_ids": sorted(provenance.pull_ids),
-        "cities": rows.height,
-        "reason": reason.strip() or default_reason(changed),
-        "code_version": provenance.code_version,
-        "inputs_sha256": provenance.inputs_sha256,
-        "raw_documents": provenance.raw_documents,
-        "qualitative_sha256": provenance.qualitative_sha256,
-        "checks": json.dumps({"passed": gate.passed, "changed": changed}),
-        "warnings": json.dumps(gate.warnings),
-        "override_reason": gate.override_reason or None,
-        "overridden_checks": list(gate.overridden),
-        "export_dir": f"{month}/v{version}",
-        "previous_version": provenance.previous_version,
-        "previous_inputs_sha256": provenance.previous_inputs_sha256,
-    }
-    published = rows.with_columns(
-        pl.lit(month.first_day).alias("month"),
-        pl.lit(version).alias("version"),
-        pl.lit(run_id).alias("run_id"),
-    )
-    staging = stage_export(exports_dir, month, version, published, record)
-    record["manifest_sha256"] = hashlib.sha256((staging / MANIFEST).read_bytes()).hexdigest()
-    try:
+        staged_export = stage_export(exports_dir, month, version, published, record)
+        record["manifest_sha256"] = _manifest_sha256(staged_export)
         panel = None
         if qualitative is not None:
             panel = qualitative.with_columns(pl.lit(version).alias("version"), pl.lit(run_id).alias("run_id"))
@@ -270,66 +310,236 @@ def publish_month(
                 pl.lit(version).alias("version"),
                 pl.lit(run_id).alias("run_id"),
             )
-        warehouse.publish(
-            record,
-            published,
-            before_commit=lambda: move_into_place(staging, final),
-            qualitative=panel,
-            previous_inputs=pinned,
-        )
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staged_copy = commit(warehouse, record, published, panel, pinned)
+        except BaseException:
+            durable.discard(staged_export)  # not committed: never published
+            raise
+        # committed: a failure from here on leaves staged folders that the next heal renames in
+        if staged_copy is not None:
+            place_archive(staged_copy, staged_copy.with_name(f"v{version}"))
+        place_export(staged_export, final)
     return Publication(
-        month, version, digest, created=True, reason=record["reason"], export_dir=final, record=record
+        month,
+        version,
+        digest,
+        created=True,
+        reason=record["reason"],
+        export_dir=final,
+        record=record,
+        healed=healed,
     )
 
 
 def stage_export(
     exports_dir: Path, month: Month, version: int, rows: pl.DataFrame, record: dict[str, Any]
 ) -> Path:
-    """Write a version's files and their manifest to a temporary folder beside their final place."""
+    """Step 1: write a version's files and their manifest to a staging folder beside their final
+    place, each flushed to the disk. Refuses if the version's folder exists (never overwrite)."""
     final = exports_dir / str(month) / f"v{version}"
     if final.exists():
         raise PublicationError(
             f"{final.name} of {month} is already exported at exports/{month}/{final.name}: a published "
             "version is never rewritten (remove the stray folder only if publish.publications has no such version)"
         )
-    staging = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    rows.write_parquet(staging / "index.parquet")
-    rows.write_csv(staging / "index.csv")
-    (staging / "index.json").write_text(
-        json.dumps(rows.to_dicts(), ensure_ascii=False, indent=1, default=_json_default) + "\n",
-        encoding="utf-8",
-    )
-    (staging / "publication.json").write_text(
-        json.dumps(record, ensure_ascii=False, indent=1, default=_json_default) + "\n", encoding="utf-8"
-    )
+    parquet = io.BytesIO()
+    rows.write_parquet(parquet)
+    files = {
+        "index.parquet": parquet.getvalue(),
+        "index.csv": rows.write_csv().encode("utf-8"),
+        "index.json": _json_text(rows.to_dicts(), indent=1),
+        "publication.json": _json_text(record, indent=1),
+    }
     manifest = {
         "month": str(month),
         "version": version,
         "files": {
-            name: {
-                "sha256": hashlib.sha256((staging / name).read_bytes()).hexdigest(),
-                "bytes": (staging / name).stat().st_size,
-            }
-            for name in EXPORT_FILES
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for name, data in files.items()
         },
     }
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    for name in (*EXPORT_FILES, MANIFEST):
-        (staging / name).chmod(0o444)
-    return staging
+    files[MANIFEST] = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
+    staged = durable.staging_folder(final)
+    try:
+        for name, data in files.items():
+            durable.write_file(staged / name, data)
+        durable.sync_folder(staged)
+    except BaseException:
+        durable.discard(staged)
+        raise
+    return staged
 
 
-def move_into_place(staging: Path, final: Path) -> None:
-    """Rename the staged folder to its final name, refusing if that name exists (never overwrite)."""
-    if final.exists():
-        raise PublicationError(
-            f"exports/{final.parent.name}/{final.name} exists: a published version is never rewritten"
+def commit(
+    warehouse: Warehouse,
+    record: dict[str, Any],
+    rows: pl.DataFrame,
+    panel: pl.DataFrame | None,
+    previous_inputs: pl.DataFrame | None = None,
+) -> Path | None:
+    """Steps 2 and 3: the version's rows inserted, the archive's copy of them staged, and the rows
+    committed, in one transaction: the commit point. Returns the staged archive copy."""
+    return warehouse.publish(record, rows, qualitative=panel, previous_inputs=previous_inputs)
+
+
+def place_archive(staged: Path, final: Path) -> None:
+    """Step 4: the archive's copy of a committed version renamed into place, the rename flushed."""
+    durable.rename_into_place(staged, final)
+
+
+def place_export(staged: Path, final: Path) -> None:
+    """Step 5: the export of a committed version renamed into place, the rename flushed."""
+    durable.rename_into_place(staged, final)
+
+
+def heal_publications(
+    warehouse: Warehouse, exports_dir: Path, months: list[Month] | None = None
+) -> list[str]:
+    """Finish or undo what a kill or a full disk left between two steps of publishing, for the given
+    months (default: every month with an export, an archived or a committed publication); returns a
+    line per thing done. Refuses, changing nothing, when the archive holds versions the warehouse lacks."""
+    archive = warehouse.archive
+    if months is None:
+        found = {
+            Month.of(day)
+            for day in warehouse.query("SELECT DISTINCT month FROM publish.publications")["month"]
+        }
+        found |= set(archive.publication_months() if archive is not None else [])
+        found |= set(_months_in(exports_dir))
+        months = sorted(found)
+    records = {
+        month: {int(row["version"]): row for row in warehouse.publications(month).iter_rows(named=True)}
+        for month in months
+    }
+    if archive is not None:
+        lacking = [
+            f"{month} v{version}"
+            for month in months
+            for version in sorted(set(archive.publications(month)) - set(records[month]))
+        ]
+        if lacking:
+            raise PublicationError(
+                f"the archive {archive.root} holds publications that {warehouse.path} lacks ({', '.join(lacking)}): "
+                "this warehouse is not the one they were published in. Recreate it from the archive with "
+                "`cityindex rebuild`"
+            )
+    done = []
+    for month in months:
+        if archive is not None:
+            done += _heal_archive_copies(warehouse, month, records[month])
+        done += _heal_exports(warehouse, exports_dir, month, records[month])
+    return done
+
+
+def _heal_archive_copies(warehouse: Warehouse, month: Month, records: dict[int, dict[str, Any]]) -> list[str]:
+    archive = warehouse.archive
+    assert archive is not None
+    placed = archive.publications(month)
+    done = []
+    for staged, version in archive.staged_publications(month).items():
+        record = records.get(version)
+        if record is not None and version not in placed and _copy_of(staged, record):
+            place_archive(staged, staged.with_name(f"v{version}"))
+            placed[version] = staged.with_name(f"v{version}")
+            done.append(f"archive, {month} v{version}: committed, its copy renamed into place")
+        else:
+            durable.discard(staged)
+            done.append(f"archive, {month} v{version}: the copy of a version never committed, removed")
+    for version in sorted(set(records) - set(placed)):
+        final = archive.publication_folder(month) / f"v{version}"
+        place_archive(
+            archive.stage_publication(month, version, warehouse.publication_frames(month, version)), final
         )
-    os.rename(staging, final)
+        done.append(f"archive, {month} v{version}: it had no copy; archived from the warehouse")
+    return done
+
+
+def _heal_exports(
+    warehouse: Warehouse, exports_dir: Path, month: Month, records: dict[int, dict[str, Any]]
+) -> list[str]:
+    folder = exports_dir / str(month)
+    placed, staged_folders = versions_in(folder)
+    done = []
+    for staged, version in staged_folders.items():
+        record = records.get(version)
+        if (
+            record is not None
+            and version not in placed
+            and _manifest_sha256(staged) == record["manifest_sha256"]
+        ):
+            place_export(staged, folder / f"v{version}")
+            placed[version] = folder / f"v{version}"
+            done.append(f"exports/{month}/v{version}: committed, renamed into place")
+        else:
+            durable.discard(staged)
+            done.append(f"exports/{month}/{staged.name}: staged for a version never committed, removed")
+    for version in sorted(set(placed) - set(records)):
+        aside = folder / f"orphaned-v{version}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        os.rename(placed[version], aside)
+        durable.sync_folder(folder)
+        done.append(
+            f"exports/{month}/v{version}: no such version was committed (a publication killed before its "
+            f"commit); moved aside to exports/{month}/{aside.name}"
+        )
+    for version in sorted(set(records) - set(placed)):
+        done.append(_export_again(warehouse, exports_dir, month, records[version]))
+    return done
+
+
+def _export_again(warehouse: Warehouse, exports_dir: Path, month: Month, record: dict[str, Any]) -> str:
+    """Regenerate a committed version's lost export from its rows and record, placed only if byte-identical."""
+    version = int(record["version"])
+    rows = (
+        warehouse.query(
+            "SELECT * FROM publish.index WHERE month = $month AND version = $version",
+            {"month": month.first_day, "version": version},
+        )
+        .select(*CONTENT_COLUMNS, "month", "version", "run_id")
+        .sort("rank", "city_id")
+    )
+    exported = {key: value for key, value in record.items() if key != "manifest_sha256"}
+    staged = stage_export(exports_dir, month, version, rows, exported)
+    if record["manifest_sha256"] and _manifest_sha256(staged) == record["manifest_sha256"]:
+        place_export(staged, exports_dir / str(month) / f"v{version}")
+        return f"exports/{month}/v{version}: was missing; exported again, byte for byte as published"
+    durable.discard(staged)
+    return (
+        f"exports/{month}/v{version} is missing and cannot be regenerated byte for byte: restore it from a "
+        f"copy (its manifest.json has sha256 {record['manifest_sha256']})"
+    )
+
+
+def _manifest_sha256(folder: Path) -> str | None:
+    manifest = folder / MANIFEST
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None
+
+
+def _copy_of(staged: Path, record: dict[str, Any]) -> bool:
+    """Whether a staged archive copy is the committed version's (the same manifest sha256)."""
+    publications = staged / "publish.publications.parquet"
+    if not publications.exists():
+        return False
+    try:
+        copied = pl.read_parquet(publications, columns=["manifest_sha256"])["manifest_sha256"].to_list()
+    except (OSError, pl.exceptions.PolarsError):
+        return False
+    return copied == [record["manifest_sha256"]]
+
+
+def _months_in(exports_dir: Path) -> list[Month]:
+    months = []
+    for folder in sorted(exports_dir.glob("*")) if exports_dir.exists() else []:
+        try:
+            months.append(Month.parse(folder.name))
+        except ValueError:
+            continue
+    return months
+
+
+def _json_text(value: object, indent: int) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default) + "\n").encode(
+        "utf-8"
+    )
 
 
 def verify_export(export_dir: Path) -> list[str]:

@@ -7,13 +7,14 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
+from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.instance import ensure_dagster_home
 from cityindex_pipeline.months import Month
@@ -32,6 +33,8 @@ class MonthRun:
     warned_checks: list[str] = field(default_factory=list)
     """Failed WARN checks, and ERROR checks published over with an override."""
     published_version: int | None = None
+    published_new: bool = False
+    """Whether the run added that version (False: the month's numbers, inputs and method were unchanged)."""
 
 
 class _ProgressHandler(logging.Handler):
@@ -124,14 +127,32 @@ HOST_TAG = "cityindex/host"
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
-def run_config(reason: str = "", override_errors: str = "") -> dict[str, Any]:
-    """The run config of a month's run: the progress logger and what the publication is asked for
-    (the same `publish_options` a data engineer sets in the Launchpad)."""
+def run_config(reason: str = "", override_errors: str = "", methodology_version: str = "") -> dict[str, Any]:
+    """The run config of a month's run: the progress logger, what the publication is asked for (the
+    same `publish_options` a data engineer sets in the Launchpad) and, if given, the methodology version."""
     options = {k: v for k, v in (("reason", reason), ("override_errors", override_errors)) if v.strip()}
     config: dict[str, Any] = {"loggers": {"progress": {}}}
+    resources: dict[str, Any] = {}
     if options:
-        config["resources"] = {"publish_options": {"config": options}}
+        resources["publish_options"] = {"config": options}
+    if methodology_version.strip():
+        resources["methodology_version"] = {"config": {"version": methodology_version.strip()}}
+    if resources:
+        config["resources"] = resources
     return config
+
+
+RECOMPUTE_JOB = "recompute_month"
+
+
+def recompute_job(assets: Sequence[str]) -> dg.UnresolvedAssetJobDefinition:
+    """The given assets of a month with their checks, and the raw pulls' checks, which the gate needs
+    though the pulls are not run again (`cityindex rebuild` computes months from the archived pulls)."""
+    raw = [dg.AssetKey(f"raw_{platform}") for platform in PLATFORMS]
+    return dg.define_asset_job(
+        RECOMPUTE_JOB,
+        selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*raw),
+    )
 
 
 def materialize_month(
@@ -141,13 +162,20 @@ def materialize_month(
     *,
     reason: str = "",
     override_errors: str = "",
+    recompute: Sequence[str] | None = None,
+    methodology_version: str = "",
 ) -> MonthRun:
-    """Every asset and check of one month, in process, recorded in the local Dagster instance."""
+    """Every asset and check of one month (or only the assets `recompute` names, see `recompute_job`),
+    in process, recorded in the local Dagster instance."""
     ensure_dagster_home(settings)
     from cityindex_pipeline.definitions import build_definitions
 
     definitions = build_definitions(settings, loggers={"progress": progress_logger(printer)})
-    job = definitions.resolve_job_def("monthly_index")
+    if recompute is None:
+        job = definitions.resolve_job_def("monthly_index")
+    else:
+        extended = dg.Definitions.merge(definitions, dg.Definitions(jobs=[recompute_job(recompute)]))
+        job = extended.resolve_job_def(RECOMPUTE_JOB)
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     if override_errors.strip():
         tags["cityindex/override_errors"] = override_errors.strip()[:200]
@@ -158,7 +186,7 @@ def materialize_month(
         result = job.execute_in_process(
             partition_key=month.partition_key,
             instance=instance,
-            run_config=run_config(reason, override_errors),
+            run_config=run_config(reason, override_errors, methodology_version),
             tags=tags,
             raise_on_error=False,
         )
@@ -174,22 +202,25 @@ def materialize_month(
             if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
         ]
         failed_steps = [event.step_key for event in result.get_step_failure_events()]
-        version = next(
+        publication = next(
             (
-                int(event.materialization.metadata["version"].value)
+                event.materialization.metadata
                 for event in result.get_asset_materialization_events()
                 if event.asset_key == dg.AssetKey("published_index")
             ),
             None,
         )
+        version = None if publication is None else int(publication["version"].value)
+        publishes = recompute is None or "published_index" in recompute
         return MonthRun(
             month,
             result.run_id,
-            result.success and not failed_checks and version is not None,
+            result.success and not failed_checks and (version is not None or not publishes),
             failed_steps,
             failed_checks,
             warned_checks,
             version,
+            bool(publication is not None and publication["new_version"].value),
         )
 
 

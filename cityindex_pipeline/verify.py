@@ -27,7 +27,7 @@ from cityindex_pipeline.publication import (
     inputs_fingerprint,
     publication_rows,
 )
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse import MONTH_INPUTS, Warehouse
 
 TOLERANCE = 1e-9
 DIFFERENCES_SHOWN = 10
@@ -41,8 +41,6 @@ RECOMPUTED_ASSETS = (
     "index_uncertainty",
 )
 """What the monthly job computes between the raw pulls and the publication."""
-MONTH_INPUTS = ("clean.registry_cities", "clean.registry_accounts", "idx.platform_reference")
-"""The month's inputs besides the pulls and the panel, as the month's run snapshotted them."""
 
 
 RECOMPUTING = "recomputing a published version in a scratch warehouse"

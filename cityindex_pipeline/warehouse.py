@@ -2,7 +2,10 @@
 
 Every monthly table carries `month` (DATE, first day) and `run_id`. Writes of a month are
 delete-then-insert inside one transaction, so a reader sees the old month or the new one,
-never a mix; raw documents are only ever appended.
+never a mix; raw documents are only ever appended, and each raw write and each publication is also
+kept in the archive beside the file (`archive.py`) before it commits, so the file can be recreated
+(`cityindex rebuild`). A file that cannot be read, or is gone while the archive holds data, stops
+every command with a message naming it and that command.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from cityindex_pipeline import durable
+from cityindex_pipeline.archive import Archive
 from cityindex_pipeline.fingerprint import documents_sha256, tables_sha256
 from cityindex_pipeline.months import Month
 
@@ -140,6 +145,9 @@ TABLES: dict[str, str] = {
 """DDL of every table: the schemas outside tools rely on (see README, "Tables")."""
 
 _LOCK_MESSAGE = "Could not set lock"
+_BLOCKS_CHECKED: dict[Path, tuple[int, int]] = {}
+"""Inode and size of each warehouse file as this process last opened it: checked for truncation at the
+first opening, and again only if it was replaced or shrank since (`Warehouse._check_blocks`)."""
 LOGGER = logging.getLogger("cityindex.warehouse")
 
 
@@ -164,6 +172,35 @@ def column_definitions(ddl: str) -> list[tuple[str, str]]:
     return [(d.split()[0], d) for d in definitions if not d.upper().startswith("PRIMARY KEY")]
 
 
+VERSIONED_TABLES = tuple(
+    table
+    for table, ddl in TABLES.items()
+    if table.startswith("publish.") and "version" in dict(column_definitions(ddl))
+)
+"""The publish.* tables written with a version, in the version's transaction: what a version is."""
+MONTH_INPUTS = ("clean.registry_cities", "clean.registry_accounts", "idx.platform_reference")
+"""The month's inputs besides the pulls and the panel, as the month's run snapshotted them: kept with
+each version in the archive, and what `verify` recomputes from."""
+ARCHIVE_FOLDER = "archive"
+"""The archive lives beside the warehouse file: `$CITYINDEX_HOME/archive/`."""
+_DAMAGE = (
+    "not a valid DuckDB database file",
+    "Could not read enough bytes",
+    "Corrupt database file",
+    "Failure while replaying WAL",
+)
+"""What DuckDB says of a truncated or corrupt file (seen with DuckDB 2.0)."""
+
+
+class WarehouseDamagedError(RuntimeError):
+    """The warehouse file cannot be read (truncated, corrupt), or is gone while the archive holds what
+    was stored in it; the message names the file and `cityindex rebuild`, `reason` says what is wrong."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class WarehouseSchemaError(RuntimeError):
     """The warehouse was written by an older version in a way this one cannot extend in place."""
 
@@ -175,11 +212,15 @@ class WarehouseLockedError(RuntimeError):
 class Warehouse:
     """DuckDB file with the cityindex schemas; one connection per operation, writes in transactions."""
 
-    def __init__(self, path: Path | str, *, lock_timeout_seconds: float = 120.0) -> None:
+    def __init__(
+        self, path: Path | str, *, lock_timeout_seconds: float = 120.0, archived: bool = True
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout_seconds = lock_timeout_seconds
         self._session: duckdb.DuckDBPyConnection | None = None
         self._in_snapshot = False
+        self.archive = Archive(self.path.parent / ARCHIVE_FOLDER) if archived else None
+        """Where raw writes and publications are also kept; None for a scratch copy or a rebuild's target."""
 
     @contextmanager
     def session(self) -> Iterator[Warehouse]:
@@ -221,7 +262,13 @@ class Warehouse:
 
     @contextmanager
     def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the file, waiting (bounded) while another process holds the write lock."""
+        """Open the file, waiting (bounded) while another process holds the write lock; a file DuckDB
+        cannot read, at the open or later, is reported as damaged, naming `cityindex rebuild`."""
+        if self.archive is not None and not self.path.exists() and self.archive.holds_data():
+            raise WarehouseDamagedError(
+                f"no warehouse at {self.path}, but the archive {self.archive.root} holds what was stored "
+                "in it: recreate the warehouse from the archive with `cityindex rebuild`"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         deadline = started + self.lock_timeout_seconds
@@ -230,8 +277,10 @@ class Warehouse:
             try:
                 connection = duckdb.connect(str(self.path))
                 break
-            except duckdb.IOException as error:
+            except duckdb.Error as error:
                 if _LOCK_MESSAGE not in str(error):
+                    if damaged := self._damaged(error):
+                        raise damaged from error
                     raise
                 holder = _lock_holder(str(error))
                 if time.monotonic() >= deadline:
@@ -252,9 +301,60 @@ class Warehouse:
         if delay > 0.1:
             LOGGER.warning("%s: lock acquired after %.1f s", self.path, time.monotonic() - started)
         try:
+            stat = self.path.stat()
+            checked = _BLOCKS_CHECKED.get(self.path)
+            if checked is None or checked[0] != stat.st_ino or stat.st_size < checked[1]:
+                self._check_blocks(connection)
+            else:
+                _BLOCKS_CHECKED[self.path] = (stat.st_ino, stat.st_size)
             yield connection
+        except duckdb.Error as error:
+            if damaged := self._damaged(error):
+                raise damaged from error
+            raise
         finally:
             connection.close()
+
+    def _check_blocks(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """A file cut short of the blocks its tables use was truncated; DuckDB itself notices only
+        when a read reaches a missing block, which may be much later (`count(*)` never does). At the
+        first opening by this process, and again only if the file was replaced or shrank (0.05-0.2 s)."""
+        known = {
+            row[0]
+            for row in connection.execute(
+                "SELECT schema_name || '.' || table_name FROM duckdb_tables()"
+            ).fetchall()
+        }
+        tables = [table for table in TABLES if table in known]
+        if tables:
+            used = " UNION ALL ".join(
+                f"SELECT max(block_id) AS block FROM pragma_storage_info('{table}')" for table in tables
+            )
+            (highest,) = connection.execute(f"SELECT max(block) FROM ({used})").fetchall()[0]
+            (block_size,) = connection.execute(
+                "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
+            ).fetchall()[0]
+            on_disk = self.path.stat().st_size // block_size
+            if highest is not None and highest >= on_disk:
+                raise self._damaged_error(
+                    f"truncated: its tables use block {highest}, the file holds {on_disk} blocks of {block_size:,} bytes"
+                )
+        stat = self.path.stat()
+        _BLOCKS_CHECKED[self.path] = (stat.st_ino, stat.st_size)
+
+    def _damaged(self, error: duckdb.Error) -> WarehouseDamagedError | None:
+        """If DuckDB says the file is unreadable, the error that names the file and the way back."""
+        message = str(error)
+        if not any(sign in message for sign in _DAMAGE):
+            return None
+        return self._damaged_error(message.splitlines()[0])
+
+    def _damaged_error(self, why: str) -> WarehouseDamagedError:
+        return WarehouseDamagedError(
+            f"{self.path} is damaged and cannot be read ({why}). Recreate it from the archive with "
+            "`cityindex rebuild`: the damaged file is kept beside it, not deleted",
+            reason=why,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -276,14 +376,14 @@ class Warehouse:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for table, ddl in TABLES.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
-                schema, name = table.split(".")
-                existing = {
-                    row[0]
-                    for row in con.sql(
-                        "SELECT column_name FROM information_schema.columns WHERE table_schema = $s AND table_name = $t",
-                        params={"s": schema, "t": name},
-                    ).fetchall()
-                }
+            # one query for every table's columns: one per table cost 30 ms each (0.6 s per step)
+            columns: dict[str, set[str]] = {}
+            for table, column in con.sql(
+                "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns"
+            ).fetchall():
+                columns.setdefault(table, set()).add(column)
+            for table, ddl in TABLES.items():
+                existing = columns.get(table, set())
                 for column, definition in column_definitions(ddl):
                     if column in existing:
                         continue
@@ -323,16 +423,64 @@ class Warehouse:
         """Record a pull as in progress before its first document is stored."""
         with self.transaction() as con:
             _insert(con, "raw.pulls", pl.DataFrame([{**pull, "status": "in_progress"}]))
+            if self.archive is not None:
+                self.archive.start_pull(_pull_row(con, str(pull["pull_id"]), "*"))
 
     def store_accounts(self, batch: list[tuple[dict[str, object], pl.DataFrame, pl.DataFrame]]) -> None:
         """Append accounts' documents and problems with the record that each account is stored, in one
-        transaction: a pull interrupted later resumes after these accounts."""
+        transaction: a pull interrupted later resumes after these accounts. The archive has them before
+        the commit."""
         if not batch:
             return
+        documents = pl.concat([documents for _, documents, _ in batch])
+        problems = pl.concat([problems for _, _, problems in batch])
+        accounts = pl.DataFrame([summary for summary, _, _ in batch])
         with self.transaction() as con:
-            _insert(con, "raw.documents", pl.concat([documents for _, documents, _ in batch]))
-            _insert(con, "raw.source_problems", pl.concat([problems for _, _, problems in batch]))
-            _insert(con, "raw.pull_accounts", pl.DataFrame([summary for summary, _, _ in batch]))
+            _insert(con, "raw.documents", documents)
+            _insert(con, "raw.source_problems", problems)
+            _insert(con, "raw.pull_accounts", accounts)
+            if self.archive is not None:
+                self.archive.store_batch(accounts, documents, problems)
+
+    def archive_earlier_pulls(self) -> list[str]:
+        """Archive the pulls this warehouse holds and the archive lacks (stored before the archive
+        existed), each as it stands: its accounts in one batch, its completion, and its start record
+        last, which marks a pull as archived. Returns their ids."""
+        if self.archive is None:
+            return []
+        archived = []
+        with self.connect() as con:
+            for pull_id, month, platform in con.sql(
+                "SELECT pull_id, month, platform FROM raw.pulls"
+            ).fetchall():
+                if (self.archive.pull_folder(month, platform, pull_id) / "started.parquet").exists():
+                    continue
+                of_pull = {"pull_id": pull_id}
+                rows = {
+                    table: con.sql(f"SELECT * FROM {table} WHERE pull_id = $pull_id", params=of_pull).pl()
+                    for table in ("raw.pulls", "raw.pull_accounts", "raw.documents", "raw.source_problems")
+                }
+                self.archive.store_batch(
+                    rows["raw.pull_accounts"], rows["raw.documents"], rows["raw.source_problems"]
+                )
+                pull = rows["raw.pulls"]
+                if pull["status"][0] == "complete":
+                    self.archive.complete_pull(
+                        pull.select(
+                            "pull_id", "month", "platform", "status", "completed_at", "documents", "problems"
+                        )
+                    )
+                self.archive.start_pull(
+                    pull.with_columns(
+                        pl.lit("in_progress").alias("status"),
+                        *(
+                            pl.lit(None).cast(pull[c].dtype).alias(c)
+                            for c in ("completed_at", "documents", "problems")
+                        ),
+                    )
+                )
+                archived.append(pull_id)
+        return archived
 
     def complete_pull(self, pull_id: str, documents: int, problems: int) -> None:
         with self.transaction() as con:
@@ -341,6 +489,12 @@ class Warehouse:
                 "WHERE pull_id = ?",
                 [utc_now(), documents, problems, pull_id],
             )
+            if self.archive is not None:
+                self.archive.complete_pull(
+                    _pull_row(
+                        con, pull_id, "pull_id, month, platform, status, completed_at, documents, problems"
+                    )
+                )
 
     def unfinished_pull(self, month: Month, platform: str, source: str) -> dict[str, object] | None:
         """The newest pull of this month, platform and source that stopped before completing."""
@@ -366,20 +520,41 @@ class Warehouse:
         before_commit: Callable[[], None] | None = None,
         qualitative: pl.DataFrame | None = None,
         previous_inputs: pl.DataFrame | None = None,
-    ) -> None:
+    ) -> Path | None:
         """Add a new publication version; existing versions are never touched (the primary key refuses
-        a version that exists). `before_commit` runs inside the transaction (the export's atomic rename):
-        if it raises, nothing is published."""
-        with self.transaction() as con:
-            lists = {k: pl.List(pl.String) for k in ("pull_ids", "overridden_checks") if k in publication}
-            _insert(con, "publish.publications", pl.DataFrame([publication], schema_overrides=lists))
-            _insert(con, "publish.index", rows)
-            if qualitative is not None:
-                _insert(con, "publish.qualitative_inputs", qualitative)
-            if previous_inputs is not None:
-                _insert(con, "publish.previous_inputs", previous_inputs)
-            if before_commit is not None:
-                before_commit()
+        a version that exists). Before the commit, the archive gets a staged copy of the version (every
+        publish.* table's rows of it, and the month's inputs), and `before_commit` runs; if either
+        raises, nothing is published. Returns the staged copy, to be renamed into place once committed
+        (`publication.py`), or None without an archive."""
+        month, version = publication["month"], int(publication["version"])  # type: ignore[call-overload]
+        staged = None
+        try:
+            with self.transaction() as con:
+                lists = {k: pl.List(pl.String) for k in ("pull_ids", "overridden_checks") if k in publication}
+                _insert(con, "publish.publications", pl.DataFrame([publication], schema_overrides=lists))
+                _insert(con, "publish.index", rows)
+                if qualitative is not None:
+                    _insert(con, "publish.qualitative_inputs", qualitative)
+                if previous_inputs is not None:
+                    _insert(con, "publish.previous_inputs", previous_inputs)
+                if self.archive is not None:
+                    staged = self.archive.stage_publication(
+                        Month.of(month),
+                        version,
+                        _publication_frames(con, month, version),  # type: ignore[arg-type]
+                    )
+                if before_commit is not None:
+                    before_commit()
+        except BaseException:
+            if staged is not None:
+                durable.discard(staged)  # never committed: its copy goes too
+            raise
+        return staged
+
+    def publication_frames(self, month: Month, version: int) -> dict[str, pl.DataFrame]:
+        """What the archive keeps of a committed version (see `_publication_frames`)."""
+        with self.connect() as con:
+            return _publication_frames(con, month.first_day, version)
 
     def append(self, table: str, frame: pl.DataFrame) -> None:
         """Append rows exactly as given (their own month and run id): copies between warehouses."""
@@ -472,6 +647,13 @@ class Warehouse:
             {"month": month.first_day},
         )
 
+    def read_every_table(self) -> None:
+        """Read every row of every table, so that DuckDB checks each block against its checksum: damage
+        no query has met yet raises WarehouseDamagedError. Reads the whole file (for `rebuild`)."""
+        with self.connect() as con:
+            for table in TABLES:
+                con.execute(f"SELECT max(hash(t)) FROM {table} t").fetchall()
+
     def table_counts(self) -> dict[str, int]:
         """Rows per table, for the note a run prints and for tests."""
         with self.connect() as con:
@@ -485,6 +667,29 @@ def _check_tables(frames: dict[str, object]) -> None:
     unknown = sorted(set(frames) - set(TABLES))
     if unknown:
         raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
+
+
+def _pull_row(con: duckdb.DuckDBPyConnection, pull_id: str, columns: str) -> pl.DataFrame:
+    return con.sql(
+        f"SELECT {columns} FROM raw.pulls WHERE pull_id = $pull_id", params={"pull_id": pull_id}
+    ).pl()
+
+
+def _publication_frames(
+    con: duckdb.DuckDBPyConnection, month: object, version: int
+) -> dict[str, pl.DataFrame]:
+    """Every versioned publish.* table's rows of the version, and the month's inputs (registry and
+    platform reference) as they stood: a version as the archive keeps it."""
+    frames = {
+        table: con.sql(
+            f"SELECT * FROM {table} WHERE month = $month AND version = $version",
+            params={"month": month, "version": version},
+        ).pl()
+        for table in VERSIONED_TABLES
+    }
+    for table in MONTH_INPUTS:
+        frames[table] = con.sql(f"SELECT * FROM {table} WHERE month = $month", params={"month": month}).pl()
+    return frames
 
 
 def _stamp(frame: pl.DataFrame, month: Month, run_id: str) -> pl.DataFrame:

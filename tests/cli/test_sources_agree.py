@@ -160,6 +160,12 @@ def test_the_token_is_nowhere_the_api_run_wrote(homes):
     assert any("storage" in path.parts for path in written), "the Dagster instance's files are searched too"
     for path in written:
         assert TOKEN.encode() not in path.read_bytes(), path
+    archived = [path for path in written if path.relative_to(api_home).parts[0] == "archive"]
+    assert any("objects" in path.parts for path in archived), "the archive is searched too, decompressed"
+    for path in archived:  # zstd-compressed Parquet: the bytes on disk would not show the token
+        frame = pl.read_parquet(path)
+        for column in (name for name, dtype in frame.schema.items() if dtype in (pl.String, pl.Binary)):
+            assert not frame[column].cast(pl.Binary).bin.contains(TOKEN.encode()).any(), (path, column)
     warehouse = Warehouse(api_home / "warehouse.duckdb")
     columns = warehouse.query(
         "SELECT table_schema || '.' || table_name AS name, column_name FROM information_schema.columns "

@@ -8,39 +8,10 @@ import os
 
 import polars as pl
 import pytest
+from publication_helpers import SEPTEMBER, provenance, rows
 
 from cityindex_pipeline import publication as pub
-from cityindex_pipeline.months import Month
 from cityindex_pipeline.warehouse import Warehouse
-
-SEPTEMBER = Month(2024, 9)
-
-
-def rows(score_of_a: float = 80.0) -> pl.DataFrame:
-    base = {column: None for column in pub.CONTENT_COLUMNS}
-    frame = pl.DataFrame(
-        [
-            base | {"city_id": "a", "name_en": "A", "name_zh": "甲", "rank": 1, "score": score_of_a,
-                    "quantitative_score": 75.0, "qualitative_score": 100.0},
-            base | {"city_id": "b", "name_en": "B", "name_zh": "乙", "rank": 2, "score": 10.0,
-                    "quantitative_score": 5.0, "qualitative_score": 30.0},
-        ]
-    )  # fmt: skip
-    return frame.with_columns(
-        pl.col(c).cast(pl.Float64) for c in pub.CONTENT_COLUMNS if c.endswith(("_score", "median_rank"))
-    ).with_columns(pl.col("rank_robust").cast(pl.Boolean))
-
-
-def provenance(inputs: str = "inputs-1", methodology: str = "0.2.0") -> pub.Provenance:
-    return pub.Provenance(
-        methodology_version=methodology,
-        registry_version="registry-1",
-        pull_ids=["x-2024-09-1"],
-        inputs_sha256=inputs,
-        raw_documents=12,
-        qualitative_sha256="panel-1",
-        code_version="cityindex 0.1.0, commit " + "0" * 40,
-    )
 
 
 @pytest.fixture
@@ -132,29 +103,46 @@ def test_an_override_is_recorded_with_the_checks_it_covered(warehouse, tmp_path)
     assert record["overridden_checks"] == ["raw_x:accounts_covered"]
 
 
-def test_an_existing_export_folder_is_never_overwritten_and_nothing_is_published(warehouse, tmp_path):
+def test_a_stray_export_folder_without_its_version_is_moved_aside_never_overwritten(warehouse, tmp_path):
+    """A `v1` folder with no committed v1 (what a kill under the old protocol left) no longer blocks the
+    month: it is kept, byte for byte, under a name that says what it is."""
     exports = tmp_path / "exports"
     stray = exports / "2024-09" / "v1"
     stray.mkdir(parents=True)
     (stray / "index.csv").write_text("someone else's file", encoding="utf-8")
-    with pytest.raises(pub.PublicationError, match="never rewritten"):
-        pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
-    assert warehouse.publications(SEPTEMBER).height == 0
-    assert (stray / "index.csv").read_text(encoding="utf-8") == "someone else's file"
+    first = pub.publish_month(
+        warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports
+    )
+    assert first.version == 1 and first.healed and "moved aside" in first.healed[0]
+    (aside,) = (exports / "2024-09").glob("orphaned-v1-*")
+    assert (aside / "index.csv").read_text(encoding="utf-8") == "someone else's file"
+    assert pub.verify_export(exports / "2024-09" / "v1") == []
 
 
-def test_a_failed_rename_rolls_the_publication_back(warehouse, tmp_path, monkeypatch):
+def test_a_failed_rename_after_the_commit_is_rolled_forward_by_the_next_publication(
+    warehouse, tmp_path, monkeypatch
+):
     def refuse(_src, _dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "rename", refuse)
-    with pytest.raises(OSError, match="disk full"):
-        pub.publish_month(
-            warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=tmp_path / "e"
-        )
-    assert warehouse.publications(SEPTEMBER).height == 0
-    assert warehouse.query("SELECT count(*) AS n FROM publish.index")["n"][0] == 0
-    assert list((tmp_path / "e" / "2024-09").iterdir()) == [], "the staging folder is removed"
+    exports = tmp_path / "e"
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "rename", refuse)
+        with pytest.raises(OSError, match="disk full"):
+            pub.publish_month(
+                warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports
+            )
+    assert warehouse.publications(SEPTEMBER).height == 1, "the commit came before the rename"
+    assert not (exports / "2024-09" / "v1").exists()
+    again = pub.publish_month(
+        warehouse, SEPTEMBER, "run-2", rows(), provenance=provenance(), exports_dir=exports
+    )
+    assert not again.created and again.version == 1
+    assert again.healed == ["archive, 2024-09 v1: committed, its copy renamed into place",
+                            "exports/2024-09/v1: committed, renamed into place"]  # fmt: skip
+    record = warehouse.publications(SEPTEMBER).row(0, named=True)
+    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == []
+    assert [p.name for p in (exports / "2024-09").iterdir()] == ["v1"], "no staging left"
 
 
 def test_publications_are_never_replaced_through_replace_month(warehouse):

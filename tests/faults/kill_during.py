@@ -5,7 +5,9 @@ kill or a pulled plug would: no exception handler, no `finally`, no clean-up run
 - `store_accounts:N`: right after the N-th batch of a raw pull is committed (batches of 10
   accounts here), so the pull is left half-way;
 - `insert:<schema.table>`: inside the transaction that writes the month to that table, after its
-  rows went in and before the commit.
+  rows went in and before the commit;
+- `publish:<step>`: right after that step of publishing (`publication.PUBLISH_STEPS`: `stage_export`,
+  `stage_archive` inside the transaction, `commit`, `place_archive`, `place_export`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,18 @@ import os
 import signal
 import sys
 
-from cityindex_pipeline import ingest
+from cityindex_pipeline import archive, ingest, publication
 from cityindex_pipeline import warehouse as storage
+
+PUBLISH_STEPS = {
+    "stage_export": (publication, "stage_export"),
+    "stage_archive": (archive.Archive, "stage_publication"),
+    "commit": (publication, "commit"),
+    "place_archive": (publication, "place_archive"),
+    "place_export": (publication, "place_export"),
+}
+"""Where each step of publishing is done, to wrap."""
+assert tuple(PUBLISH_STEPS) == publication.PUBLISH_STEPS
 
 
 def _die() -> None:
@@ -23,7 +35,7 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _arm(target: str) -> None:
+def arm(target: str) -> None:
     kind, _, argument = target.partition(":")
     if kind == "store_accounts":
         ingest.FLUSH_ACCOUNTS = 10
@@ -45,12 +57,23 @@ def _arm(target: str) -> None:
                 _die()
 
         storage._insert = insert_then_die
+    elif kind == "publish" and argument in PUBLISH_STEPS:
+        owner, name = PUBLISH_STEPS[argument]
+        step = getattr(owner, name)
+
+        def step_then_die(*args, **kwargs):
+            step(*args, **kwargs)
+            _die()
+
+        setattr(owner, name, step_then_die)
     else:
-        raise SystemExit(f"KILL_AT must be store_accounts:N or insert:<table>, not {target!r}")
+        raise SystemExit(
+            f"KILL_AT must be store_accounts:N, insert:<table> or publish:<step>, not {target!r}"
+        )
 
 
 if __name__ == "__main__":
-    _arm(os.environ["KILL_AT"])
+    arm(os.environ["KILL_AT"])
     from cityindex_pipeline.cli import main
 
     sys.argv = ["cityindex", *sys.argv[1:]]

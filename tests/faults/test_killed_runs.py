@@ -1,6 +1,7 @@
 """A run killed with SIGKILL in the middle of each writing layer (raw, clean, index, publish): after
 the month is run again, no partial month, no row twice, no raw document lost, and the earlier
-publication byte for byte as it was."""
+publication byte for byte as it was. And a warehouse file lost or truncated: named, and rebuilt from
+the archive."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from publication_helpers import files_of
 
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse import TABLES, Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
 KILL_DURING = Path(__file__).with_name("kill_during.py")
@@ -136,3 +138,65 @@ def test_a_killed_run_leaves_no_partial_month_and_a_rerun_completes_it(
     assert september["version"].unique().to_list() == [1]
     assert september.equals(publication), "the same numbers as a run never interrupted"
     assert month_rows(warehouse) == rows_per_table
+
+
+def all_rows(warehouse: Warehouse, schema: str) -> dict[str, list[tuple]]:
+    """Every row of every table of a schema, sorted (run ids included: a restore keeps them)."""
+    tables = [table for table in TABLES if table.startswith(f"{schema}.")]
+    with warehouse.connect() as con:
+        return {table: con.sql(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in tables}
+
+
+def test_a_lost_warehouse_is_rebuilt_from_the_archive_and_every_publication_verifies(august_home, tmp_path):
+    """The machine died while publishing September and took the warehouse file with it: `rebuild`
+    recreates it from the archive, computes August again (nothing new is published), `verify` passes,
+    and every export is byte for byte as it was."""
+    home = tmp_path / "home"
+    shutil.copytree(august_home, home)
+    warehouse = Warehouse(home / "warehouse.duckdb")
+    raw, publish, exports = (
+        all_rows(warehouse, "raw"),
+        all_rows(warehouse, "publish"),
+        files_of(home / "exports"),
+    )
+    staged = home / "exports" / "2024-09" / ".v1.staged-0badf00d"  # what a kill while staging leaves
+    staged.mkdir(parents=True)
+    (staged / "index.csv").write_text("half written", encoding="utf-8")
+    (home / "warehouse.duckdb").unlink()
+
+    lost = cityindex(home, "tables")
+    assert lost.returncode == 1 and "Traceback" not in lost.stderr, lost.stderr
+    assert (
+        f"no warehouse at {home / 'warehouse.duckdb'}" in lost.stderr and "`cityindex rebuild`" in lost.stderr
+    )
+
+    rebuilt = cityindex(home, "rebuild")
+
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "1 publication of 1 month" in rebuilt.stdout
+    assert "2024-08: unchanged, v1 stands" in rebuilt.stdout, rebuilt.stdout
+    verified = cityindex(home, "verify", "--month", str(AUGUST))
+    assert verified.returncode == 0 and "match" in verified.stdout, verified.stdout + verified.stderr
+    (kept,) = (home / "exports" / "2024-09").glob("unconfirmed-v1-*")
+    assert (
+        f"kept aside: {kept}" in rebuilt.stdout
+        and (kept / "index.csv").read_text(encoding="utf-8") == "half written"
+    )
+    shutil.rmtree(kept.parent)
+    assert files_of(home / "exports") == exports, "every export byte for byte"
+    assert all_rows(warehouse, "raw") == raw and all_rows(warehouse, "publish") == publish
+    assert warehouse.read_month("idx.comprehensive_index", AUGUST).height == 133, "the month computed again"
+
+
+def test_a_truncated_warehouse_stops_every_command_naming_the_file_and_rebuild(august_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(august_home, home)
+    path = home / "warehouse.duckdb"
+    os.truncate(path, path.stat().st_size // 3)
+    for command in (["tables"], ["top", "--month", str(AUGUST)], ["materialize", "--month", str(AUGUST)]):
+        done = cityindex(home, *command)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, (command, done.stderr)
+        assert f"{path} is damaged" in done.stderr and "`cityindex rebuild`" in done.stderr, (
+            command,
+            done.stderr,
+        )

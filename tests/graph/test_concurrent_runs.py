@@ -173,4 +173,5 @@ def test_a_run_of_the_month_launched_elsewhere_keeps_the_command_from_starting(t
         f"2024-09 is already being materialised by run {run_id} (backfill abcdefgh, {status.value})" in said
     )
     assert "cancel it in the Dagster UI under Runs" in said
-    assert not (home / "warehouse.duckdb").exists(), "nothing was started"
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert [run.run_id for run in instance.get_runs()] == [run_id], "nothing was started"
