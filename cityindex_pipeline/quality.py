@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing import document
 from cityindex_pipeline.parsing.common import DocumentError, load_json
 
 
@@ -115,20 +116,16 @@ def weights_sum_to_one(weights: pl.DataFrame, tolerance: float = 1e-9) -> Findin
 
 
 def unusable_reason(body: str) -> str | None:
-    """Why a stored response body is not data (not JSON, an API error object), or None if it is."""
-    try:
-        payload = load_json(body)
-    except DocumentError as error:
-        return str(error)
-    if isinstance(payload, dict) and "title" in payload and "status" in payload and "data" not in payload:
-        return f"API error body: {payload.get('status')} {payload.get('title')}"  # X's problem objects
-    return None
+    """Why a stored response body is not data (not JSON, an API error object...), or None if it is:
+    the one definition every reading applies (`parsing/document.py`)."""
+    return document.unusable_reason(body)
 
 
 def with_usability(documents: pl.DataFrame) -> pl.DataFrame:
-    """Raw documents with `unusable`: the reason a body is not data, null when it is."""
-    reasons = [unusable_reason(body) for body in documents["body"]] if documents.height else []
-    return documents.with_columns(pl.Series("unusable", reasons, dtype=pl.String))
+    """Raw documents with `unusable`: the reason a body is not data, null when it is (the verdict stored
+    with the document, or taken now when it was taken by other rules)."""
+    judged = document.with_verdicts(documents)
+    return documents.with_columns(judged["unusable_reason"].alias("unusable"))
 
 
 def accounts_covered(

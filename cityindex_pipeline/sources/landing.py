@@ -9,7 +9,6 @@ it is not read. Every file is stored verbatim; files that cannot be used are rep
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import MAX_PAGE
 from cityindex_pipeline.sources.base import ENDPOINTS, Account, RawDocument, SourceError, SourceProblem
 
 COMPLETE_MARKER = "_COMPLETE"
@@ -67,7 +67,12 @@ class LandingSource:
             if not path.is_file() or match is None:
                 yield self._problem(platform, handle, path, "not a `<endpoint>[-<page>].json` file")
                 continue
-            endpoint, page = match["endpoint"], int(match["page"] or 1)
+            endpoint, page = match["endpoint"], _page(match)
+            if page > MAX_PAGE:
+                yield self._problem(
+                    platform, handle, path, f"page {match['page'][:20]} is out of range (1 to {MAX_PAGE})"
+                )
+                continue
             if endpoint not in ENDPOINTS[platform]:
                 known = ", ".join(ENDPOINTS[platform])
                 yield self._problem(platform, handle, path, f"unknown endpoint {endpoint!r} (known: {known})")
@@ -85,7 +90,7 @@ class LandingSource:
                 )
                 continue
             fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            yield RawDocument(
+            document = RawDocument(
                 month=month,
                 platform=platform,
                 account_handle=handle,
@@ -96,9 +101,9 @@ class LandingSource:
                 fetched_at=fetched_at,
                 source=self.name,
             )
-            unusable = _unusable_reason(body)
-            if unusable:  # stored verbatim above; reported here by name
-                yield self._problem(platform, handle, path, unusable)
+            yield document
+            if document.unusable:  # stored verbatim above; reported here by name, for the same reason
+                yield self._problem(platform, handle, path, document.unusable)
 
     def _problem(self, platform: str, handle: str | None, path: Path, reason: str) -> SourceProblem:
         content = path.read_bytes() if path.is_file() else b""
@@ -116,20 +121,13 @@ def _file_order(path: Path) -> tuple[str, int, str]:
     match = _FILE_NAME.match(path.name)
     if match is None:
         return ("~", 0, path.name)
-    return (match["endpoint"], int(match["page"] or 1), path.name)
+    return (match["endpoint"], _page(match), path.name)
 
 
-def _unusable_reason(body: str) -> str | None:
-    """Why a stored body is not data: not JSON, or an API error object instead of a response."""
-    try:
-        payload = json.loads(body)
-    except json.JSONDecodeError as error:
-        return f"not valid JSON ({error.msg} at character {error.pos})"
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return f"an API error body: {str(payload['error'].get('message', ''))[:200]}"
-    if isinstance(payload, dict) and "title" in payload and "status" in payload and "data" not in payload:
-        return f"an API error body: {payload.get('status')} {payload.get('title')}"
-    return None
+def _page(match: re.Match[str]) -> int:
+    """The page of a file name; a number of more digits than any page has reads as beyond MAX_PAGE."""
+    digits = match["page"] or "1"
+    return int(digits) if len(digits) <= len(str(MAX_PAGE)) else MAX_PAGE + 1
 
 
 @dataclass(frozen=True)
