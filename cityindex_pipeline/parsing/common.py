@@ -141,14 +141,14 @@ def kind_of(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a text", dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
+    return {str: "a string", dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
 
 
 def text(value: Any, name: str) -> str | None:
     """A text field (a message, a caption, a title, a type): absent stays None; any other kind is refused."""
     if value is None or isinstance(value, str):
         return value
-    raise RecordError(f"{name} is not a text: {kind_of(value)}")
+    raise RecordError(f"{name} is not a string: {kind_of(value)}")
 
 
 def obj(value: Any, name: str) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def timestamp(value: Any, name: str) -> datetime:
     `EARLIEST_TIME` and `LATEST_TIME`."""
     if not isinstance(value, str):
         raise RecordError(
-            f"{name} is missing" if value is None else f"{name} is not a text: {kind_of(value)}"
+            f"{name} is missing" if value is None else f"{name} is not a string: {kind_of(value)}"
         )
     try:
         moment = datetime.fromisoformat(value)

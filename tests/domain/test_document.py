@@ -10,7 +10,7 @@ import json
 
 import polars as pl
 import pytest
-from test_setwise_reading import assert_same_reading, frame_of
+from reading_helpers import assert_same_reading, frame_of
 
 from cityindex_pipeline.parsing import DocumentError, parse_document
 from cityindex_pipeline.parsing.document import (
@@ -150,11 +150,16 @@ def test_a_stored_verdict_is_used_and_a_verdict_of_other_rules_is_taken_again():
 
 
 REJECTED_RECORDS = [
-    ("facebook", "posts", {**POST, "message": {"text": "hi"}}, "message is not a text: an object"),
-    ("facebook", "posts", {**POST, "permalink_url": ["https://x"]}, "permalink_url is not a text: an array"),
-    ("facebook", "posts", {**POST, "status_type": 7}, "status_type is not a text: a number"),
+    ("facebook", "posts", {**POST, "message": {"text": "hi"}}, "message is not a string: an object"),
+    (
+        "facebook",
+        "posts",
+        {**POST, "permalink_url": ["https://x"]},
+        "permalink_url is not a string: an array",
+    ),
+    ("facebook", "posts", {**POST, "status_type": 7}, "status_type is not a string: a number"),
     ("facebook", "posts", {**POST, "id": {"id": "1"}}, "id is not an identifier: an object"),
-    ("facebook", "posts", {**POST, "reactions": "many"}, "reactions is not an object: a text"),
+    ("facebook", "posts", {**POST, "reactions": "many"}, "reactions is not an object: a string"),
     (
         "facebook",
         "posts",
@@ -177,19 +182,19 @@ REJECTED_RECORDS = [
         "instagram",
         "media",
         {"id": "17", "timestamp": "2024-09-02T00:00:00+0000", "media_type": {"IMAGE": 1}},
-        "media_type is not a text: an object",
+        "media_type is not a string: an object",
     ),
     (
         "instagram",
         "media",
         {"id": "17", "timestamp": "2024-09-02T00:00:00+0000", "caption": 5},
-        "caption is not a text: a number",
+        "caption is not a string: a number",
     ),
     (
         "x",
         "tweets",
         {"id": "1", "created_at": "2024-09-02T00:00:00.000Z", "text": ["a"]},
-        "text is not a text: an array",
+        "text is not a string: an array",
     ),
     (
         "x",
@@ -200,13 +205,13 @@ REJECTED_RECORDS = [
             "text": "a",
             "entities": {"hashtags": [{"tag": {}}]},
         },
-        "tag is not a text: an object",
+        "tag is not a string: an object",
     ),
     (
         "x",
         "tweets",
         {"id": "1", "created_at": "2024-09-02T00:00:00.000Z", "text": "a", "public_metrics": "lots"},
-        "public_metrics is not an object: a text",
+        "public_metrics is not an object: a string",
     ),
 ]
 YOUTUBE_REJECTED = [
@@ -215,7 +220,7 @@ YOUTUBE_REJECTED = [
     ({"duration": "PT" + "9" * 5000 + "S"}, {}, "duration is implausibly long"),
     ({"duration": "PT٣S"}, {}, "duration is not ISO 8601"),
     ({}, {"viewCount": "9" * 10_000}, "viewCount is implausibly large: a number of 10000 digits"),
-    ({}, {"title": {"en": "a"}}, "title is not a text: an object"),
+    ({}, {"title": {"en": "a"}}, "title is not a string: an object"),
 ]
 
 
