@@ -67,14 +67,27 @@ def unusable_reason(body: str) -> str | None:
     return _judge(body)[1]
 
 
-def _judge(body: str) -> tuple[Any, str | None]:
+def read_strict_json(text: str) -> Any:
+    """The payload of strict JSON, error bodies included (what a client steering a pull reads, an
+    error response among others); a DocumentError for text that is not strict JSON."""
+    payload, reason = _judge(text, error_bodies=False)
+    if reason is not None:
+        raise DocumentError(reason)
+    return payload
+
+
+def _judge(body: str, *, error_bodies: bool = True) -> tuple[Any, str | None]:
     try:
-        return _judge_here(body)
+        payload, reason = _judge_here(body)
     except RecursionError:
-        return _judge_on_a_fresh_stack(body)
+        payload, reason = _judge_on_a_fresh_stack(body)
+    if reason is None and error_bodies:
+        reason = _error_body(payload)
+    return payload, reason
 
 
 def _judge_here(body: str) -> tuple[Any, str | None]:
+    """The payload of strict JSON, or why the text is not strict JSON."""
     try:
         payload = _strict_loads(body)
     except _Refused as refusal:
@@ -89,7 +102,7 @@ def _judge_here(body: str) -> tuple[Any, str | None]:
         return None, TOO_DEEP
     if ("\\ud" in body or "\\uD" in body) and _has_unpaired_surrogate(payload):
         return None, "a string that is not Unicode text (an unpaired surrogate escape)"
-    return payload, _error_body(payload)
+    return payload, None
 
 
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
