@@ -241,7 +241,8 @@ def hidden_follower_counts(documents: pl.DataFrame) -> pl.DataFrame:
         except DocumentError:
             continue
         items = payload.get("items") if isinstance(payload, dict) else None
-        statistics = (items[0] or {}).get("statistics", {}) if isinstance(items, list) and items else {}
+        channel = items[0] if isinstance(items, list) and items else None
+        statistics = channel.get("statistics") if isinstance(channel, dict) else None
         if isinstance(statistics, dict) and statistics.get("hiddenSubscriberCount") is True:
             rows.append({"platform": "youtube", "account_handle": doc["account_handle"]})
     return pl.DataFrame(rows, schema={"platform": pl.String, "account_handle": pl.String}).unique()
