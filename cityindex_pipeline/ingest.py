@@ -42,6 +42,7 @@ DOCUMENT_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "unusable_reason": pl.String(),
     "reading_rules": pl.String(),
+    "judged_sha256": pl.String(),
 }
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
@@ -172,6 +173,7 @@ def _documents_frame(documents: list[RawDocument], pull_id: str, run_id: str) ->
                 "run_id": run_id,
                 "unusable_reason": doc.unusable,  # the verdict, taken once: every reading uses it
                 "reading_rules": READING_RULES,
+                "judged_sha256": doc.sha256,
             }
             for doc in documents
         ],

@@ -37,7 +37,8 @@ MAX_DEPTH = 64
 """Objects and arrays nested deeper are refused. The platforms' responses nest 6 or 7 deep; Python's
 own reader fails near 1,000, at a depth that depends on its caller's stack."""
 MAX_INTEGER_DIGITS = 4300
-"""The longest integer Python converts (its `sys.int_info.default_max_str_digits`); longer is refused."""
+"""The longest integer Python converts (its default `sys.int_info.default_max_str_digits`, with
+`PYTHONINTMAXSTRDIGITS` unset); longer is refused. Counts stop far below (`MAX_COUNT`)."""
 MAX_COUNT = 2**53
 """Larger counts are not plausible for a city account and would lose precision as DOUBLE."""
 MAX_DURATION_SECONDS = 7 * 24 * 3600
@@ -47,7 +48,7 @@ LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 """Times a post, a video or a playlist entry may carry: outside them a time is refused, not read."""
 MAX_PAGE = 100_000
 """The last page an endpoint of one account's month may have (a landing file `posts-<page>.json`):
-100,000 pages of 25 posts; larger is not a page number, and would not fit `raw.documents.page`."""
+100,000 pages of 25 posts. Larger is not a page number; beyond `INTEGER` it would not even be stored."""
 
 
 class DocumentError(ValueError):
@@ -122,7 +123,7 @@ def _judge_on_a_fresh_stack(body: str) -> tuple[Any, str | None]:
     reader = threading.Thread(target=read, name="cityindex-deep-json")
     reader.start()
     reader.join()
-    return outcome[0]
+    return outcome[0] if outcome else (None, TOO_DEEP)
 
 
 class _Refused(ValueError):
@@ -199,36 +200,30 @@ def _shown(value: Any, length: int = 60) -> str:
     return text if len(text) <= length else f"{text[:length]}... ({len(text)} characters)"
 
 
-# --- verdicts of many documents: stored with them, taken again under other rules ----------------------
+# --- verdicts of many documents: stored with them, taken again when they may not hold ----------------
 
-VERDICT_COLUMNS = ("unusable_reason", "reading_rules")
-
-
-def verdict_columns(body: str) -> dict[str, str | None]:
-    """The columns a stored document keeps its verdict in."""
-    return {"unusable_reason": unusable_reason(body), "reading_rules": READING_RULES}
+VERDICT_COLUMNS = ("unusable_reason", "reading_rules", "judged_sha256")
+"""Where a stored document keeps its verdict: the reason (null when usable), the rules that took it
+and the sha256 of the body they judged (a body replaced since is judged again)."""
 
 
 def with_verdicts(documents: pl.DataFrame) -> pl.DataFrame:
-    """Documents (with `body`) with `unusable_reason` by the current rules: the stored verdict where
-    these rules took it, a verdict taken now for the others (documents stored before verdicts were
-    kept, or under other rules, or frames that never were stored)."""
-    if not all(column in documents.columns for column in VERDICT_COLUMNS):
-        documents = documents.with_columns(
-            pl.lit(None, pl.String).alias(column)
-            for column in VERDICT_COLUMNS
-            if column not in documents.columns
-        )
-    stale = documents["reading_rules"].ne_missing(READING_RULES)
+    """Documents (with `body`, and `sha256` when stored) with `unusable_reason` by the current rules:
+    the stored verdict where these rules took it for this very body, a verdict taken now for the
+    others (documents stored before verdicts were kept or under other rules, a body replaced since,
+    frames that never were stored)."""
+    missing = [column for column in (*VERDICT_COLUMNS, "sha256") if column not in documents.columns]
+    judged = documents.with_columns(pl.lit(None, pl.String).alias(column) for column in missing)
+    holds = (pl.col("reading_rules") == READING_RULES) & (pl.col("judged_sha256") == pl.col("sha256"))
+    stale = judged.select(~holds.fill_null(False)).to_series()
     if stale.any():
         reasons = [
             unusable_reason(body) if again else reason
-            for body, reason, again in zip(
-                documents["body"], documents["unusable_reason"], stale, strict=True
-            )
+            for body, reason, again in zip(judged["body"], judged["unusable_reason"], stale, strict=True)
         ]
-        documents = documents.with_columns(
+        judged = judged.with_columns(
             pl.Series("unusable_reason", reasons, dtype=pl.String),
             pl.lit(READING_RULES).alias("reading_rules"),
+            pl.col("sha256").alias("judged_sha256"),
         )
-    return documents
+    return judged.drop(column for column in missing if column not in VERDICT_COLUMNS)

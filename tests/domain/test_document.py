@@ -134,18 +134,20 @@ def test_the_depth_limit_does_not_depend_on_the_callers_stack():
     assert (lambda: nested(900))() is not None
 
 
-def test_a_stored_verdict_is_used_and_a_verdict_of_other_rules_is_taken_again():
+def test_a_stored_verdict_holds_for_the_body_it_judged_under_these_rules_only():
     bad = '{"data": [], "data": []}'
     stored = pl.DataFrame(
         {
-            "body": [bad, bad, bad],
-            "unusable_reason": ["as stored", "as stored", None],
-            "reading_rules": [READING_RULES, "0", None],
+            "body": [bad] * 4,
+            "sha256": ["a", "a", "a", "b"],
+            "unusable_reason": ["as stored"] * 3 + [None],
+            "reading_rules": [READING_RULES, "0", None, READING_RULES],
+            "judged_sha256": ["a", "a", "a", "a"],  # the last body was replaced after it was judged
         }
     )
     judged = with_verdicts(stored)
-    assert judged["unusable_reason"].to_list() == ["as stored", unusable_reason(bad), unusable_reason(bad)]
-    assert judged["reading_rules"].to_list() == [READING_RULES] * 3
+    assert judged["unusable_reason"].to_list() == ["as stored"] + [unusable_reason(bad)] * 3
+    assert judged.columns == stored.columns
     assert with_verdicts(pl.DataFrame({"body": [bad]}))["unusable_reason"].to_list() == [unusable_reason(bad)]
 
 
