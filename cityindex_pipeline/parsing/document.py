@@ -25,6 +25,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,10 +60,27 @@ class DocumentError(ValueError):
 
 def read_json(body: str) -> Any:
     """The payload of a usable body; a DocumentError with the reason for any other."""
+    if _JUDGED_USABLE.get() is body:
+        return json.loads(body)
     payload, reason = _judge(body)
     if reason is not None:
         raise DocumentError(reason)
     return payload
+
+
+_JUDGED_USABLE: ContextVar[str | None] = ContextVar("judged_usable", default=None)
+
+
+@contextmanager
+def judged_usable(body: str) -> Iterator[None]:
+    """Within: `read_json(body)` reads this very body without judging it again, because its stored
+    verdict holds and says it is usable. A usable body reads the same by Python's plain reader as by
+    the strict one (no repeated name, no literal the strict one refuses), at half the cost."""
+    token = _JUDGED_USABLE.set(body)
+    try:
+        yield
+    finally:
+        _JUDGED_USABLE.reset(token)
 
 
 def unusable_reason(body: str) -> str | None:

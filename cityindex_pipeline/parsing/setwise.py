@@ -20,6 +20,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ from cityindex_pipeline.parsing.document import (
     EARLIEST_TIME,
     LATEST_TIME,
     MAX_DURATION_SECONDS,
+    judged_usable,
     with_verdicts,
 )
 from cityindex_pipeline.parsing.facebook import EXPOSURE_METRICS as FACEBOOK_EXPOSURES
@@ -429,7 +431,8 @@ def read_documents(
 def read_profiles(platform: str, documents: pl.DataFrame) -> pl.DataFrame:
     """Profile rows of profile documents (`doc_index`, `endpoint`, `body`): one small document per
     account, read by the parsers, with no set-wise pass over posts that are not there."""
-    return _parse_record_by_record(platform, documents).profiles
+    usable = with_verdicts(documents).filter(pl.col("unusable_reason").is_null())
+    return _parse_record_by_record(platform, usable, judged=True).profiles
 
 
 def _read_batch(con: duckdb.DuckDBPyConnection, platform: str, documents: pl.DataFrame) -> DocumentRows:
@@ -453,7 +456,8 @@ def _read_batch(con: duckdb.DuckDBPyConnection, platform: str, documents: pl.Dat
     read = (set(posts_docs["doc_index"]) - set(posts_left)) | (
         set(insight_docs["doc_index"]) - set(insights_left)
     )
-    by_record = _parse_record_by_record(platform, documents.filter(~pl.col("doc_index").is_in(sorted(read))))
+    left = documents.filter(~pl.col("doc_index").is_in(sorted(read)))
+    by_record = _parse_record_by_record(platform, left, judged=True)
     return DocumentRows(
         posts=pl.concat([posts, by_record.posts]),
         insights=pl.concat([insights, by_record.insights]),
@@ -625,8 +629,9 @@ class _ByRecord:
     rejected: pl.DataFrame
 
 
-def _parse_record_by_record(platform: str, documents: pl.DataFrame) -> _ByRecord:
-    """The parsers' own reading of the documents the set-wise reader left to them."""
+def _parse_record_by_record(platform: str, documents: pl.DataFrame, *, judged: bool = False) -> _ByRecord:
+    """The parsers' own reading of the documents the set-wise reader left to them; `judged`: every one
+    is usable by a verdict that holds, so none is judged again."""
     posts: list[dict[str, Any]] = []
     insights: list[dict[str, Any]] = []
     profiles: list[dict[str, Any]] = []
@@ -638,7 +643,8 @@ def _parse_record_by_record(platform: str, documents: pl.DataFrame) -> _ByRecord
     }
     for doc_index, endpoint, body in documents.select("doc_index", "endpoint", "body").iter_rows():
         try:
-            parsed = parse_document(platform, endpoint, body)
+            with judged_usable(body) if judged else nullcontext():
+                parsed = parse_document(platform, endpoint, body)
         except DocumentError as error:
             rejected.append((doc_index, None, f"unusable document: {error}", body[:4000]))
             continue
