@@ -116,7 +116,8 @@ def _judge_here(body: str) -> tuple[Any, str | None]:
     except json.JSONDecodeError as error:
         start = body.lstrip()[:15].lower()
         html = ": an HTML page" if start.startswith(("<!doctype", "<html")) else ""
-        return None, f"not valid JSON{html} ({error.msg} at character {error.pos})"
+        at = "" if error.msg.endswith(" at") else " at"  # "Unterminated string starting at"
+        return None, f"not valid JSON{html} ({error.msg}{at} character {error.pos})"
     except ValueError:  # an integer longer than Python converts
         return None, f"a number of more than {MAX_INTEGER_DIGITS} digits"
     if _nested_deeper_than(payload, MAX_DEPTH, body):
