@@ -134,7 +134,7 @@ def _number_shown(value: int) -> str:
 
 
 def kind_of(value: Any) -> str:
-    """The JSON kind of a value, for reasons: `an object`, `an array`, `a text`, `a number`..."""
+    """The JSON kind of a value, for reasons: `an object`, `an array`, `a string`, `a number`..."""
     if value is None:
         return "null"
     if isinstance(value, bool):
