@@ -30,6 +30,7 @@ gaps as `recorded_problem`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +40,7 @@ import polars as pl
 
 from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing.common import RecordError, timestamp
-from cityindex_pipeline.quality import SAMPLE_ROWS, Finding, jsonable, read_body
+from cityindex_pipeline.quality import SAMPLE_ROWS, Finding, jsonable, with_usability
 from cityindex_pipeline.sources.base import ENDPOINTS
 from cityindex_pipeline.sources.landing import LOCATION_PREFIX, landing_file
 
@@ -232,20 +233,21 @@ Stored = dict[str, Pages]
 
 
 def read_pull(platform: str, documents: pl.DataFrame) -> tuple[pl.DataFrame, Stored]:
-    """Each body of a pull parsed once: the documents with `unusable`, as `quality.with_usability`
-    gives it, for the other raw rules, and what completeness needs of each page (not the body)."""
+    """Each body of a pull read once: the documents with `unusable` (`quality.with_usability`: the
+    verdict stored with the document, the one definition of a usable document), for the other raw
+    rules, and what completeness needs of each page (not the body). A usable body reads the same by
+    Python's plain reader as by the strict one, so it is read by the plain one."""
     structure = STRUCTURES[platform]
-    reasons: list[str | None] = []
+    judged = with_usability(documents)
     stored: Stored = {}
-    for handle, endpoint, number, body in documents.select(
-        "account_handle", "endpoint", "page", "body"
+    for handle, endpoint, number, body, unusable in judged.select(
+        "account_handle", "endpoint", "page", "body", "unusable"
     ).iter_rows():
-        payload, unusable = read_body(body)
-        reasons.append(unusable)
+        payload = json.loads(body) if unusable is None else None
         stored.setdefault(handle, {}).setdefault(endpoint, {})[number] = _page(
             structure, endpoint, payload, unusable
         )
-    return documents.with_columns(pl.Series("unusable", reasons, dtype=pl.String)), stored
+    return judged, stored
 
 
 def _past_start(items: tuple[Item, ...], start: datetime) -> bool:

@@ -19,6 +19,7 @@ from itertools import groupby
 import polars as pl
 
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import READING_RULES
 from cityindex_pipeline.sources.base import Account, RawDocument, Source, SourceProblem
 from cityindex_pipeline.warehouse import Warehouse, utc_now
 
@@ -39,6 +40,9 @@ DOCUMENT_SCHEMA: dict[str, pl.DataType] = {
     "request_url": pl.String(),
     "source": pl.String(),
     "run_id": pl.String(),
+    "unusable_reason": pl.String(),
+    "reading_rules": pl.String(),
+    "judged_sha256": pl.String(),
 }
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
@@ -169,6 +173,9 @@ def _documents_frame(documents: list[RawDocument], pull_id: str, run_id: str) ->
                 "request_url": doc.request_url,
                 "source": doc.source,
                 "run_id": run_id,
+                "unusable_reason": doc.unusable,  # the verdict, taken once: every reading uses it
+                "reading_rules": READING_RULES,
+                "judged_sha256": doc.sha256,
             }
             for doc in documents
         ],

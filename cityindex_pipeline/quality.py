@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import polars as pl
 
 from cityindex_pipeline import plausibility
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing import document
 from cityindex_pipeline.parsing.common import DocumentError, load_json
 
 
@@ -117,28 +117,16 @@ def weights_sum_to_one(weights: pl.DataFrame, tolerance: float = 1e-9) -> Findin
 
 
 def unusable_reason(body: str) -> str | None:
-    """Why a stored response body is not data (not JSON, an API error object), or None if it is."""
-    return read_body(body)[1]
-
-
-def read_body(body: str) -> tuple[Any, str | None]:
-    """A body's JSON and why it is not data (None when it is): one parse for the rules that read both."""
-    try:
-        payload = load_json(body)
-    except DocumentError as error:
-        return None, str(error)
-    if isinstance(payload, dict) and "title" in payload and "status" in payload and "data" not in payload:
-        return (
-            payload,
-            f"API error body: {payload.get('status')} {payload.get('title')}",
-        )  # X's problem objects
-    return payload, None
+    """Why a stored response body is not data (not JSON, an API error object...), or None if it is:
+    the one definition every reading applies (`parsing/document.py`)."""
+    return document.unusable_reason(body)
 
 
 def with_usability(documents: pl.DataFrame) -> pl.DataFrame:
-    """Raw documents with `unusable`: the reason a body is not data, null when it is."""
-    reasons = [unusable_reason(body) for body in documents["body"]] if documents.height else []
-    return documents.with_columns(pl.Series("unusable", reasons, dtype=pl.String))
+    """Raw documents with `unusable`: the reason a body is not data, null when it is (the verdict stored
+    with the document, or taken now when it was taken by other rules)."""
+    judged = document.with_verdicts(documents)
+    return documents.with_columns(judged["unusable_reason"].alias("unusable"))
 
 
 def accounts_covered(
@@ -254,7 +242,8 @@ def hidden_follower_counts(documents: pl.DataFrame) -> pl.DataFrame:
         except DocumentError:
             continue
         items = payload.get("items") if isinstance(payload, dict) else None
-        statistics = (items[0] or {}).get("statistics", {}) if isinstance(items, list) and items else {}
+        channel = items[0] if isinstance(items, list) and items else None
+        statistics = channel.get("statistics") if isinstance(channel, dict) else None
         if isinstance(statistics, dict) and statistics.get("hiddenSubscriberCount") is True:
             rows.append({"platform": "youtube", "account_handle": doc["account_handle"]})
     return pl.DataFrame(rows, schema={"platform": pl.String, "account_handle": pl.String}).unique()

@@ -20,6 +20,7 @@ import polars as pl
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.config import Settings
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import VERDICT_COLUMNS
 from cityindex_pipeline.previous_month import PREVIOUS_MONTH_TABLES, pinned_with
 from cityindex_pipeline.publication import (
     CONTENT_COLUMNS,
@@ -176,6 +177,8 @@ def _copy_inputs(
     for table in ("raw.pulls", "raw.pull_accounts", "raw.documents", "raw.source_problems"):
         for pull_id in pull_ids:  # a pull at a time: a month's documents at once doubled verify's memory
             rows = warehouse.query(f"SELECT * FROM {table} WHERE pull_id = $pull", {"pull": pull_id})
+            if table == "raw.documents":  # the recompute judges every body again, trusting no stored verdict
+                rows = rows.with_columns(pl.lit(None, pl.String).alias(c) for c in VERDICT_COLUMNS)
             scratch.append(table, rows)
     found = set(scratch.query("SELECT pull_id FROM raw.pulls")["pull_id"])
     if missing := sorted(set(pull_ids) - found):

@@ -46,7 +46,8 @@ TABLES: dict[str, str] = {
         month DATE NOT NULL, platform VARCHAR NOT NULL, account_handle VARCHAR NOT NULL,
         endpoint VARCHAR NOT NULL, page INTEGER NOT NULL, body VARCHAR NOT NULL,
         sha256 VARCHAR NOT NULL, pull_id VARCHAR NOT NULL, fetched_at TIMESTAMPTZ NOT NULL,
-        request_url VARCHAR NOT NULL, source VARCHAR NOT NULL, run_id VARCHAR NOT NULL""",
+        request_url VARCHAR NOT NULL, source VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        unusable_reason VARCHAR, reading_rules VARCHAR, judged_sha256 VARCHAR""",
     "clean.registry_cities": """
         month DATE NOT NULL, run_id VARCHAR NOT NULL, registry_version VARCHAR NOT NULL,
         city_id VARCHAR NOT NULL, name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL,

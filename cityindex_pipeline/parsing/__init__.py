@@ -27,11 +27,18 @@ INSIGHT_ENDPOINTS = {"facebook": "post_insights", "instagram": "media_insights"}
 
 
 def parse_document(platform: str, endpoint: str, body: str) -> Parsed:
-    """Dispatch to the endpoint's parser; an unknown endpoint is a DocumentError, not a KeyError."""
+    """Dispatch to the endpoint's parser; an unknown endpoint is a DocumentError, not a KeyError.
+    Whatever the body holds, the outcome is rows and rejections or a DocumentError with the reason:
+    a value of a kind a parser did not foresee refuses the document by the error's own words."""
     parser = PARSERS.get((platform, endpoint))
     if parser is None:
         raise DocumentError(f"no parser for {platform}/{endpoint}")
-    return parser(body)
+    try:
+        return parser(body)
+    except (AttributeError, TypeError, KeyError, IndexError, OverflowError) as error:
+        raise DocumentError(
+            f"not a {platform} {endpoint} document: a value of the wrong kind ({type(error).__name__}: {error})"
+        ) from None
 
 
 __all__ = [

@@ -1,4 +1,7 @@
-"""What every parser shares: typed errors, the row shapes, count and time readers."""
+"""What every parser shares: typed errors, the row shapes, count, text and time readers.
+
+What a usable document is, and the bounds of what is read from one, are in `document.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cityindex_pipeline.parsing.document import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_COUNT,
+    DocumentError,
+    read_json,
+)
+
 CONTENT_TYPES = ("text", "photo", "video", "album", "link", "other")
 """The known content types of `clean.posts`; every platform's own vocabulary maps onto these."""
 
-MAX_COUNT = 2**53
-"""Larger counts are not plausible for a city account and would lose precision as DOUBLE."""
-
 _HASHTAG = re.compile(r"#(\w+)", re.UNICODE)
-
-
-class DocumentError(ValueError):
-    """A whole document cannot be used: not JSON, an error body, or the wrong shape."""
 
 
 class RecordError(ValueError):
@@ -42,9 +46,11 @@ class Parsed:
 
     def reject(self, record: Any, reason: str) -> None:
         record_id = record.get("id") if isinstance(record, dict) else None
+        if isinstance(record_id, bool) or not isinstance(record_id, str | int):
+            record_id = None  # an id of the wrong kind is in the record's text, not taken for an id
         self.rejected.append(
             Rejection(
-                record_id=str(record_id) if record_id is not None else None,
+                record_id=str(record_id)[:200] if record_id is not None else None,
                 reason=reason,
                 record=json.dumps(record, ensure_ascii=False, sort_keys=True)[:4000],
             )
@@ -52,27 +58,23 @@ class Parsed:
 
 
 def load_json(body: str) -> Any:
-    """Parse a body; an HTML page, a truncated body or an API error object is a DocumentError."""
-    try:
-        payload = json.loads(body)
-    except json.JSONDecodeError as error:
-        start = body.lstrip()[:15].lower()
-        kind = "an HTML page" if start.startswith(("<!doctype", "<html")) else "not valid JSON"
-        raise DocumentError(f"body is {kind} ({error.msg} at character {error.pos})") from None
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        error = payload["error"]
-        raise DocumentError(f"API error body: {error.get('code', '?')} {error.get('message', '')}".strip())
-    return payload
+    """The payload of a usable document (`document.read_json`); anything else is a DocumentError."""
+    return read_json(body)
 
 
 def rows_from(records: Iterable[Any], build: Callable[[Any], dict[str, Any]]) -> Parsed:
-    """A row from each record; a record that cannot be used is rejected with its reason, the rest go on."""
+    """A row from each record; a record that cannot be used is rejected with its reason, the rest go on.
+    A value of a kind no reader names (a list where a parser calls `.get`) is rejected too, by the
+    error's own words, never raised out of the document."""
     parsed = Parsed()
     for record in records:
         try:
             parsed.rows.append(build(record))
-        except (RecordError, AttributeError, TypeError) as error:
+        except RecordError as error:
             parsed.reject(record if isinstance(record, dict) else {"value": record}, str(error))
+        except (AttributeError, TypeError, KeyError, IndexError, OverflowError) as error:
+            reason = f"a value of the wrong kind ({type(error).__name__}: {error})"
+            parsed.reject(record if isinstance(record, dict) else {"value": record}, reason)
     return parsed
 
 
@@ -112,36 +114,83 @@ def count(value: Any, name: str, *, numeric_string: bool = False) -> int | None:
             raise RecordError(f"{name} is a string, not a count: {value[:40]!r}")
         if not (value.isascii() and value.isdigit()):
             raise RecordError(f"{name} is not a count: {value[:40]!r}")
+        if len(value) > 4000 or len(value.lstrip("0")) > len(str(MAX_COUNT)):  # int() refuses 4,300 digits
+            raise RecordError(f"{name} is implausibly large: a number of {len(value)} digits")
         value = int(value)
     if isinstance(value, float):
         raise RecordError(f"{name} is a fraction, not a count: {value!r}")
     if not isinstance(value, int):
-        raise RecordError(f"{name} is not a count: {type(value).__name__}")
+        raise RecordError(f"{name} is not a count: {kind_of(value)}")
     if value < 0:
-        raise RecordError(f"{name} is negative: {value}")
+        raise RecordError(f"{name} is negative: {_number_shown(value)}")
     if value > MAX_COUNT:
-        raise RecordError(f"{name} is implausibly large: {value}")
+        raise RecordError(f"{name} is implausibly large: {_number_shown(value)}")
     return value
 
 
+def _number_shown(value: int) -> str:
+    digits = len(str(abs(value)))
+    return str(value) if digits <= 40 else f"a number of {digits} digits"
+
+
+def kind_of(value: Any) -> str:
+    """The JSON kind of a value, for reasons: `an object`, `an array`, `a string`, `a number`..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
+
+
+def text(value: Any, name: str) -> str | None:
+    """A text field (a message, a caption, a title, a type): absent stays None; any other kind is refused."""
+    if value is None or isinstance(value, str):
+        return value
+    raise RecordError(f"{name} is not a string: {kind_of(value)}")
+
+
+def obj(value: Any, name: str) -> dict[str, Any]:
+    """A nested object (counts, metrics, entities): absent reads as empty; any other kind is refused."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise RecordError(f"{name} is not an object: {kind_of(value)}")
+
+
 def timestamp(value: Any, name: str) -> datetime:
-    """Read `+0000` (Graph API), `.000Z` (X) and `Z` with or without milliseconds (YouTube)."""
+    """Read `+0000` (Graph API), `.000Z` (X) and `Z` with or without milliseconds (YouTube), between
+    `EARLIEST_TIME` and `LATEST_TIME`."""
     if not isinstance(value, str):
-        raise RecordError(f"{name} is missing")
+        raise RecordError(
+            f"{name} is missing" if value is None else f"{name} is not a string: {kind_of(value)}"
+        )
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise RecordError(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
     if moment.tzinfo is None:
-        raise RecordError(f"{name} has no time zone: {value!r}")
-    return moment.astimezone(UTC)
+        raise RecordError(f"{name} has no time zone: {value[:40]!r}")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 at UTC-14 is in the year 10000
+        raise RecordError(f"{name} is out of range: {value[:40]!r}") from None
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise RecordError(f"{name} is out of range: {value[:40]!r}")
+    return moment
 
 
 def identifier(record: dict[str, Any], key: str = "id") -> str:
     value = record.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
+    if value is None:
+        raise RecordError(f"{key} is missing")
+    if not isinstance(value, str):
+        raise RecordError(f"{key} is not an identifier: {kind_of(value)}")
+    if not value.strip():
         raise RecordError(f"{key} is missing")
     return value
 
@@ -166,7 +215,7 @@ def insight_value(metric: dict[str, Any]) -> Any:
 
 def metrics_of(entry: Any) -> dict[str, Any]:
     """Metric name to value from one entry of a Graph API multi-id insights lookup."""
-    data = ((entry or {}).get("insights") or {}).get("data") if isinstance(entry, dict) else None
+    data = obj(entry.get("insights"), "insights").get("data") if isinstance(entry, dict) else None
     if not isinstance(data, list):
         raise RecordError("insights entry without 'insights.data'")
     return {metric.get("name"): insight_value(metric) for metric in data if isinstance(metric, dict)}

@@ -14,9 +14,11 @@ from cityindex_pipeline.parsing.common import (
     insight_row,
     load_json,
     lookup_entries,
+    obj,
     post_row,
     require,
     rows_from,
+    text,
     timestamp,
 )
 
@@ -50,23 +52,23 @@ def parse_posts(body: str) -> Parsed:
 
 
 def _post(post: dict[str, Any]) -> dict[str, Any]:
-    message = post.get("message")  # absent on posts without text
-    status_type = post.get("status_type")
+    message = text(post.get("message"), "message")  # absent on posts without text
+    status_type = text(post.get("status_type"), "status_type")
     return post_row(
         post_id=identifier(post),
         published_at_utc=timestamp(post.get("created_time"), "created_time"),
         content_type=STATUS_TYPES.get(status_type, "other"),
         text_excerpt=excerpt(message),
-        permalink=post.get("permalink_url"),
+        permalink=text(post.get("permalink_url"), "permalink_url"),
         hashtags=hashtags_in(message),
         likes=count(_summary_total(post, "reactions"), "reactions"),
         comments=count(_summary_total(post, "comments"), "comments"),
-        shares=count((post.get("shares") or {}).get("count"), "shares"),  # absent: never shared
+        shares=count(obj(post.get("shares"), "shares").get("count"), "shares"),  # absent: never shared
     )
 
 
 def _summary_total(post: dict[str, Any], edge: str) -> Any:
-    return ((post.get(edge) or {}).get("summary") or {}).get("total_count")
+    return obj(obj(post.get(edge), edge).get("summary"), f"{edge}.summary").get("total_count")
 
 
 def parse_post_insights(body: str) -> Parsed:

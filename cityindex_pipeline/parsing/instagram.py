@@ -17,6 +17,7 @@ from cityindex_pipeline.parsing.common import (
     post_row,
     require,
     rows_from,
+    text,
     timestamp,
 )
 
@@ -43,14 +44,15 @@ def parse_media(body: str) -> Parsed:
 
 
 def _media(media: dict[str, Any]) -> dict[str, Any]:
-    caption = media.get("caption")  # absent on media without a caption
-    is_reel = media.get("media_product_type") == "REELS"
+    caption = text(media.get("caption"), "caption")  # absent on media without a caption
+    is_reel = text(media.get("media_product_type"), "media_product_type") == "REELS"
+    media_type = text(media.get("media_type"), "media_type")
     return post_row(
         post_id=identifier(media),
         published_at_utc=timestamp(media.get("timestamp"), "timestamp"),
-        content_type="video" if is_reel else MEDIA_TYPES.get(media.get("media_type"), "other"),
+        content_type="video" if is_reel else MEDIA_TYPES.get(media_type, "other"),
         text_excerpt=excerpt(caption),
-        permalink=media.get("permalink"),
+        permalink=text(media.get("permalink"), "permalink"),
         hashtags=hashtags_in(caption),
         likes=count(media.get("like_count"), "like_count"),  # absent when the owner hides likes
         comments=count(media.get("comments_count"), "comments_count"),

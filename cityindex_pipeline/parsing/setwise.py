@@ -3,13 +3,15 @@
 The per-record parsers (`parse_document`) stay the definition of what a document means. This module
 computes the same rows set-wise for the documents it can vouch for: every field of every record has
 the plain shape the parsers accept without question (an integer literal for a count, a string for a
-text, an ISO 8601 time in one of the APIs' formats, an object where an object belongs). A document
-with anything else in it (a record to reject, an unusual type, a body that is not JSON, a trailing
-comma DuckDB would forgive) is handed whole to `parse_document`, so the outcome, rejections and their
-reasons included, is the parsers' own. The fast reading is checked against the parsers by tests.
+text, an ISO 8601 time in one of the APIs' formats and range, an object where an object belongs). A
+document with anything else in it (a record to reject, an unusual type, a body DuckDB cannot read) is
+handed whole to `parse_document`, so the outcome, rejections and their reasons included, is the
+parsers' own. The fast reading is checked against the parsers by tests.
 
-One case is outside both: an object with a repeated name (RFC 8259 leaves its meaning open). The
-parsers keep the last value, DuckDB the first. The platforms' APIs do not send such objects.
+Only usable documents (`document.py`) reach DuckDB: a body the definition refuses is refused here
+with the definition's reason, from the verdict stored with it, before any reading. What DuckDB is
+more lenient about than strict JSON (a repeated name, of which it keeps the first value and Python
+the last; `NaN`; a trailing comma; nesting of any depth) therefore never reaches it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +36,13 @@ from cityindex_pipeline.parsing import (
     parse_document,
 )
 from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, hashtags_in
+from cityindex_pipeline.parsing.document import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_DURATION_SECONDS,
+    judged_usable,
+    with_verdicts,
+)
 from cityindex_pipeline.parsing.facebook import EXPOSURE_METRICS as FACEBOOK_EXPOSURES
 from cityindex_pipeline.parsing.facebook import REACH_METRICS as FACEBOOK_REACH
 from cityindex_pipeline.parsing.facebook import STATUS_TYPES
@@ -76,6 +86,7 @@ _TIME = (
     r'"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
     r'(\.[0-9]{3}|\.[0-9]{6})?(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])"'
 )
+_EARLIEST_US, _LATEST_US = (int(moment.timestamp()) * 1_000_000 for moment in (EARLIEST_TIME, LATEST_TIME))
 _MACROS = f"""
 CREATE MACRO _duration(t) AS CASE WHEN t IS NOT NULL THEN
     ((coalesce(try_cast(regexp_extract(t, '([0-9]+)D', 1) AS BIGINT), 0) * 24
@@ -92,12 +103,13 @@ CREATE MACRO text_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN
     CASE WHEN contains(CAST(t AS VARCHAR), '\\') THEN json_extract_string(CAST(t AS VARCHAR), '$') ELSE CAST(t AS VARCHAR)[2:-2] END END;
 CREATE MACRO id_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '"[0-9A-Za-z_.:-]+"|[0-9]+');
 CREATE MACRO id_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN CAST(t AS VARCHAR)[2:-2] ELSE CAST(t AS VARCHAR) END;
-CREATE MACRO time_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '{_TIME}') AND try_cast(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ) IS NOT NULL;
+CREATE MACRO time_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '{_TIME}')
+    AND coalesce(epoch_us(try_cast(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ)) BETWEEN {_EARLIEST_US} AND {_LATEST_US} - 1, false);
 CREATE MACRO time_of(t) AS make_timestamp(epoch_us(CAST(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ)));
 """
 """Counts: an integer literal below 2^53 (16 digits may exceed it: left to the parsers). Ids: a plain
 string or integer. Texts: JSON strings, unescaped only when they hold an escape. Times: the APIs'
-ISO 8601 forms. A struct whose fields all read NULL may have been a non-object, which the lenient `json_transform` does not tell apart: such records go to the parsers."""
+ISO 8601 forms, between `EARLIEST_TIME` and `LATEST_TIME`. A struct whose fields all read NULL may have been a non-object, which the lenient `json_transform` does not tell apart: such records go to the parsers."""
 
 
 def _all(conditions: Iterable[str]) -> str:
@@ -297,18 +309,21 @@ _YOUTUBE_VIDEOS = _Reader(
         (
             "id_ok(r.id)",
             "r.snippet IS NOT NULL AND time_ok(r.snippet.publishedAt)",
+            "text_ok(r.snippet.title)",
+            "text_ok(r.snippet.description)",
             _struct_ok("r.statistics", "likeCount", "commentCount", "viewCount"),
             *(f"string_count_ok(r.statistics.{name})" for name in ("likeCount", "commentCount", "viewCount")),
             "(r.contentDetails IS NULL OR regexp_full_match(r.contentDetails.duration,"
             " '\"P([0-9]{1,6}D)?(T([0-9]{1,6}H)?([0-9]{1,6}M)?([0-9]{1,6}S)?)?\"')"
-            " AND r.contentDetails.duration::VARCHAR NOT IN ('\"P\"', '\"PT\"'))",
+            " AND r.contentDetails.duration::VARCHAR NOT IN ('\"P\"', '\"PT\"')"
+            f" AND _duration(CAST(r.contentDetails.duration AS VARCHAR)) <= {MAX_DURATION_SECONDS})",
         )
     ),
     columns={
         "post_id": "id_of(r.id)",
         "published_at_utc": "time_of(r.snippet.publishedAt)",
         "content_type": "'video'",
-        # the parser joins the title and the description that are strings, and skips the others
+        # the parser joins the title and the description that are there
         "_text": "concat_ws(' ', CASE WHEN starts_with(r.snippet.title::VARCHAR, '\"') THEN text_of(r.snippet.title) END,"
         " CASE WHEN starts_with(r.snippet.description::VARCHAR, '\"') THEN text_of(r.snippet.description) END)",
         "permalink": "'https://www.youtube.com/watch?v=' || id_of(r.id)",
@@ -395,9 +410,11 @@ def _connection() -> duckdb.DuckDBPyConnection:
 def read_documents(
     platform: str, documents: pl.DataFrame, documents_per_batch: int = DOCUMENTS_PER_BATCH
 ) -> DocumentRows:
-    """The rows `parse_document` gives for each document (`doc_index`, `endpoint`, `body`): posts and
-    insights read set-wise where the documents are plain, everything else by the parsers; a batch
-    of documents at a time, in their order."""
+    """The rows `parse_document` gives for each document (`doc_index`, `endpoint`, `body`, and the
+    stored verdict where there is one): a document the definition refuses is refused with its reason,
+    posts and insights are read set-wise where the documents are plain, everything else by the
+    parsers; a batch of documents at a time, in their order."""
+    documents = with_verdicts(documents)
     starts = range(0, max(documents.height, 1), documents_per_batch)
     with _connection() as con:
         batches = [
@@ -414,10 +431,18 @@ def read_documents(
 def read_profiles(platform: str, documents: pl.DataFrame) -> pl.DataFrame:
     """Profile rows of profile documents (`doc_index`, `endpoint`, `body`): one small document per
     account, read by the parsers, with no set-wise pass over posts that are not there."""
-    return _parse_record_by_record(platform, documents).profiles
+    usable = with_verdicts(documents).filter(pl.col("unusable_reason").is_null())
+    return _parse_record_by_record(platform, usable, judged=True).profiles
 
 
 def _read_batch(con: duckdb.DuckDBPyConnection, platform: str, documents: pl.DataFrame) -> DocumentRows:
+    refused = documents.filter(pl.col("unusable_reason").is_not_null()).select(
+        "doc_index",
+        pl.lit(None, pl.String).alias("record_id"),
+        pl.concat_str(pl.lit("unusable document: "), "unusable_reason").alias("reason"),
+        pl.col("body").str.slice(0, 4000).alias("record"),
+    )
+    documents = documents.filter(pl.col("unusable_reason").is_null())
     post_endpoint, insight_endpoint = POST_ENDPOINTS[platform], INSIGHT_ENDPOINTS.get(platform)
     posts_docs = documents.filter(pl.col("endpoint") == post_endpoint).select("doc_index", "body")
     insight_docs = documents.filter(pl.col("endpoint").eq_missing(insight_endpoint)).select(
@@ -431,12 +456,15 @@ def _read_batch(con: duckdb.DuckDBPyConnection, platform: str, documents: pl.Dat
     read = (set(posts_docs["doc_index"]) - set(posts_left)) | (
         set(insight_docs["doc_index"]) - set(insights_left)
     )
-    by_record = _parse_record_by_record(platform, documents.filter(~pl.col("doc_index").is_in(sorted(read))))
+    left = documents.filter(~pl.col("doc_index").is_in(sorted(read)))
+    by_record = _parse_record_by_record(platform, left, judged=True)
     return DocumentRows(
         posts=pl.concat([posts, by_record.posts]),
         insights=pl.concat([insights, by_record.insights]),
         profiles=by_record.profiles,
-        rejected=by_record.rejected,
+        rejected=pl.concat([refused.cast(REJECTION_SCHEMA), by_record.rejected]).sort(
+            "doc_index", maintain_order=True
+        ),
     )
 
 
@@ -446,14 +474,13 @@ def _read_plain(
     """One pass over the bodies: each is transformed, checked (`plain`), and the `lists` of the plain
     ones are read; returns those lists by document, and the documents left to the parsers.
     Nothing is stored in between: a table of transformed bodies cost more to write than to compute.
-    DuckDB forgives a trailing comma, Python's json does not: such bodies go to the parsers."""
+    The bodies are usable documents (`document.py`), so what DuckDB would forgive is not there."""
     con.register("bodies", in_chunks(documents))
     read = ", ".join(f"CASE WHEN plain THEN {expression} END AS {name}" for name, expression in lists.items())
     frame = con.sql(
         f"SELECT doc_index, plain, {read} FROM ("
-        f"SELECT doc_index, d, coalesce(d IS NOT NULL AND NOT lenient AND ({plain}), false) AS plain FROM ("
-        f"SELECT doc_index, try(json_transform(body, '{structure}')) AS d,"
-        " regexp_matches(body, ',[ \\t\\n\\r]*[\\]}]') AS lenient FROM bodies))"
+        f"SELECT doc_index, d, coalesce(d IS NOT NULL AND ({plain}), false) AS plain FROM ("
+        f"SELECT doc_index, try(json_transform(body, '{structure}')) AS d FROM bodies))"
     ).pl()
     con.unregister("bodies")
     return frame.filter("plain").drop("plain"), frame.filter(~pl.col("plain"))["doc_index"].to_list()
@@ -602,8 +629,9 @@ class _ByRecord:
     rejected: pl.DataFrame
 
 
-def _parse_record_by_record(platform: str, documents: pl.DataFrame) -> _ByRecord:
-    """The parsers' own reading of the documents the set-wise reader left to them."""
+def _parse_record_by_record(platform: str, documents: pl.DataFrame, *, judged: bool = False) -> _ByRecord:
+    """The parsers' own reading of the documents the set-wise reader left to them; `judged`: every one
+    is usable by a verdict that holds, so none is judged again."""
     posts: list[dict[str, Any]] = []
     insights: list[dict[str, Any]] = []
     profiles: list[dict[str, Any]] = []
@@ -615,7 +643,8 @@ def _parse_record_by_record(platform: str, documents: pl.DataFrame) -> _ByRecord
     }
     for doc_index, endpoint, body in documents.select("doc_index", "endpoint", "body").iter_rows():
         try:
-            parsed = parse_document(platform, endpoint, body)
+            with judged_usable(body) if judged else nullcontext():
+                parsed = parse_document(platform, endpoint, body)
         except DocumentError as error:
             rejected.append((doc_index, None, f"unusable document: {error}", body[:4000]))
             continue

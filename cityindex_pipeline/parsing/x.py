@@ -7,12 +7,16 @@ from typing import Any
 from cityindex_pipeline.parsing.common import (
     DocumentError,
     Parsed,
+    RecordError,
     count,
     excerpt,
     identifier,
+    kind_of,
     load_json,
+    obj,
     post_row,
     rows_from,
+    text,
     timestamp,
 )
 
@@ -28,7 +32,7 @@ def parse_user(body: str) -> Parsed:
 
 
 def _user(user: dict[str, Any]) -> dict[str, Any]:
-    metrics = user.get("public_metrics") or {}
+    metrics = obj(user.get("public_metrics"), "public_metrics")
     return {
         "platform_account_id": identifier(user),
         "followers": count(metrics.get("followers_count"), "followers_count"),
@@ -42,32 +46,50 @@ def parse_tweets(body: str) -> Parsed:
     data = payload.get("data", [])  # a month without posts has only `meta`
     if not isinstance(data, list):
         raise DocumentError("not a tweets document: 'data' is not a list")
+    includes = _document_part(payload.get("includes"), dict, "includes")
     media = {
-        m.get("media_key"): m for m in (payload.get("includes") or {}).get("media", []) if isinstance(m, dict)
+        m.get("media_key"): m
+        for m in _document_part(includes.get("media"), list, "includes.media")
+        if isinstance(m, dict) and isinstance(m.get("media_key"), str)
     }
     parsed = rows_from(data, lambda tweet: _tweet(tweet, media))
-    for error in payload.get("errors") or []:  # partial errors come with HTTP 200 beside `data`
+    for error in _document_part(payload.get("errors"), list, "errors"):  # partial errors beside `data`
         parsed.reject(error if isinstance(error, dict) else {"error": error}, "partial error returned by X")
     return parsed
 
 
+def _document_part(value: Any, kind: type, name: str) -> Any:
+    """An optional part of the document (`includes`, `errors`): absent reads as empty."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise DocumentError(f"not a tweets document: {name} is not {kind_of(kind())}: {kind_of(value)}")
+    return value
+
+
 def _tweet(tweet: dict[str, Any], media: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    metrics = tweet.get("public_metrics") or {}
-    attached = [media[key] for key in (tweet.get("attachments") or {}).get("media_keys", []) if key in media]
-    kinds = [MEDIA_TYPES.get(item.get("type"), "other") for item in attached]
+    metrics = obj(tweet.get("public_metrics"), "public_metrics")
+    keys = _absent_as_empty(obj(tweet.get("attachments"), "attachments").get("media_keys"))
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise RecordError(f"attachments.media_keys is not an array of texts: {kind_of(keys)}")
+    attached = [media[key] for key in keys if key in media]
+    kinds = [MEDIA_TYPES.get(text(item.get("type"), "media type"), "other") for item in attached]
     content_type = "video" if "video" in kinds else (kinds[0] if kinds else "text")
     video_views = [
-        (item.get("public_metrics") or {}).get("view_count")
+        obj(item.get("public_metrics"), "media public_metrics").get("view_count")
         for item in attached
         if item.get("type") == "video"
     ]
-    hashtags = [tag.get("tag") for tag in (tweet.get("entities") or {}).get("hashtags", []) if tag.get("tag")]
+    tags = _absent_as_empty(obj(tweet.get("entities"), "entities").get("hashtags"))
+    if not isinstance(tags, list):
+        raise RecordError(f"entities.hashtags is not an array: {kind_of(tags)}")
+    hashtags = [tag for tag in (text(obj(item, "hashtag").get("tag"), "tag") for item in tags) if tag]
     tweet_id = identifier(tweet)
     return post_row(
         post_id=tweet_id,
         published_at_utc=timestamp(tweet.get("created_at"), "created_at"),
         content_type=content_type,
-        text_excerpt=excerpt(tweet.get("text")),
+        text_excerpt=excerpt(text(tweet.get("text"), "text")),
         permalink=f"https://x.com/i/web/status/{tweet_id}",
         hashtags=hashtags,
         likes=count(metrics.get("like_count"), "like_count"),
@@ -80,6 +102,10 @@ def _tweet(tweet: dict[str, Any], media: dict[str, dict[str, Any]]) -> dict[str,
     )
 
 
+def _absent_as_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
 def _total(values: list[Any]) -> int | None:
     counted = [count(value, "view_count") for value in values]
     present = [value for value in counted if value is not None]
@@ -87,10 +113,9 @@ def _total(values: list[Any]) -> int | None:
 
 
 def _errors_text(payload: Any) -> str:
+    """X's errors without data (problem objects with `title` and `status` are refused by `load_json`)."""
     errors = payload.get("errors") if isinstance(payload, dict) else None
     if isinstance(errors, list) and errors:
         first = errors[0] if isinstance(errors[0], dict) else {}
-        return f"API error body: {first.get('title', '')} {first.get('detail', '')}".strip()
-    if isinstance(payload, dict) and "title" in payload and "status" in payload:
-        return f"API error body: {payload.get('status')} {payload.get('title')}"
+        return f"an API error body: {str(first.get('title', ''))[:200]} {str(first.get('detail', ''))[:200]}".strip()
     return ""

@@ -13,13 +13,16 @@ from cityindex_pipeline.parsing.common import (  # YouTube sends every count as 
     hashtags_in,
     identifier,
     load_json,
+    obj,
     post_row,
     require,
     rows_from,
+    text,
     timestamp,
 )
+from cityindex_pipeline.parsing.document import MAX_DURATION_SECONDS
 
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+_DURATION = re.compile(r"^P(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?$")
 
 
 def parse_channel(body: str) -> Parsed:
@@ -27,7 +30,7 @@ def parse_channel(body: str) -> Parsed:
 
 
 def _channel(channel: dict[str, Any]) -> dict[str, Any]:
-    statistics = channel.get("statistics") or {}
+    statistics = obj(channel.get("statistics"), "statistics")
     hidden = statistics.get("hiddenSubscriberCount") is True  # then subscriberCount is absent
     subscribers = statistics.get("subscriberCount")
     return {
@@ -42,7 +45,7 @@ def parse_playlist_items(body: str) -> Parsed:
 
 
 def _playlist_item(item: dict[str, Any]) -> dict[str, Any]:
-    details = item.get("contentDetails") or {}
+    details = obj(item.get("contentDetails"), "contentDetails")
     return {
         "video_id": identifier(details, "videoId"),
         "published_at_utc": timestamp(details.get("videoPublishedAt"), "videoPublishedAt"),
@@ -54,19 +57,18 @@ def parse_videos(body: str) -> Parsed:
 
 
 def _video(video: dict[str, Any]) -> dict[str, Any]:
-    snippet = video.get("snippet") or {}
-    statistics = video.get("statistics") or {}
+    snippet = obj(video.get("snippet"), "snippet")
+    statistics = obj(video.get("statistics"), "statistics")
     video_id = identifier(video)
-    text = " ".join(
-        part for part in (snippet.get("title"), snippet.get("description")) if isinstance(part, str)
-    )
+    parts = (text(snippet.get("title"), "title"), text(snippet.get("description"), "description"))
+    words = " ".join(part for part in parts if part is not None)
     return post_row(
         post_id=video_id,
         published_at_utc=timestamp(snippet.get("publishedAt"), "publishedAt"),  # with or without millis
         content_type="video",
-        text_excerpt=excerpt(text),
+        text_excerpt=excerpt(words),
         permalink=f"https://www.youtube.com/watch?v={video_id}",
-        hashtags=hashtags_in(text),
+        hashtags=hashtags_in(words),
         likes=count(
             statistics.get("likeCount"), "likeCount", numeric_string=True
         ),  # absent when likes are hidden
@@ -74,16 +76,22 @@ def _video(video: dict[str, Any]) -> dict[str, Any]:
             statistics.get("commentCount"), "commentCount", numeric_string=True
         ),  # absent when comments are off
         views=count(statistics.get("viewCount"), "viewCount", numeric_string=True),
-        duration_seconds=duration_seconds((video.get("contentDetails") or {}).get("duration")),
+        duration_seconds=duration_seconds(obj(video.get("contentDetails"), "contentDetails").get("duration")),
     )
 
 
 def duration_seconds(value: Any) -> int | None:
-    """ISO 8601 durations as YouTube writes them: `PT45S`, `PT4M13S`, `PT1H4M`, `P1DT2H`."""
+    """ISO 8601 durations as YouTube writes them: `PT45S`, `PT4M13S`, `PT1H4M`, `P1DT2H`; at most
+    `MAX_DURATION_SECONDS`."""
     if value is None:
         return None
     match = _DURATION.match(value) if isinstance(value, str) else None
     if not match or value in ("P", "PT"):
         raise RecordError(f"duration is not ISO 8601: {str(value)[:40]!r}")
+    if any(part is not None and len(part) > 12 for part in match.groups()):
+        raise RecordError(f"duration is implausibly long: {value[:40]!r}")  # not converted: int() has limits
     days, hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
-    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION_SECONDS:
+        raise RecordError(f"duration is implausibly long: {value[:40]!r}")
+    return total

@@ -7,9 +7,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Protocol
 
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import MAX_PAGE, unusable_reason
 
 _SECRET_PARAMETER = re.compile(r"[?&](access_token|key|client_secret)=", re.IGNORECASE)
 
@@ -58,7 +60,18 @@ class RawDocument:
             raise ValueError(f"unknown endpoint {self.platform}/{self.endpoint}")
         if _SECRET_PARAMETER.search(self.request_url):
             raise ValueError("request_url must not carry a secret")
+        if isinstance(self.page, bool) or not isinstance(self.page, int) or not 1 <= self.page <= MAX_PAGE:
+            raise ValueError(
+                f"page {str(self.page)[:20]} of {self.platform}/{self.endpoint} for {self.account_handle} "
+                f"is out of range (1 to {MAX_PAGE})"
+            )
         object.__setattr__(self, "sha256", sha256_hex(self.body))
+
+    @cached_property
+    def unusable(self) -> str | None:
+        """Why the body is not a usable document (`parsing/document.py`), or None: judged once, then
+        kept with the stored document and reported by the source that met it."""
+        return unusable_reason(self.body)
 
 
 def sha256_hex(body: str) -> str:

@@ -18,7 +18,6 @@ is not a regular file with a name of the layout is a `SourceProblem` named by it
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ from pathlib import Path
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import MAX_PAGE
 from cityindex_pipeline.registry import is_safe_handle
-from cityindex_pipeline.render import visible
 from cityindex_pipeline.sources.base import ENDPOINTS, Account, RawDocument, SourceError, SourceProblem
 from cityindex_pipeline.sources.landing_tree import (
     Entry,
@@ -39,9 +38,6 @@ from cityindex_pipeline.sources.landing_tree import (
 )
 
 COMPLETE_MARKER = "_COMPLETE"
-MAX_PAGE = 10_000
-"""The largest page a file name may number, per account and endpoint: a city account's month is a few
-dozen pages, and `raw.documents.page` is a DuckDB INTEGER (a larger number would not even be stored)."""
 LOCATION_PREFIX = "landing://"
 """How a document or problem from the landing folder gives its location (its path in the folder)."""
 
@@ -178,7 +174,7 @@ class LandingSource:
                 )
                 continue
             endpoint, page = layout
-            yield RawDocument(
+            document = RawDocument(
                 month=month,
                 platform=platform,
                 account_handle=handle,
@@ -189,9 +185,9 @@ class LandingSource:
                 fetched_at=file.modified_at,
                 source=self.name,
             )
-            unusable = _unusable_reason(body)
-            if unusable:  # stored verbatim above; reported here by name
-                yield _problem(platform, handle, file.where, unusable, file.content)
+            yield document
+            if document.unusable:  # stored verbatim above; reported here by name, for the same reason
+                yield _problem(platform, handle, file.where, document.unusable, file.content)
 
 
 def layout_of(name: str, platform: str) -> tuple[str, int] | str:
@@ -243,19 +239,6 @@ def _file_order(entry: Entry) -> tuple[str, int, str]:
     if match is None:
         return ("~", 0, entry.name)
     return (match["endpoint"], _page(match["page"]) or MAX_PAGE + 1, entry.name)
-
-
-def _unusable_reason(body: str) -> str | None:
-    """Why a stored body is not data: not JSON, or an API error object instead of a response."""
-    try:
-        payload = json.loads(body)
-    except json.JSONDecodeError as error:
-        return f"not valid JSON ({error.msg} at character {error.pos})"
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return f"an API error body: {visible(str(payload['error'].get('message', ''))[:200])}"
-    if isinstance(payload, dict) and "title" in payload and "status" in payload and "data" not in payload:
-        return f"an API error body: {visible(str(payload.get('status'))[:50])} {visible(str(payload.get('title'))[:200])}"
-    return None
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,16 @@ def test_a_next_url_that_repeats_stops_the_pull(server, make_source):
     assert len(queries_to(server, path)) == 2
 
 
+def test_a_body_nested_thousands_deep_steers_nothing_and_is_kept_to_be_refused(server, make_source):
+    serve_facebook_page(server)
+    body = '{"data": [], "paging": {"next": ' + "[" * 5000 + "]" * 5000 + "}}"
+    expect(server, "/v21.0/104/published_posts").respond_with_data(body, content_type=JSON)
+    documents = list(make_source().pull(SEPTEMBER, "facebook", [account("facebook", "VisitNanjing", "104")]))
+    (posts,) = [d for d in documents if d.endpoint == "posts"]
+    assert posts.body == body, "kept verbatim"
+    assert posts.unusable == "nested deeper than 64 levels", "and refused, as every reader refuses it"
+
+
 def test_a_next_url_on_another_host_never_gets_the_token(server, make_source):
     serve_facebook_page(server)
     elsewhere = f"https://example.com/v21.0/104/published_posts?after=x&access_token={TOKEN}"

@@ -93,3 +93,31 @@ def test_complete_drops_need_all_four_platforms_and_change_with_a_redrop(tmp_pat
     (tmp_path / "x" / "2024-09" / COMPLETE_MARKER).write_text("redelivered", encoding="utf-8")
     (again,) = complete_drops(tmp_path)
     assert again.fingerprint != drop.fingerprint
+
+
+def test_a_page_number_beyond_any_page_is_a_problem_naming_the_file_and_the_rest_goes_on(tmp_path, accounts):
+    write_landing(tmp_path, simulated(accounts))
+    folder = tmp_path / "facebook" / "2024-09" / accounts[0].account_handle
+    for page in ("100000", "100001", "99999999999", "9" * 200):
+        (folder / f"posts-{page}.json").write_text('{"data": []}', encoding="utf-8")
+    items = list(LandingSource(tmp_path).pull(SEPTEMBER, "facebook", accounts))
+    problems = {item.location.rsplit("-", 1)[-1]: item for item in items if isinstance(item, SourceProblem)}
+    assert set(problems) == {"100001.json", "99999999999.json", "9" * 200 + ".json"}
+    assert problems["99999999999.json"].reason == (
+        "page 99999999999 out of range: a page is numbered from 1 to 100,000"
+    )
+    assert problems["99999999999.json"].content == b'{"data": []}', "kept, content included"
+    pages = {
+        d.page for d in items if isinstance(d, RawDocument) and d.account_handle == accounts[0].account_handle
+    }
+    assert 100_000 in pages and max(pages) == 100_000
+
+
+def test_no_source_can_hand_over_a_page_the_warehouse_cannot_hold():
+    (document,) = simulated([load_registry().accounts_for("facebook")[0]])[:1]
+    fields = {name: getattr(document, name) for name in ("month", "platform", "account_handle", "endpoint")}
+    for page in (0, 2**31, True):
+        with pytest.raises(ValueError, match="is out of range"):
+            RawDocument(
+                **fields, page=page, body="{}", request_url="x", fetched_at=document.fetched_at, source="x"
+            )

@@ -251,7 +251,7 @@ def test_iso_durations(text, seconds):
         ("<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "an HTML page"),
         (
             '{"error": {"message": "(#100) The value must be a valid insights metric", "code": 100}}',
-            "API error body: 100",
+            "an API error body: (#100) The value must be a valid insights metric (code 100)",
         ),
         ('{"items": []}', "not a posts document"),
     ],

@@ -149,12 +149,16 @@ def test_hidden_follower_counts_read_the_channel_document():
         {"items": [{"id": "UC1", "statistics": {"hiddenSubscriberCount": True, "viewCount": "5"}}]}
     )
     shown = json.dumps({"items": [{"id": "UC2", "statistics": {"hiddenSubscriberCount": False}}]})
+    odd = [
+        json.dumps({"items": ["UC3"]}),
+        json.dumps({"items": [{"statistics": "hidden"}]}),
+    ]  # read, not raised
     docs = pl.DataFrame(
         {
-            "platform": ["youtube", "youtube"],
-            "account_handle": ["hidden", "shown"],
-            "endpoint": ["channel", "channel"],
-            "body": [body, shown],
+            "platform": ["youtube"] * 4,
+            "account_handle": ["hidden", "shown", "odd", "odder"],
+            "endpoint": ["channel"] * 4,
+            "body": [body, shown, *odd],
         }
     )
     assert quality.hidden_follower_counts(docs)["account_handle"].to_list() == ["hidden"]

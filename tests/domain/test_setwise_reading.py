@@ -5,37 +5,16 @@ from __future__ import annotations
 
 import json
 
-import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from reading_helpers import assert_same_reading, frame_of
 from test_parsing_properties import facebook_posts, json_values, x_tweets, youtube_videos
 from test_simulated import sample
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
-from cityindex_pipeline.parsing.setwise import (
-    POST_READERS,
-    _connection,
-    _parse_record_by_record,
-    _read_posts,
-    read_documents,
-)
-
-
-def frame_of(platform: str, documents: list[tuple[str, str]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        documents, schema={"endpoint": pl.String, "body": pl.String}, orient="row"
-    ).with_row_index("doc_index")
-
-
-def assert_same_reading(platform: str, documents: pl.DataFrame) -> None:
-    setwise = read_documents(platform, documents)
-    by_record = _parse_record_by_record(platform, documents)
-    for part in ("posts", "insights", "profiles", "rejected"):
-        mine, theirs = getattr(setwise, part), getattr(by_record, part)
-        order = mine.columns[:2]
-        assert_frame_equal(mine.sort(order, maintain_order=True), theirs.sort(order, maintain_order=True))
+from cityindex_pipeline.parsing.setwise import POST_READERS, _connection, _read_posts, read_documents
 
 
 def test_a_simulated_month_reads_the_same():

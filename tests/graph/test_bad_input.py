@@ -48,6 +48,25 @@ SOURCE_PROBLEMS = [
     Problem("an HTML error page", "youtube/2024-09/AnshanChannel/channel.json", "not valid JSON"),
     Problem("an API error body as data", "youtube/2024-09/BeijingChannel/channel.json", "an API error body"),
     Problem("bytes that are not UTF-8", "instagram/2024-09/anyang.china/media.json", "not UTF-8"),
+    Problem(
+        "a repeated name",
+        "facebook/2024-09/ChangshaTourism/posts.json",
+        'a repeated name "count" in one object',
+    ),
+    Problem(
+        "a page number beyond any page",
+        "facebook/2024-09/ChangshaTourism/posts-99999999999.json",
+        "page 99999999999 is out of range",
+    ),
+    Problem(
+        "nesting 5,000 deep", "instagram/2024-09/discoverchangsha/media.json", "nested deeper than 64 levels"
+    ),
+    Problem(
+        "an integer of 5,000 digits",
+        "instagram/2024-09/discoverchengdu/media.json",
+        "a number of more than 4300 digits",
+    ),
+    Problem("NaN for a count", "x/2024-09/Changsha_Official/tweets.json", "not valid JSON: the literal NaN"),
 ]
 UNREADABLE = {  # the documents whose records are missing from the month, by the raw asset that says so
     "raw_facebook": {("AnqingCityOfficial", "posts")},
@@ -78,6 +97,31 @@ QUARANTINED = [
     Quarantined(
         "a document of an unknown account", "NoSuchCityOfficial", None, "account not in the registry"
     ),
+    Quarantined(
+        "an object for a message",
+        "DiscoverChengdu",
+        "100057049985137_8369788709535403",
+        "message is not a string: an object",
+    ),
+    Quarantined(
+        "an array for a permalink",
+        "DiscoverChengdu",
+        "100057049985137_7467172434620872",
+        "permalink_url is not a string: an array",
+    ),
+    Quarantined(
+        "an object for a tweet's text", "ChengduRelease", "1840778264647234635", "text is not a string"
+    ),
+    Quarantined("an object for a hashtag", "ChengduRelease", "1840416447852843464", "tag is not a string"),
+    Quarantined("a duration of 10^11 days", "VisitChengdu", "Vi2ueOAs09c", "duration is implausibly long"),
+    Quarantined("a duration beyond BIGINT", "VisitChengdu", "Vi2ueOAs09X", "duration is implausibly long"),
+    Quarantined(
+        "a view count of 5,000 digits",
+        "VisitChengdu",
+        "Vi2ueOAs09Y",
+        "implausibly large: a number of 5000 digits",
+    ),
+    Quarantined("a repeated name", "ChangshaTourism", None, 'unusable document: a repeated name "count"'),
 ]
 
 
@@ -154,6 +198,22 @@ def test_an_unusable_record_is_quarantined_with_its_reason(warehouse, expected):
         found = quarantine.filter(pl.col("record_id") == expected.record_id)
     assert found.height == 1, quarantine.select("record_id", "reason").to_dicts()
     assert expected.reason in found["reason"][0]
+
+
+def test_a_refused_document_is_refused_for_the_same_reason_in_raw_and_clean(warehouse):
+    problems = warehouse.read_month("raw.source_problems", SEPTEMBER)
+    quarantine = warehouse.read_month("clean.quarantine", SEPTEMBER).filter(pl.col("record_id").is_null())
+    refused = {row["location"]: row["reason"] for row in quarantine.iter_rows(named=True)}
+    unusable = problems.filter(pl.col("location").is_in(list(refused)))
+    assert unusable.height >= 7, "every document the landing source found unusable is refused in clean"
+    for row in unusable.iter_rows(named=True):
+        assert refused[row["location"]] == f"unusable document: {row['reason']}"
+
+
+def test_what_is_read_beside_a_rejected_record_is_kept(warehouse):
+    kept = {account: len(posts_of(warehouse, account)) for account in ("DiscoverChengdu", "ChengduRelease")}
+    assert kept == {"DiscoverChengdu": 1, "ChengduRelease": 1}
+    assert list(posts_of(warehouse, "VisitChengdu")) == ["Vi2ueOAs09Z"]
 
 
 def test_an_unknown_account_folder_is_reported_and_its_documents_kept(warehouse):

@@ -1,5 +1,5 @@
 """`verify`: a publication recomputed from the inputs it recorded gives the published numbers, also
-after later months and a newer methodology; an altered raw document is found."""
+after later months, a newer methodology and forged verdicts; an altered raw document is found."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from conftest import make_settings, materialize
 
 from cityindex_pipeline.method.config import VERSION_VARIABLE, load_methodology
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import READING_RULES
 from cityindex_pipeline.qualitative import panel_path, simulate_panel
 from cityindex_pipeline.verify import VerifyError, recompute
 from cityindex_pipeline.warehouse import Warehouse
@@ -22,7 +23,8 @@ OLDER_METHODOLOGY = "0.3.0"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """August and September published with methodology 0.3.0; then October with the current one."""
+    """August and September published with methodology 0.3.0; then October with the current one.
+    Then September's stored verdicts are forged: a recompute judges every body again and trusts none."""
     settings = make_settings(tmp_path_factory.mktemp("verify"))
     with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
         patch.setenv(VERSION_VARIABLE, OLDER_METHODOLOGY)
@@ -30,10 +32,17 @@ def home(tmp_path_factory):
             assert materialize(settings, month, instance=instance).success
         patch.delenv(VERSION_VARIABLE)
         assert materialize(settings, OCTOBER, instance=instance).success
+    with Warehouse(settings.warehouse_path).transaction() as connection:  # bodies untouched, verdicts forged
+        connection.execute(
+            "UPDATE raw.documents SET unusable_reason = 'forged', reading_rules = ? WHERE month = ?",
+            [READING_RULES, SEPTEMBER.first_day],
+        )
     return settings.home
 
 
-def test_a_publication_recomputes_to_the_same_numbers_after_later_months_and_a_newer_method(home, tmp_path):
+def test_a_publication_recomputes_to_the_same_numbers_after_later_months_a_newer_method_forged_verdicts(
+    home, tmp_path
+):
     assert load_methodology().version != OLDER_METHODOLOGY, "the current methodology has moved on"
     warehouse = Warehouse(home / "warehouse.duckdb")
     assert warehouse.read_month("publish.index", OCTOBER).height == 133, "a later month exists"

@@ -7,7 +7,6 @@ secret from every body, message and log line before anything leaves it.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -22,6 +21,7 @@ from urllib.parse import quote, quote_plus, unquote_plus, urlencode, urlsplit, u
 import httpx
 
 from cityindex_pipeline.parsing.common import RecordError, timestamp
+from cityindex_pipeline.parsing.document import DocumentError, read_strict_json
 from cityindex_pipeline.sources.base import QuotaExceededError, SourceError, redact
 
 LOGGER = logging.getLogger("cityindex.api")
@@ -355,9 +355,10 @@ def origin_of(url: str) -> str:
 
 
 def json_object(text: str) -> dict[str, Any]:
+    """Read as every reading is (`parsing/document.py`): what is not strict JSON steers nothing."""
     try:
-        payload = json.loads(text)
-    except ValueError:
+        payload = read_strict_json(text)
+    except DocumentError:
         return {}
     return payload if isinstance(payload, dict) else {}
 
@@ -405,8 +406,8 @@ def _regain_minutes(header: str | None) -> Iterator[float]:
     if not header:
         return
     try:
-        stack: list[Any] = [json.loads(header)]
-    except ValueError:
+        stack: list[Any] = [read_strict_json(header)]
+    except DocumentError:
         return
     while stack:
         item = stack.pop()
