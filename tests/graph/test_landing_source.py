@@ -23,6 +23,7 @@ from landing_helpers import lay_out_month, write_landing
 
 from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.months import Month
+from cityindex_pipeline.parsing.document import MAX_PAGE
 from cityindex_pipeline.qualitative import panel_path
 from cityindex_pipeline.registry import load_registry
 from cityindex_pipeline.render import link_url, visible
@@ -236,7 +237,7 @@ def test_every_hostile_entry_is_a_problem_named_by_its_path(hostile_drop):
         f"{where}/.DS_Store": "a hidden entry (its name starts with a dot): not read",
         "landing://facebook/2024-09/StrangerPage": "a symbolic link, not an account folder: not read",
         "landing://facebook/2024-09/pipe": "a named pipe (FIFO), not an account folder: not read",
-        f"{where}/posts-4294967297.json": "page 4294967297 out of range: a page is numbered from 1 to 10,000",
+        f"{where}/posts-4294967297.json": f"page 4294967297 out of range: a page is numbered from 1 to {MAX_PAGE:,}",
         f"{where}/reels.json": "unknown endpoint 'reels' (known: page, posts, post_insights)",
     }
     assert {location: problems.get(location) for location in expected} == expected
