@@ -12,6 +12,7 @@ the PostgreSQL tests are skipped, saying so (`.ci/run` always sets it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -76,6 +77,7 @@ class Backfilled:
     backfill_id: str
     progress: Progress
     seconds: float
+    """From the launch to the end of its last run."""
     months: list[Month]
     daemon_killed_at: float | None = None
     """Wall-clock time at which the daemon was killed mid-backfill (then started again), if it was."""
@@ -105,22 +107,21 @@ def _postgres_database(admin_url: str) -> tuple[str, callable]:
     )
 
 
+@contextlib.contextmanager
 def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
     home = root / "home"
     log = root / "dagster.log"
     extra: dict[str, str] = {}
     drop = None
     if kind == "postgres":
-        admin = os.environ.get(POSTGRES_VARIABLE)
-        if not admin:
-            pytest.skip(f"{POSTGRES_VARIABLE} is not set: no PostgreSQL server to run the instance on")
-        url, drop = _postgres_database(admin)
+        url, drop = _postgres_database(os.environ[POSTGRES_VARIABLE])
         extra["CITYINDEX_DAGSTER_POSTGRES_URL"] = url
     process_env = service_environment(home, extra)
     env = {k: v for k, v in process_env.items() if k.startswith(("CITYINDEX_", "DAGSTER_HOME"))}
     try:
         if kind == "postgres":
-            yield from _dagster_dev(home, env, process_env, log)
+            with _dagster_dev(home, env, process_env, log) as dagster:
+                yield dagster
         else:
             with running_services(process_env, log) as services:
                 yield RunningDagster(kind, services.url, home, home / "dagster", env, log, services)
@@ -129,6 +130,7 @@ def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
             drop()
 
 
+@contextlib.contextmanager
 def _dagster_dev(
     home: Path, env: dict[str, str], process_env: dict[str, str], log: Path
 ) -> Iterator[RunningDagster]:
@@ -145,28 +147,55 @@ def _dagster_dev(
         stop(process)
 
 
+@dataclass
+class _Launched:
+    dagster: RunningDagster
+    backfill_id: str
+    launched_at: float
+    """Wall-clock time of the launch (epoch seconds, as the runs' times are)."""
+    killed_at: float | None = None
+    progress_when_killed: Progress | None = None
+
+
+@pytest.fixture(scope="session")
+def _backfills(tmp_path_factory) -> Iterator[dict[str, Backfilled]]:
+    """Both instances started and both backfills launched at once, then followed to the end: a
+    backfill spends most of its time waiting for the daemon's ticks, so the two wait side by side."""
+    kinds = ["embedded", "postgres"] if os.environ.get(POSTGRES_VARIABLE) else ["embedded"]
+    with contextlib.ExitStack() as stack:
+        launched: dict[str, _Launched] = {}
+        for kind in kinds:
+            dagster = stack.enter_context(_start(kind, tmp_path_factory.mktemp(f"dagster-{kind}")))
+            launched_at = time.time()
+            backfill_id = dagster.server.launch_backfill(BACKFILL_MONTHS, title="system test")
+            launched[kind] = _Launched(dagster, backfill_id, launched_at)
+        for run in launched.values():
+            if run.dagster.services is not None:
+                run.progress_when_killed = _wait_for_some_progress(run.dagster, run.backfill_id)
+                run.killed_at = time.time()
+                run.dagster.services.kill_and_restart_daemon()
+        finished: dict[str, Backfilled] = {}
+        for kind, run in launched.items():
+            progress = run.dagster.server.wait(run.backfill_id, timeout=900)
+            last_end = max((r.ended or 0.0) for r in run.dagster.server.runs(run.backfill_id))
+            finished[kind] = Backfilled(
+                run.dagster,
+                run.backfill_id,
+                progress,
+                max(last_end - run.launched_at, 0.0),
+                BACKFILL_MONTHS,
+                run.killed_at,
+                run.progress_when_killed,
+            )
+        yield finished
+
+
 @pytest.fixture(scope="session", params=["embedded", "postgres"])
-def backfilled(request, tmp_path_factory) -> Iterator[Backfilled]:
+def backfilled(request, _backfills: dict[str, Backfilled]) -> Backfilled:
     """A dagster dev on each kind of instance, with a backfill of BACKFILL_MONTHS launched and finished."""
-    root = tmp_path_factory.mktemp(f"dagster-{request.param}")
-    for dagster in _start(request.param, root):
-        started = time.monotonic()
-        backfill_id = dagster.server.launch_backfill(BACKFILL_MONTHS, title="system test")
-        killed_at, when_killed = None, None
-        if dagster.services is not None:
-            when_killed = _wait_for_some_progress(dagster, backfill_id)
-            killed_at = time.time()
-            dagster.services.kill_and_restart_daemon()
-        progress = dagster.server.wait(backfill_id, timeout=900)
-        yield Backfilled(
-            dagster,
-            backfill_id,
-            progress,
-            time.monotonic() - started,
-            BACKFILL_MONTHS,
-            killed_at,
-            when_killed,
-        )
+    if request.param not in _backfills:
+        pytest.skip(f"{POSTGRES_VARIABLE} is not set: no PostgreSQL server to run the instance on")
+    return _backfills[request.param]
 
 
 def _wait_for_some_progress(dagster: RunningDagster, backfill_id: str, timeout: float = 600) -> Progress:
