@@ -30,9 +30,10 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	else echo "system packages present: $(SYSTEM_PACKAGES)"; fi
 
-lint: setup
+lint: setup  ## ruff, and the import layers of pyproject.toml ([tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 audit: setup  ## known vulnerabilities in the pinned dependencies (needs the advisory service online)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audit]"

@@ -3,11 +3,11 @@
 import dagster as dg
 import polars as pl
 
-from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly, previous_month
-from cityindex_pipeline.resources import MethodologyVersion, WarehouseResource
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.defs.partitions import monthly, previous_month
+from cityindex_pipeline.defs.resources import MethodologyVersion, WarehouseResource
 
 from .raw import raw_assets
 

@@ -3,14 +3,14 @@
 import dagster as dg
 import polars as pl
 
-from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.core.render import markdown_table
+from cityindex_pipeline.defs.partitions import monthly, previous_month
+from cityindex_pipeline.defs.resources import MethodologyVersion, SourceResource, WarehouseResource
 from cityindex_pipeline.method import index as method
+from cityindex_pipeline.method.panel import panel_for_month, read_panel_file
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly, previous_month
-from cityindex_pipeline.qualitative import panel_for_month, read_panel_file
-from cityindex_pipeline.render import markdown_table
-from cityindex_pipeline.resources import MethodologyVersion, SourceResource, WarehouseResource
 
 from .clean import clean_account_metrics, clean_posts
 from .registry import account_registry, platform_reference

@@ -2,19 +2,20 @@
 
 import dagster as dg
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.check_results import check_outcomes
-from cityindex_pipeline.gates import GATES, decide, evaluated_now
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.previous_month import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.core.render import markdown_table
+from cityindex_pipeline.defs.check_results import check_outcomes
+from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.resources import PublicationResource, PublishOptions, WarehouseResource
+from cityindex_pipeline.publication.previous_month import (
     PREVIOUS_MONTH_GATE,
     built_from_previous_month,
     pinned_rows,
     read_month_tables,
     read_previous_month,
 )
-from cityindex_pipeline.publication import (
+from cityindex_pipeline.publication.publish import (
     GateRecord,
     Provenance,
     code_version,
@@ -22,8 +23,7 @@ from cityindex_pipeline.publication import (
     publication_rows,
     publish_month,
 )
-from cityindex_pipeline.render import markdown_table
-from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
+from cityindex_pipeline.quality.gates import GATES, decide, evaluated_now
 
 from .index import comprehensive_index, index_uncertainty, platform_index_assets
 

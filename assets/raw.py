@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.ingest import pull_month
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.resources import SourceResource, WarehouseResource
-from cityindex_pipeline.snapshots import registered_accounts
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.resources import SourceResource, WarehouseResource
+from cityindex_pipeline.reference.snapshots import registered_accounts
+from cityindex_pipeline.sources.ingest import pull_month
 
 from .registry import account_registry
 

@@ -3,13 +3,13 @@
 import dagster as dg
 import polars as pl
 
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.render import markdown_table
+from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.resources import MethodologyVersion, WarehouseResource
 from cityindex_pipeline.method.index import cover
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.reference import load_platform_reference
-from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.render import markdown_table
-from cityindex_pipeline.resources import MethodologyVersion, WarehouseResource
+from cityindex_pipeline.reference.platforms import load_platform_reference
+from cityindex_pipeline.reference.registry import load_registry
 
 
 @dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})

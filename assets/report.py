@@ -5,11 +5,11 @@ import hashlib
 
 import dagster as dg
 
-from cityindex_pipeline.check_results import check_outcomes
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.report import build_report
-from cityindex_pipeline.resources import ReportsResource, WarehouseResource
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.defs.check_results import check_outcomes
+from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.resources import ReportsResource, WarehouseResource
+from cityindex_pipeline.report.build import build_report
 
 from .publish import published_index
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method.config import load_methodology
-from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import (
     INSIGHT_ENDPOINTS,
     POST_ENDPOINTS,

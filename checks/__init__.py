@@ -1,4 +1,4 @@
-"""Data-quality checks that gate publication (the catalogue: cityindex_pipeline/gates.py)."""
+"""Data-quality checks that gate publication (the catalogue: cityindex_pipeline/quality/gates.py)."""
 
 import warnings
 

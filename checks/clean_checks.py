@@ -4,14 +4,16 @@ cross-table and month-on-month rules). Each reads its own month from the warehou
 import dagster as dg
 import polars as pl
 
-from cityindex_pipeline import PLATFORMS, expectations, quality
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.resources import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.defs.resources import (
     MethodologyVersion,
     PlausibilityFiles,
     PublishOptions,
     WarehouseResource,
 )
+from cityindex_pipeline.quality import rules as quality
+from cityindex_pipeline.quality import suites as expectations
 
 from .results import RUN_FIRST, check_result, spec
 

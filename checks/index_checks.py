@@ -7,16 +7,18 @@ hand a partitioned check an empty frame).
 import dagster as dg
 
 from assets.index import comprehensive_index
-from cityindex_pipeline import PLATFORMS, expectations, quality
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.previous_month import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.resources import PublicationResource, PublishOptions, WarehouseResource
+from cityindex_pipeline.method.panel import CRITERIA
+from cityindex_pipeline.publication.previous_month import (
     built_from_previous_month,
     read_month_tables,
     read_previous_month,
 )
-from cityindex_pipeline.qualitative import CRITERIA
-from cityindex_pipeline.resources import PublicationResource, PublishOptions, WarehouseResource
+from cityindex_pipeline.quality import rules as quality
+from cityindex_pipeline.quality import suites as expectations
 
 from .results import RUN_FIRST, check_result, spec
 

@@ -8,10 +8,12 @@ month from the warehouse, and the previous month's for comparison.
 import dagster as dg
 import polars as pl
 
-from cityindex_pipeline import PLATFORMS, completeness, quality
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.resources import PublishOptions, WarehouseResource
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.defs.resources import PublishOptions, WarehouseResource
+from cityindex_pipeline.quality import completeness
+from cityindex_pipeline.quality import rules as quality
+from cityindex_pipeline.warehouse.store import Warehouse
 
 from .results import RUN_FIRST, check_result, spec
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cityindex_pipeline.gates import Severity, gate
-from cityindex_pipeline.partitions import monthly
-from cityindex_pipeline.quality import Finding
-from cityindex_pipeline.resources import PublishOptions
+from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.resources import PublishOptions
+from cityindex_pipeline.quality.gates import Severity, gate
+from cityindex_pipeline.quality.rules import Finding
 
 RUN_FIRST = {"dagster/priority": "10"}
 """Op tags of every check: a check runs as soon as it can, before other ready steps, so that its result

@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method.config import Methodology
-from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
 from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, POST_FIELDS
 from cityindex_pipeline.parsing.setwise import COUNTS, read_documents, read_profiles

@@ -4,13 +4,13 @@ import dagster as dg
 
 from assets import all_assets
 from checks import all_checks
-from cityindex_pipeline.catalog import catalogued
-from cityindex_pipeline.config import Settings, settings_from_env
-from cityindex_pipeline.jobs import monthly_index_job
-from cityindex_pipeline.republish import qualitative_republish_sensor
-from cityindex_pipeline.resources import resources_for
-from cityindex_pipeline.schedules import monthly_schedule
-from cityindex_pipeline.sensors import landing_drop_sensor
+from cityindex_pipeline.core.settings import Settings, settings_from_env
+from cityindex_pipeline.defs.catalog import catalogued
+from cityindex_pipeline.defs.jobs import monthly_index_job
+from cityindex_pipeline.defs.republish import qualitative_republish_sensor
+from cityindex_pipeline.defs.resources import resources_for
+from cityindex_pipeline.defs.schedules import monthly_schedule
+from cityindex_pipeline.defs.sensors import landing_drop_sensor
 
 
 def build_definitions(

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from cityindex_pipeline.config import Settings
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.warehouse.store import Warehouse
 
 # Two cores shared with other work: no deadlines, and a bounded number of examples per property.
 hypothesis_settings.register_profile(
@@ -58,7 +58,7 @@ def materialize(settings: Settings, month: Month, selection=None, instance=None)
     unless `selection` says otherwise."""
     from assets import all_assets
     from checks import all_checks
-    from cityindex_pipeline.resources import resources_for
+    from cityindex_pipeline.defs.resources import resources_for
 
     return dg.materialize(
         [*all_assets, *all_checks],

@@ -6,10 +6,10 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.qualitative import panel_path, simulate_panel
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.method.panel import panel_path, simulate_panel
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import RawDocument
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER
 from cityindex_pipeline.sources.simulated import SimulatedSource

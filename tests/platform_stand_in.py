@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import Registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import Registry
 
 GRAPH_PATH = re.compile(r"^/(v\d+\.\d+)/([^/]*)(?:/([a-z_]+))?$")
 FILE_NAME = re.compile(r"^(?P<endpoint>[a-z_]+)(?:-(?P<page>\d+))?\.json$")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from cityindex_pipeline import publication as pub
-from cityindex_pipeline.archive import versions_in
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.warehouse.archive import versions_in
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 INTEGER_COLUMNS = ("rank", "previous_rank", "rank_change", "rank_p05", "rank_p95")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.method.panel import MISSING_PANEL_POLICIES, PanelSpec
 from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.qualitative import MISSING_PANEL_POLICIES, PanelSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
 VERSIONS_DIR = Path(__file__).with_name("versions")

@@ -11,10 +11,10 @@ import math
 
 import polars as pl
 
-from cityindex_pipeline import PLATFORMS
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.method.config import NORMALISATIONS, Methodology
 from cityindex_pipeline.method.treatment import apply_plans, treatment_plans
-from cityindex_pipeline.months import Month
 
 INDICATOR_COLUMNS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",

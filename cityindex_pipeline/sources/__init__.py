@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cityindex_pipeline.sources.base import (
-    ENDPOINTS,
-    Account,
-    RawDocument,
-    Source,
-    SourceError,
-    SourceProblem,
-)
+from cityindex_pipeline.reference.registry import Account
+from cityindex_pipeline.sources.base import ENDPOINTS, RawDocument, Source, SourceError, SourceProblem
 
 
 class SourceUnavailableError(SourceError):

@@ -6,12 +6,13 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Protocol
 
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.parsing.document import MAX_PAGE, unusable_reason
+from cityindex_pipeline.reference.registry import Account
 
 _SECRET_PARAMETER = re.compile(r"[?&](access_token|key|client_secret)=", re.IGNORECASE)
 
@@ -22,22 +23,6 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "youtube": ("channel", "playlist_items", "videos"),
 }
 """Endpoints per platform, in the order a pull requests them (the landing-folder names)."""
-
-
-@dataclass(frozen=True)
-class Account:
-    """One official account of a city on one platform, as the registry lists it."""
-
-    city_id: str
-    platform: str
-    account_handle: str
-    platform_account_id: str
-    display_name: str
-    started_on: date
-
-    def active_in(self, month: Month) -> bool:
-        """An account counts from the month it was opened."""
-        return Month.of(self.started_on) <= month
 
 
 @dataclass(frozen=True)

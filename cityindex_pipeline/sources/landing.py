@@ -23,11 +23,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.parsing.document import MAX_PAGE
-from cityindex_pipeline.registry import is_safe_handle
-from cityindex_pipeline.sources.base import ENDPOINTS, Account, RawDocument, SourceError, SourceProblem
+from cityindex_pipeline.reference.registry import Account, is_safe_handle
+from cityindex_pipeline.sources.base import ENDPOINTS, RawDocument, SourceError, SourceProblem
 from cityindex_pipeline.sources.landing_tree import (
     Entry,
     Folder,

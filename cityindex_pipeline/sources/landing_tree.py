@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
-from cityindex_pipeline.render import escape_char
+from cityindex_pipeline.core.render import escape_char
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 """Largest file read (64 MiB): a platform's response page is a few hundred KiB; anything near this is

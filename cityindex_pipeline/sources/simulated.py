@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from cityindex_pipeline.months import BEIJING, Month
-from cityindex_pipeline.sources.base import Account, RawDocument
+from cityindex_pipeline.core.months import BEIJING, Month
+from cityindex_pipeline.reference.registry import Account
+from cityindex_pipeline.sources.base import RawDocument
 
 DEFAULT_SEED = 20240901
 

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from cityindex_pipeline.bench import scaled_registry
-from cityindex_pipeline.cli import main
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import load_registry
+from benchmarks.bench import scaled_registry
+from cityindex_pipeline.cli.main import main
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.simulated import SimulatedSource
 
 MONTH = Month(2024, 9)
@@ -48,7 +48,7 @@ def test_scaled_registry_multiplies_posts():
 
 def test_pandas_peer_gives_the_pipelines_scores(september_warehouse):
     from benchmarks.pandas_peer import run_peer
-    from cityindex_pipeline import PLATFORMS
+    from cityindex_pipeline.core.platforms import PLATFORMS
 
     store = september_warehouse
     with store.session():

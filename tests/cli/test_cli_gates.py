@@ -12,9 +12,9 @@ from pathlib import Path
 
 from landing_helpers import lay_out_month
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import load_registry
+from cityindex_pipeline.warehouse.store import Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
 SEPTEMBER = Month(2024, 9)

@@ -21,11 +21,11 @@ from landing_helpers import lay_out_month
 from platform_stand_in import PlatformStandIn
 from pytest_httpserver import HTTPServer
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.api import BASE_URL_VARIABLES, TOKEN_VARIABLES
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
 HAND_LAID = Path(__file__).parents[1] / "data" / "hand-laid"

@@ -7,10 +7,10 @@ import dataclasses
 import polars as pl
 from click.testing import CliRunner
 
-from cityindex_pipeline import cli
+from cityindex_pipeline.cli import main as cli
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method.config import load_methodology
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 CITIES = [

@@ -16,30 +16,29 @@ from pytest_httpserver import HTTPServer
 from pytest_httpserver.httpserver import HandlerType, RequestHandler
 from werkzeug import Request, Response
 
-from cityindex_pipeline.completeness import drop_complete, read_pull
-from cityindex_pipeline.ingest import pull_month
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.parsing import parse_document
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.quality.completeness import drop_complete, read_pull
+from cityindex_pipeline.reference.registry import Account, load_registry
 from cityindex_pipeline.sources.api import MAX_BYTES_VARIABLE, MAX_PAGES_VARIABLE, AccountCap, ApiSource
 from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS
 from cityindex_pipeline.sources.base import (
     ENDPOINTS,
     REDACTED,
-    Account,
     MissingCredentialsError,
     QuotaExceededError,
     RawDocument,
     SourceError,
     SourceProblem,
 )
+from cityindex_pipeline.sources.ingest import pull_month
 from cityindex_pipeline.sources.simulated import (
     FB_POST_FIELDS,
     IG_MEDIA_FIELDS,
     X_TWEET_PARAMS,
     SimulatedSource,
 )
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 TOKEN = "SECRET-TOKEN"
 PLATFORMS = ("facebook", "instagram", "x", "youtube")

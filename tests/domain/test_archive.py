@@ -12,13 +12,13 @@ import polars as pl
 import pytest
 from disk_full import disk_full_from
 
-from cityindex_pipeline.ingest import pull_month
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.rebuild import RebuildError, rebuild_warehouse, restore
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import SourceProblem
+from cityindex_pipeline.sources.ingest import pull_month
 from cityindex_pipeline.sources.simulated import SimulatedSource
-from cityindex_pipeline.warehouse import TABLES, Warehouse, WarehouseDamagedError
+from cityindex_pipeline.warehouse.rebuild import RebuildError, rebuild_warehouse, restore
+from cityindex_pipeline.warehouse.store import TABLES, Warehouse, WarehouseDamagedError
 
 SEPTEMBER = Month(2024, 9)
 RAW_TABLES = [table for table in TABLES if table.startswith("raw.")]
@@ -136,7 +136,7 @@ def test_a_full_disk_while_archiving_never_leaves_the_warehouse_ahead_of_the_arc
     the archive. Where the archive got ahead (a sealed batch whose commit failed), the pull is resumed
     once the disk is freed, and the archive restores exactly the warehouse's raw tables: the resumed
     pull's batch counts, not the failed one."""
-    monkeypatch.setattr("cityindex_pipeline.ingest.FLUSH_ACCOUNTS", 2)
+    monkeypatch.setattr("cityindex_pipeline.sources.ingest.FLUSH_ACCOUNTS", 2)
     base = tmp_path / "base"
     Warehouse(base / "warehouse.duckdb").ensure_schema()
     n, ahead = 1, 0

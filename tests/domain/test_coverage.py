@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 import yaml
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import (
     DEFAULT_METHODOLOGY,
@@ -20,8 +21,7 @@ from cityindex_pipeline.method.config import (
     validate,
 )
 from cityindex_pipeline.method.uncertainty import UncertaintySpec, simulate_uncertainty
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.reference import load_platform_reference
+from cityindex_pipeline.reference.platforms import load_platform_reference
 
 M = load_methodology()
 AUGUST, SEPTEMBER = Month(2024, 8), Month(2024, 9)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from cityindex_pipeline import expectations as ex
 from cityindex_pipeline.cleaning import COUNT_COLUMNS
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.quality import suites as ex
 
 SEPTEMBER = Month(2024, 9)
 

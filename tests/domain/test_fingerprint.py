@@ -7,7 +7,7 @@ import hashlib
 
 import polars as pl
 
-from cityindex_pipeline.fingerprint import documents_sha256, frame_sha256, tables_sha256
+from cityindex_pipeline.core.fingerprint import documents_sha256, frame_sha256, tables_sha256
 
 POSTS = pl.DataFrame(
     {"post_id": ["a", "b", "c"], "likes": [3, None, 5], "score": [0.1, 0.2, 1 / 3], "run_id": ["r1"] * 3}

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from cityindex_pipeline import cli
-from cityindex_pipeline.render import (
+from cityindex_pipeline.cli import main as cli
+from cityindex_pipeline.cli.runner import failure_lines
+from cityindex_pipeline.core.render import (
     json_text,
     link_url,
     markdown_table,
@@ -16,7 +17,6 @@ from cityindex_pipeline.render import (
     terminal_text,
     visible,
 )
-from cityindex_pipeline.runner import failure_lines
 
 HOSTILE = [
     "javascript:alert(1)",
@@ -141,7 +141,7 @@ def test_json_for_the_terminal_is_valid_and_escapes_what_json_leaves_raw():
 def test_html_values_are_visible_but_keep_their_white_space_and_leave_safe_markup_alone():
     from markupsafe import Markup
 
-    from cityindex_pipeline.render import html_text
+    from cityindex_pipeline.core.render import html_text
 
     assert html_text("two\nlines\t\x1b]0;t\x07 \u202e") == "two\nlines\t\\x1b]0;t\\x07 \\u202e"
     svg = Markup("<svg>\n<text>\x1b</text></svg>")
@@ -149,7 +149,7 @@ def test_html_values_are_visible_but_keep_their_white_space_and_leave_safe_marku
 
 
 def test_the_files_a_pull_did_not_use_print_as_text_in_the_progress_lines():
-    from cityindex_pipeline.runner import problem_lines
+    from cityindex_pipeline.cli.runner import problem_lines
 
     metadata = {
         "problems": 4,

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from cityindex_pipeline.ingest import pull_month
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import SourceError
+from cityindex_pipeline.sources.ingest import pull_month
 from cityindex_pipeline.sources.simulated import SimulatedSource
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from landing_helpers import write_landing
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import RawDocument, SourceError, SourceProblem
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER, LandingSource, complete_drops
 from cityindex_pipeline.sources.simulated import SimulatedSource

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from landing_helpers import write_landing
 
-from cityindex_pipeline.ingest import pull_month
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.qualitative import PanelFileError, panel_path, read_panel_file
-from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.republish import panel_files
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.defs.republish import panel_files
+from cityindex_pipeline.method.panel import PanelFileError, panel_path, read_panel_file
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import RawDocument, SourceError, SourceProblem
+from cityindex_pipeline.sources.ingest import pull_month
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER, MAX_PAGE, LandingSource, complete_drops
 from cityindex_pipeline.sources.landing_tree import printable_name
 from cityindex_pipeline.sources.simulated import SimulatedSource
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 SENTINEL = "sentinel-secret-7Hq2Lw"

@@ -8,7 +8,7 @@ import pytest
 
 from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import Aggregation, MethodologyError, load_methodology, validate
-from cityindex_pipeline.reference import load_platform_reference
+from cityindex_pipeline.reference.platforms import load_platform_reference
 
 M = load_methodology()
 

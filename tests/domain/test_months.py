@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
 
 
 def test_month_window_is_beijing_time():

@@ -16,16 +16,16 @@ from hypothesis import strategies as st
 from reading_helpers import assert_same_reading
 from test_simulated import make_account
 
-from cityindex_pipeline import PLATFORMS
 from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
-from cityindex_pipeline.ingest import pull_month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.method.config import load_methodology
-from cityindex_pipeline.months import Month
 from cityindex_pipeline.parsing import PARSERS, DocumentError, parse_document
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import ENDPOINTS, RawDocument
+from cityindex_pipeline.sources.ingest import pull_month
 from cityindex_pipeline.sources.simulated import SimulatedSource
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 counts = st.integers(min_value=0, max_value=2**53)
 maybe_count = st.none() | counts

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cityindex_pipeline import quality
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.plausibility import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.quality import rules as quality
+from cityindex_pipeline.quality.plausibility import (
     JUMP_SCHEMA,
     POST_COUNTS,
     SCOPES,

@@ -8,8 +8,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.previous_month import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.publication.previous_month import (
     PREVIOUS_MONTH_TABLES,
     built_from_previous_month,
     inputs_sha256,

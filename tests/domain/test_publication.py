@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from publication_helpers import SEPTEMBER, provenance, rows
 
-from cityindex_pipeline import publication as pub
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.warehouse.store import Warehouse
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from disk_full import disk_full_from
 from publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
 
-from cityindex_pipeline import publication as pub
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.warehouse.store import Warehouse
 
 
 def publish(home: Path, score: float, warehouse: Warehouse | None = None) -> pub.Publication:

@@ -8,9 +8,9 @@ from datetime import date
 import polars as pl
 import pytest
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method.config import load_methodology
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.qualitative import (
+from cityindex_pipeline.method.panel import (
     DuplicateRaterError,
     IncompleteRatingError,
     MissingCityError,

@@ -13,18 +13,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.reference.registry import (
     DEFAULT_ACCOUNTS_CSV,
     DEFAULT_CITIES_CSV,
     TIERS,
+    Account,
     Registry,
     RegistryError,
     load_registry,
     validate_registry,
 )
-from cityindex_pipeline.sources.base import Account
 
 CITIES_TEXT = DEFAULT_CITIES_CSV.read_text(encoding="utf-8")
 ACCOUNTS_TEXT = DEFAULT_ACCOUNTS_CSV.read_text(encoding="utf-8")

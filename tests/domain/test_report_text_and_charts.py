@@ -9,8 +9,14 @@ import polars as pl
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from cityindex_pipeline import charts
-from cityindex_pipeline.report import movement_sentence, movers_of, ordinal, platform_ranking, with_previous
+from cityindex_pipeline.report import charts
+from cityindex_pipeline.report.build import (
+    movement_sentence,
+    movers_of,
+    ordinal,
+    platform_ranking,
+    with_previous,
+)
 
 
 def test_movements_are_written_out_in_words():

@@ -12,8 +12,8 @@ from reading_helpers import assert_same_reading, frame_of
 from test_parsing_properties import facebook_posts, json_values, x_tweets, youtube_videos
 from test_simulated import sample
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.parsing.setwise import POST_READERS, _connection, _read_posts, read_documents
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.parsing import PROFILE_ENDPOINTS, parse_document
-from cityindex_pipeline.sources.base import ENDPOINTS, Account, RawDocument, sha256_hex
+from cityindex_pipeline.reference.registry import Account
+from cityindex_pipeline.sources.base import ENDPOINTS, RawDocument, sha256_hex
 from cityindex_pipeline.sources.simulated import DEFAULT_SEED, SimulatedSource
 
 PLATFORMS = ("facebook", "instagram", "x", "youtube")

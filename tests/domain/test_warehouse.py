@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import (
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.warehouse.store import (
     TABLES,
     Warehouse,
     WarehouseLockedError,

@@ -16,8 +16,10 @@ import os
 import signal
 import sys
 
-from cityindex_pipeline import archive, ingest, publication
-from cityindex_pipeline import warehouse as storage
+from cityindex_pipeline.publication import publish as publication
+from cityindex_pipeline.sources import ingest
+from cityindex_pipeline.warehouse import archive
+from cityindex_pipeline.warehouse import store as storage
 
 PUBLISH_STEPS = {
     "stage_export": (publication, "stage_export"),
@@ -74,7 +76,7 @@ def arm(target: str) -> None:
 
 if __name__ == "__main__":
     arm(os.environ["KILL_AT"])
-    from cityindex_pipeline.cli import main
+    from cityindex_pipeline.cli.main import main
 
     sys.argv = ["cityindex", *sys.argv[1:]]
     main()

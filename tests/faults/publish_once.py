@@ -11,8 +11,8 @@ from pathlib import Path
 from kill_during import arm
 from publication_helpers import SEPTEMBER, provenance, rows
 
-from cityindex_pipeline.publication import publish_month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.publication.publish import publish_month
+from cityindex_pipeline.warehouse.store import Warehouse
 
 if __name__ == "__main__":
     home, score = Path(sys.argv[1]), float(sys.argv[2])

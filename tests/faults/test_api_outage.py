@@ -13,10 +13,10 @@ from landing_helpers import lay_out_month
 from platform_stand_in import PlatformStandIn
 from pytest_httpserver import HTTPServer
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.registry import load_registry
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.api import BASE_URL_VARIABLES, TOKEN_VARIABLES
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 TOKEN = "outage-token"

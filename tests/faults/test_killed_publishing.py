@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
 
-from cityindex_pipeline import publication as pub
-from cityindex_pipeline.archive import versions_in
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.warehouse.archive import versions_in
+from cityindex_pipeline.warehouse.store import Warehouse
 
 PUBLISH_ONCE = Path(__file__).with_name("publish_once.py")
 TESTS = Path(__file__).parents[1]

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 from publication_helpers import files_of
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import TABLES, Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.warehouse.store import TABLES, Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
 KILL_DURING = Path(__file__).with_name("kill_during.py")

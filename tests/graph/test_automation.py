@@ -12,13 +12,13 @@ import dagster as dg
 import pytest
 from conftest import make_settings, materialize
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.definitions import build_definitions
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.qualitative import panel_path
-from cityindex_pipeline.republish import qualitative_republish_sensor
-from cityindex_pipeline.resources import SourceResource
-from cityindex_pipeline.schedules import settling_day_from_env
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.defs.republish import qualitative_republish_sensor
+from cityindex_pipeline.defs.resources import SourceResource
+from cityindex_pipeline.defs.schedules import settling_day_from_env
+from cityindex_pipeline.method.panel import panel_path
+from cityindex_pipeline.warehouse.store import Warehouse
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -72,7 +72,9 @@ def _panel_rows(warehouse: Warehouse, month: Month, bump: float) -> str:
 
 
 def _tick(instance, source, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"source": source})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"source": source}, definitions=build_definitions()
+    )
     result = qualitative_republish_sensor(context)
     return result, result.cursor
 
@@ -81,7 +83,7 @@ def _run_request(settings, instance, request):
     """Run what the sensor asked for, as the daemon would: that month, the assets and checks it named."""
     from assets import all_assets
     from checks import all_checks
-    from cityindex_pipeline.resources import resources_for
+    from cityindex_pipeline.defs.resources import resources_for
 
     return dg.materialize(
         [*all_assets, *all_checks],

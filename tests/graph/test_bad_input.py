@@ -17,8 +17,8 @@ import pytest
 from conftest import WITHOUT_REPORT, make_settings
 from landing_helpers import lay_out_month
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.warehouse.store import Warehouse
 
 BAD_INPUT = Path(__file__).parents[1] / "data" / "bad-input"
 SEPTEMBER = Month(2024, 9)
@@ -138,7 +138,7 @@ def month_run(tmp_path_factory) -> MonthRun:
     lay_out_month(settings.landing_dir, SEPTEMBER, overlay=BAD_INPUT)
     from assets import all_assets
     from checks import all_checks
-    from cityindex_pipeline.resources import resources_for
+    from cityindex_pipeline.defs.resources import resources_for
 
     with dg.instance_for_test() as instance:
         result = dg.materialize(

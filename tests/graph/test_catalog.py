@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from cityindex_pipeline.catalog import OWNER, WAREHOUSE_TABLES
 from cityindex_pipeline.definitions import build_definitions
-from cityindex_pipeline.warehouse import TABLES, column_definitions
+from cityindex_pipeline.defs.catalog import OWNER, WAREHOUSE_TABLES
+from cityindex_pipeline.warehouse.store import TABLES, column_definitions
 
 LAYERS = {"registry", "raw", "clean", "index", "publish"}
 
@@ -63,8 +63,8 @@ def test_the_published_index_is_due_by_the_settling_day_of_the_next_month(graph)
 
 
 def test_column_lineage_names_real_columns_of_real_upstream_assets(graph):
-    from cityindex_pipeline.catalog import WAREHOUSE_TABLES
-    from cityindex_pipeline.lineage import COLUMN_LINEAGE
+    from cityindex_pipeline.defs.catalog import WAREHOUSE_TABLES
+    from cityindex_pipeline.defs.lineage import COLUMN_LINEAGE
 
     def columns_of(asset: str) -> set[str]:
         return {c for table in WAREHOUSE_TABLES[asset] for c, _ in column_definitions(TABLES[table])}

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from cityindex_pipeline.check_results import check_outcomes
-from cityindex_pipeline.gates import Gate, Severity, decide
-from cityindex_pipeline.instance import DAGSTER_YAML
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.cli.instance import DAGSTER_YAML
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.defs.check_results import check_outcomes
+from cityindex_pipeline.quality.gates import Gate, Severity, decide
 
 SEPTEMBER = Month(2024, 9)
 monthly = dg.MonthlyPartitionsDefinition(start_date="2024-01-01", timezone="Asia/Shanghai")

@@ -1,7 +1,7 @@
 import dagster as dg
 
 from cityindex_pipeline.definitions import build_definitions
-from cityindex_pipeline.partitions import monthly
+from cityindex_pipeline.defs.partitions import monthly
 
 EXPECTED_ASSETS = {
     "account_registry", "platform_reference", "raw_facebook", "raw_x", "raw_instagram", "raw_youtube",

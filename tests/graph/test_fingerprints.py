@@ -6,9 +6,9 @@ from __future__ import annotations
 import dagster as dg
 from conftest import make_settings, materialize
 
-from cityindex_pipeline.fingerprint import tables_sha256
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.fingerprint import tables_sha256
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.warehouse.store import Warehouse
 
 AUGUST = Month(2024, 8)
 

@@ -8,8 +8,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from cityindex_pipeline.config import Settings
-from cityindex_pipeline.instance import (
+from cityindex_pipeline.cli.instance import (
     CONCURRENCY,
     DAGSTER_YAML,
     EARLIER_CONCURRENCY,
@@ -19,6 +18,7 @@ from cityindex_pipeline.instance import (
     ensure_dagster_home,
     instance_kind,
 )
+from cityindex_pipeline.core.settings import Settings
 
 PG_PARTS = {
     "DAGSTER_PG_HOST": "127.0.0.1",

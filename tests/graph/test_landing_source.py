@@ -21,18 +21,18 @@ import pytest
 from conftest import make_settings, materialize
 from landing_helpers import lay_out_month, write_landing
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.core.render import link_url, visible
+from cityindex_pipeline.defs.resources import SourceResource
+from cityindex_pipeline.defs.sensors import landing_drop_sensor
+from cityindex_pipeline.method.panel import panel_path
 from cityindex_pipeline.parsing.document import MAX_PAGE
-from cityindex_pipeline.qualitative import panel_path
-from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.render import link_url, visible
-from cityindex_pipeline.report import build_report
-from cityindex_pipeline.resources import SourceResource
-from cityindex_pipeline.sensors import landing_drop_sensor
+from cityindex_pipeline.reference.registry import load_registry
+from cityindex_pipeline.report.build import build_report
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER
 from cityindex_pipeline.sources.simulated import SimulatedSource
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)
 LINEAGE = ("run_id", "pull_id", "fetched_at", "location")  # where and when, not what

@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import load_methodology
-from cityindex_pipeline.months import Month
 
 SEPTEMBER = Month(2024, 9)
 ROUNDED = {"abs": 5e-5}  # the document shows four decimals

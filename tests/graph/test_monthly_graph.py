@@ -7,10 +7,10 @@ import polars as pl
 import pytest
 from conftest import make_settings, materialize
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.trace import trace_city
-from cityindex_pipeline.warehouse import TABLES, Warehouse
+from cityindex_pipeline.audit.trace import trace_city
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.warehouse.store import TABLES, Warehouse
 
 SEPTEMBER = Month(2024, 9)
 CONTENT_TABLES = [t for t in TABLES if t.split(".")[0] in ("clean", "idx")]

@@ -23,16 +23,16 @@ from landing_helpers import write_landing
 
 from assets import all_assets
 from checks import all_checks
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.config import Settings
-from cityindex_pipeline.gates import GATES
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.publication import verify_export
-from cityindex_pipeline.qualitative import CRITERIA
-from cityindex_pipeline.registry import load_registry
-from cityindex_pipeline.resources import PlausibilityFiles, PublicationResource, resources_for
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.defs.resources import PlausibilityFiles, PublicationResource, resources_for
+from cityindex_pipeline.method.panel import CRITERIA
+from cityindex_pipeline.publication.publish import verify_export
+from cityindex_pipeline.quality.gates import GATES
+from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.simulated import SimulatedSource
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 AUGUST, SEPTEMBER = Month(2024, 8), Month(2024, 9)
 S = "month = DATE '2024-09-01'"

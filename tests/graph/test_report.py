@@ -16,10 +16,10 @@ import pytest
 from conftest import make_settings, materialize
 from PIL import Image, ImageStat
 
-from cityindex_pipeline import PLATFORMS
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.report import ReportError, build_report, platform_ranking, report_directory
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.report.build import ReportError, build_report, platform_ranking, report_directory
+from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER, AUGUST = Month(2024, 9), Month(2024, 8)
 

@@ -9,8 +9,8 @@ import json
 import polars as pl
 import pytest
 
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.trace import TraceError, trace_city
+from cityindex_pipeline.audit.trace import TraceError, trace_city
+from cityindex_pipeline.core.months import Month
 
 SEPTEMBER = Month(2024, 9)
 

@@ -10,12 +10,13 @@ import polars as pl
 import pytest
 from conftest import make_settings, materialize
 
+from cityindex_pipeline.audit.verify import VerifyError
+from cityindex_pipeline.cli.recompute import recompute
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.method.config import VERSION_VARIABLE, load_methodology
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.method.panel import panel_path, simulate_panel
 from cityindex_pipeline.parsing.document import READING_RULES
-from cityindex_pipeline.qualitative import panel_path, simulate_panel
-from cityindex_pipeline.verify import VerifyError, recompute
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
 
 AUGUST, SEPTEMBER, OCTOBER = Month(2024, 8), Month(2024, 9), Month(2024, 10)
 OLDER_METHODOLOGY = "0.3.0"

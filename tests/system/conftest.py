@@ -23,9 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from cityindex_pipeline.backfill import DagsterWebserver, Progress
-from cityindex_pipeline.months import Month
-from cityindex_pipeline.services import (
+from cityindex_pipeline.cli.services import (
     STARTUP_SECONDS,
     Services,
     free_port,
@@ -35,6 +33,8 @@ from cityindex_pipeline.services import (
     stop,
     wait_until_loaded,
 )
+from cityindex_pipeline.cli.webserver import DagsterWebserver, Progress
+from cityindex_pipeline.core.months import Month
 
 POSTGRES_VARIABLE = "CITYINDEX_TEST_POSTGRES_URL"
 BACKFILL_MONTHS = [Month(2024, 8), Month(2024, 9)]

@@ -10,10 +10,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cityindex_pipeline.config import Settings
+from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.definitions import build_definitions
-from cityindex_pipeline.resources import resources_for
-from cityindex_pipeline.warehouse import Warehouse
+from cityindex_pipeline.defs.resources import resources_for
+from cityindex_pipeline.warehouse.store import Warehouse
 
 pytestmark = pytest.mark.system
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import Account
 from cityindex_pipeline.sources.api.http import (
     LOGGER,
     SECRET_PARAMETERS,
@@ -25,7 +26,7 @@ from cityindex_pipeline.sources.api.http import (
     moment,
     without_params,
 )
-from cityindex_pipeline.sources.base import Account, SourceError
+from cityindex_pipeline.sources.base import SourceError
 
 PAGE_FIELDS = "id,name,username,link,fan_count,followers_count"
 POST_FIELDS = (

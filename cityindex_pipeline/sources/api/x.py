@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import Account
 from cityindex_pipeline.sources.api.http import LOGGER, Auth, Fetched, Http, build_url
-from cityindex_pipeline.sources.base import Account, SourceError
+from cityindex_pipeline.sources.base import SourceError
 
 USER_FIELDS = "created_at,public_metrics"
 TWEET_PARAMS = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from cityindex_pipeline.months import Month
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.reference.registry import Account
 from cityindex_pipeline.sources.api.http import (
     LOGGER,
     ApiError,
@@ -17,7 +18,7 @@ from cityindex_pipeline.sources.api.http import (
     chunks,
     moment,
 )
-from cityindex_pipeline.sources.base import Account, SourceError
+from cityindex_pipeline.sources.base import SourceError
 
 PARTS = "snippet,statistics,contentDetails"
 PLAYLIST_PAGE_SIZE = 50

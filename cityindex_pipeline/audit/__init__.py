@@ -1,0 +1,1 @@
+"""Audit: trace a published score to its documents; recompute a publication (verify)."""

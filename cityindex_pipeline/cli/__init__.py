@@ -1,0 +1,1 @@
+"""The command line and what it drives: the runner, the webserver client, services, instance."""

@@ -1,0 +1,1 @@
+"""Primitives every layer uses: platforms, months, fingerprints, text renderings, settings."""

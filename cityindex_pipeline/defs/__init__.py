@@ -1,0 +1,1 @@
+"""Dagster wiring: partitions, resources, jobs, schedules, sensors, catalog, check outcomes."""

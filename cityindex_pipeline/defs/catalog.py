@@ -1,0 +1,133 @@
+"""What the UI tells at a glance about every asset: owner, table, columns, freshness, source code.
+
+Applied to the asset definitions once, in `definitions.py`, so the assets themselves stay paragraphs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from cityindex_pipeline.defs.lineage import COLUMN_LINEAGE
+from cityindex_pipeline.defs.schedules import settling_day_from_env
+from cityindex_pipeline.warehouse.store import TABLES, column_definitions
+
+# Code references are a beta feature of Dagster 1.13, used deliberately: say so once here.
+CODE_REFERENCES_BETA = (
+    r"(Class|Function) `(CodeReferencesMetadataValue|LocalFileCodeReference|with_source_code_references)`"
+)
+warnings.filterwarnings("ignore", message=CODE_REFERENCES_BETA, category=dg.BetaWarning)
+
+OWNER = "team:cityindex"
+
+WAREHOUSE_TABLES: dict[str, tuple[str, ...]] = {
+    "account_registry": ("clean.registry_cities", "clean.registry_accounts"),
+    "platform_reference": ("idx.platform_reference",),
+    **{
+        f"raw_{platform}": ("raw.documents", "raw.pulls", "raw.pull_accounts", "raw.source_problems")
+        for platform in ("facebook", "x", "instagram", "youtube")
+    },
+    "clean_posts": ("clean.posts", "clean.quarantine"),
+    "clean_account_metrics": ("clean.account_metrics",),
+    "platform_indicators": ("idx.platform_indicators",),
+    **{
+        f"platform_index_{platform}": ("idx.platform_index",)
+        for platform in ("facebook", "x", "instagram", "youtube")
+    },
+    "platform_weights": ("idx.platform_weights",),
+    "qualitative_scores": ("idx.qualitative_scores",),
+    "comprehensive_index": ("idx.comprehensive_index",),
+    "index_uncertainty": ("idx.index_uncertainty", "idx.uncertainty_sensitivity"),
+    "published_index": ("publish.index", "publish.publications"),
+}
+"""The DuckDB tables each asset writes, its main table first (`dagster/table_name`)."""
+
+
+def table_schema(table: str) -> dg.TableSchema:
+    """Columns of a warehouse table from its DDL, with their type and constraints as description."""
+    columns = []
+    for name, definition in column_definitions(TABLES[table]):
+        parts = definition.split()
+        constraints = " ".join(parts[2:])
+        columns.append(
+            dg.TableColumn(
+                name=name,
+                type=parts[1],
+                description=constraints or None,
+                constraints=dg.TableColumnConstraints(nullable="NOT NULL" not in constraints),
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def column_lineage(asset: str) -> dg.TableColumnLineage:
+    """The asset's columns and the upstream columns each is computed from (`lineage.py`)."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [
+                dg.TableColumnDep(asset_key=dg.AssetKey(upstream), column_name=name)
+                for upstream, name in deps
+            ]
+            for column, deps in COLUMN_LINEAGE[asset].items()
+        }
+    )
+
+
+def published_freshness(settling_day: int | None = None) -> dg.FreshnessPolicy:
+    """A month is published by the end of the settling day of the next month (Beijing time)."""
+    day = settling_day_from_env() if settling_day is None else settling_day
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=f"59 23 {day} * *", lower_bound_delta=timedelta(days=day), timezone="Asia/Shanghai"
+    )
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The asset's code version: a digest of every source file of the pipeline (domain, assets, checks,
+    methodology files), so that Dagster marks a month stale when the code that computed it changed,
+    whether or not it runs from a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for folder in ("cityindex_pipeline", "assets", "checks"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _describe(spec: dg.AssetSpec) -> dg.AssetSpec:
+    name = spec.key.to_user_string()
+    metadata = dict(spec.metadata)
+    tables = WAREHOUSE_TABLES.get(name)
+    if tables:
+        metadata["dagster/table_name"] = f"warehouse.{tables[0]}"
+        metadata["dagster/column_schema"] = table_schema(tables[0])
+        if len(tables) > 1:
+            metadata["also_writes"] = ", ".join(f"warehouse.{t}" for t in tables[1:])
+    if name in COLUMN_LINEAGE:
+        metadata["dagster/column_lineage"] = column_lineage(name)
+    attributes: dict[str, object] = {
+        "owners": list(dict.fromkeys([*spec.owners, OWNER])),
+        "metadata": metadata,
+        "code_version": code_fingerprint(),
+    }
+    if tables:  # every warehouse asset reads and writes its tables as polars frames
+        attributes["kinds"] = {*spec.kinds, "duckdb", "polars"}
+    if name == "published_index":
+        attributes["freshness_policy"] = published_freshness()
+    return spec.replace_attributes(**attributes)
+
+
+def catalogued(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """The assets with owner, table name, column schema, freshness and links to their source."""
+    return list(dg.with_source_code_references(dg.map_asset_specs(_describe, assets)))
+
+
+__all__ = ["WAREHOUSE_TABLES", "catalogued", "published_freshness", "table_schema"]

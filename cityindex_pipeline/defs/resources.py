@@ -1,0 +1,130 @@
+"""Dagster resources: thin, typed handles on the domain's warehouse and source."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.method.config import Methodology, load_methodology
+from cityindex_pipeline.quality import plausibility
+from cityindex_pipeline.sources import Source, make_source
+from cityindex_pipeline.warehouse.store import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file; schemas are created on first use."""
+
+    path: str
+    lock_timeout_seconds: float = 120.0
+
+    def get(self) -> Warehouse:
+        warehouse = Warehouse(Path(self.path), lock_timeout_seconds=self.lock_timeout_seconds)
+        warehouse.ensure_schema()
+        return warehouse
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Which source feeds the raw layer: `simulated` (default), `files` or `api`."""
+
+    kind: str = "simulated"
+    seed: int = 20240901
+    landing_dir: str = ".cityindex/landing"
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir)
+
+    def get(self) -> Source:
+        return make_source(self.kind, seed=self.seed, landing_dir=self.landing_path)
+
+
+class PublicationResource(dg.ConfigurableResource):
+    """Where publications are exported and when a month may be published."""
+
+    exports_dir: str = ".cityindex/exports"
+    settling_days: int = 5
+    as_of: str = ""
+    """The moment the freshness check compares with (ISO 8601); empty: the clock. For tests and audits."""
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir)
+
+    def now(self) -> datetime:
+        if not self.as_of:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.as_of)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class PublishOptions(dg.ConfigurableResource):
+    """What the person launching a run asks of its publication; set in run config (Launchpad):
+
+    resources:
+      publish_options:
+        config:
+          reason: "corrected Instagram pull"          # why this run publishes a new version
+          override_errors: "approved by the editor"   # publish over failed ERROR checks, and why
+    """
+
+    reason: str = ""
+    override_errors: str = ""
+
+
+class MethodologyVersion(dg.ConfigurableResource):
+    """Which methodology the assets compute with: an archived version (`method/versions/`), or ""
+    for the one `CITYINDEX_METHODOLOGY_VERSION` names (the current `methodology.yaml` when unset).
+    `cityindex verify` sets the version a publication recorded, for its own run only."""
+
+    version: str = ""
+
+    def load(self) -> Methodology:
+        return load_methodology(self.version.strip() or None)
+
+
+class PlausibilityFiles(dg.ConfigurableResource):
+    """The files the plausibility checks read: the bounds (plausibility.csv) and the known jumps
+    (known_jumps.csv). Empty: the versioned files in cityindex_pipeline/data/; a path, for one run
+    (a test, or an audit of a month against another set of flags)."""
+
+    bounds: str = ""
+    known_jumps: str = ""
+
+    def load_bounds(self) -> pl.DataFrame:
+        return plausibility.load_bounds(Path(self.bounds or plausibility.DEFAULT_BOUNDS_CSV))
+
+    def load_known_jumps(self, month: Month) -> pl.DataFrame:
+        return plausibility.load_known_jumps(
+            month, Path(self.known_jumps or plausibility.DEFAULT_KNOWN_JUMPS_CSV)
+        )
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
+
+    directory: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory)
+
+
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "source": SourceResource(
+            kind=settings.source, seed=settings.seed, landing_dir=str(settings.landing_dir)
+        ),
+        "publication": PublicationResource(
+            exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
+        ),
+        "publish_options": PublishOptions(),
+        "methodology_version": MethodologyVersion(),
+        "plausibility": PlausibilityFiles(),
+        "reports": ReportsResource(directory=str(settings.reports_dir)),
+    }

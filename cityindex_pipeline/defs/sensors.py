@@ -1,0 +1,43 @@
+"""Sensors: a complete landing drop launches its month's run, once per drop."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from cityindex_pipeline.defs.jobs import monthly_index_job
+from cityindex_pipeline.defs.resources import SourceResource
+from cityindex_pipeline.sources.landing import complete_drops
+
+
+@dg.sensor(
+    job=monthly_index_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Launches a month's run when landing/<platform>/<YYYY-MM>/_COMPLETE exists for all four "
+    "platforms (CITYINDEX_SOURCE=files). A re-delivered drop (a new marker) runs once more.",
+)
+def landing_drop_sensor(
+    context: dg.SensorEvaluationContext, source: SourceResource
+) -> dg.SensorResult | dg.SkipReason:
+    if source.kind != "files":
+        return dg.SkipReason(
+            f"CITYINDEX_SOURCE is {source.kind!r}; the landing folder is read only with 'files'"
+        )
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests = []
+    for drop in complete_drops(source.landing_path):
+        if seen.get(str(drop.month)) == drop.fingerprint:
+            continue
+        seen[str(drop.month)] = drop.fingerprint
+        requests.append(
+            dg.RunRequest(
+                run_key=f"landing-{drop.month}-{drop.fingerprint}",
+                partition_key=drop.month.partition_key,
+                tags={"cityindex/landing_drop": drop.fingerprint},
+            )
+        )
+    if not requests:
+        return dg.SkipReason("no new complete drop in the landing folder")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))

@@ -1,0 +1,1 @@
+"""Reference data: the registry of cities and accounts, platform figures, snapshots."""

@@ -1,0 +1,1 @@
+"""The monthly report: its content, charts and templates."""

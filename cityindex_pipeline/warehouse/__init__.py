@@ -1,0 +1,1 @@
+"""Storage: the DuckDB warehouse (all SQL), the archive beside it, crash-safe writes."""
