@@ -19,29 +19,19 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("cityindex")
 
-# How `make test` shares the tests between its two workers (`--dist loadgroup`): a file stays on one
-# worker, so that its module fixtures are built once, and the system tests are one group, so that the
-# browser test reads the backfill the backfill tests waited for instead of waiting for one of its own.
-# The longest group starts first: its daemon ticks are waited out while the other worker computes.
-SYSTEM_TESTS = "system"
-STARTS_FIRST = (SYSTEM_TESTS, "bench")
+# `make test` shares the test files between two workers (`--dist loadfile`: a file stays on one
+# worker, so that its module fixtures are built once), handing them out in collection order. The
+# longest files start first: the system tests wait out the daemon's ticks while the other worker
+# computes, instead of starting last and running on alone.
+STARTS_FIRST = ("system", "bench")
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    def group(item) -> str:
-        folder, *_ = Path(item.path).relative_to(Path(__file__).parent).parts
-        return SYSTEM_TESTS if folder == SYSTEM_TESTS else str(Path(item.path).relative_to(config.rootpath))
-
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group(item)))
-
     def first(item) -> int:
         folder = Path(item.path).relative_to(Path(__file__).parent).parts[0]
         return STARTS_FIRST.index(folder) if folder in STARTS_FIRST else len(STARTS_FIRST)
 
-    items.sort(key=first)  # stable: the order within each group is pytest's
+    items.sort(key=first)  # stable: the order within each file is pytest's
 
 
 def make_settings(home: Path) -> Settings:
