@@ -17,7 +17,7 @@ demo: setup  ## materialise 2024-07..2024-09 from the simulated source and print
 	$(BIN)/cityindex demo
 
 test: setup  ## the whole test suite, on two workers (a test file stays on one worker; see tests/conftest.py)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 dev: setup  ## the Dagster UI and daemon on http://127.0.0.1:3000
 	$(BIN)/cityindex dev

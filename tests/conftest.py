@@ -20,10 +20,11 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("cityindex")
 
 # `make test` shares the test files between two workers (`--dist loadfile`: a file stays on one
-# worker, so that its module fixtures are built once), handing them out in collection order. The
-# longest files start first: the system tests wait out the daemon's ticks while the other worker
-# computes, instead of starting last and running on alone.
-STARTS_FIRST = ("system", "bench")
+# worker, so that its module fixtures are built once) and hands them out in collection order
+# (`--no-loadscope-reorder`), which this orders by folder, the longest first: the system tests wait
+# out the daemon's ticks while the other worker computes, and the many short files of tests/domain
+# fill the end instead of a long one running on alone.
+STARTS_FIRST = ("system", "bench", "faults", "graph", "cli")
 
 
 def pytest_collection_modifyitems(config, items):
