@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -33,6 +35,28 @@ def pytest_collection_modifyitems(config, items):
         return STARTS_FIRST.index(folder) if folder in STARTS_FIRST else len(STARTS_FIRST)
 
     items.sort(key=first)  # stable: the order within each file is pytest's
+
+
+def _restored(name: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    yield
+    if before is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = before
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _dagster_home_per_module() -> Iterator[None]:
+    """`ensure_dagster_home` exports DAGSTER_HOME, as the command needs it; the value a module's
+    fixtures or tests leave must not become the next module's instance (which test follows which
+    depends on how the files are shared between the workers)."""
+    yield from _restored("DAGSTER_HOME")
+
+
+@pytest.fixture(autouse=True)
+def _dagster_home_per_test() -> Iterator[None]:
+    yield from _restored("DAGSTER_HOME")
 
 
 def make_settings(home: Path) -> Settings:
