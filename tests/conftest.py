@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
@@ -24,8 +25,8 @@ hypothesis_settings.load_profile("cityindex")
 # `make test` shares the test files between two workers (`--dist loadfile`: a file stays on one
 # worker, so that its module fixtures are built once) and hands them out in collection order
 # (`--no-loadscope-reorder`), which this orders by folder, the longest first: the system tests wait
-# out the daemon's ticks while the other worker computes, and the many short files of tests/domain
-# fill the end instead of a long one running on alone.
+# out the daemon's ticks while the other worker computes, and the many short files of the
+# domain's folders fill the end instead of a long one running on alone.
 STARTS_FIRST = ("system", "bench", "faults", "graph", "cli")
 
 
@@ -57,32 +58,6 @@ def _dagster_home_per_module() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _dagster_home_per_test() -> Iterator[None]:
     yield from _restored("DAGSTER_HOME")
-
-
-def make_settings(home: Path) -> Settings:
-    return Settings(home=home, source="simulated", seed=20240901)
-
-
-WITHOUT_REPORT = dg.AssetSelection.all() - dg.AssetSelection.assets("monthly_report")
-"""The default of these tests: the report renders 18 charts (seconds a month) and has its own tests,
-which ask for it with `dg.AssetSelection.all()`."""
-
-
-def materialize(settings: Settings, month: Month, selection=None, instance=None) -> dg.ExecuteInProcessResult:
-    """Run the graph for one month, in process, as the monthly job does: every asset but the report
-    unless `selection` says otherwise."""
-    from assets import all_assets
-    from checks import all_checks
-    from cityindex_pipeline.defs.resources import resources_for
-
-    return dg.materialize(
-        [*all_assets, *all_checks],
-        partition_key=month.partition_key,
-        resources=resources_for(settings),
-        selection=WITHOUT_REPORT if selection is None else selection,
-        instance=instance,
-        raise_on_error=False,
-    )
 
 
 @pytest.fixture(scope="session")

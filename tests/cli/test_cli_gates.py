@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from landing_helpers import lay_out_month
+from support.landing_helpers import lay_out_month
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import load_registry

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from landing_helpers import lay_out_month
-from platform_stand_in import PlatformStandIn
 from pytest_httpserver import HTTPServer
+from support.landing_helpers import lay_out_month
+from support.platform_stand_in import PlatformStandIn
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS

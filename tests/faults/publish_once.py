@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from kill_during import arm
-from publication_helpers import SEPTEMBER, provenance, rows
+from support.publication_helpers import SEPTEMBER, provenance, rows
 
 from cityindex_pipeline.publication.publish import publish_month
 from cityindex_pipeline.warehouse.store import Warehouse

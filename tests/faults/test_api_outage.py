@@ -8,10 +8,10 @@ import dataclasses
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import make_settings, materialize
-from landing_helpers import lay_out_month
-from platform_stand_in import PlatformStandIn
 from pytest_httpserver import HTTPServer
+from support.landing_helpers import lay_out_month
+from support.platform_stand_in import PlatformStandIn
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import load_registry

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
+from support.publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
 
 from cityindex_pipeline.publication import publish as pub
 from cityindex_pipeline.warehouse.archive import versions_in

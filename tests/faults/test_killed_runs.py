@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from publication_helpers import files_of
+from support.publication_helpers import files_of
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.warehouse.store import TABLES, Warehouse

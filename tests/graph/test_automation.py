@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from conftest import make_settings, materialize
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.definitions import build_definitions

@@ -14,8 +14,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import WITHOUT_REPORT, make_settings
-from landing_helpers import lay_out_month
+from support.landing_helpers import lay_out_month
+from support.runs import WITHOUT_REPORT, make_settings
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.warehouse.store import Warehouse

@@ -4,7 +4,7 @@ gives the same fingerprints, and an auditor can recompute one from the warehouse
 from __future__ import annotations
 
 import dagster as dg
-from conftest import make_settings, materialize
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.fingerprint import tables_sha256
 from cityindex_pipeline.core.months import Month

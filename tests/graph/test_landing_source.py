@@ -18,8 +18,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import make_settings, materialize
-from landing_helpers import lay_out_month, write_landing
+from support.landing_helpers import lay_out_month, write_landing
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import make_settings, materialize
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.audit.trace import trace_city
 from cityindex_pipeline.core.months import Month

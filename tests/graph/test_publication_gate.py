@@ -18,8 +18,8 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from conftest import make_settings
-from landing_helpers import write_landing
+from support.landing_helpers import write_landing
+from support.runs import make_settings
 
 from assets import all_assets
 from checks import all_checks

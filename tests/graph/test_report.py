@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import make_settings, materialize
 from PIL import Image, ImageStat
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS

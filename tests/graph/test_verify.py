@@ -8,7 +8,7 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import make_settings, materialize
+from support.runs import make_settings, materialize
 
 from cityindex_pipeline.audit.verify import VerifyError
 from cityindex_pipeline.cli.recompute import recompute

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import polars as pl
 import pytest
-from disk_full import disk_full_from
+from support.disk_full import disk_full_from
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import load_registry

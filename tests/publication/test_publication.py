@@ -8,7 +8,7 @@ import os
 
 import polars as pl
 import pytest
-from publication_helpers import SEPTEMBER, provenance, rows
+from support.publication_helpers import SEPTEMBER, provenance, rows
 
 from cityindex_pipeline.publication import publish as pub
 from cityindex_pipeline.warehouse.store import Warehouse

@@ -10,7 +10,7 @@ import json
 
 import polars as pl
 import pytest
-from reading_helpers import assert_same_reading, frame_of
+from support.reading_helpers import assert_same_reading, frame_of
 
 from cityindex_pipeline.parsing import DocumentError, parse_document
 from cityindex_pipeline.parsing.document import (

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from landing_helpers import write_landing
+from support.landing_helpers import write_landing
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.defs.republish import panel_files

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from disk_full import disk_full_from
-from publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
+from support.disk_full import disk_full_from
+from support.publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
 
 from cityindex_pipeline.publication import publish as pub
 from cityindex_pipeline.warehouse.store import Warehouse

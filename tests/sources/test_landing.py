@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from landing_helpers import write_landing
+from support.landing_helpers import write_landing
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import load_registry

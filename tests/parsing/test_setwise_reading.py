@@ -8,9 +8,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from reading_helpers import assert_same_reading, frame_of
-from test_parsing_properties import facebook_posts, json_values, x_tweets, youtube_videos
-from test_simulated import sample
+from support.accounts import sample
+from support.documents import facebook_posts, json_values, x_tweets, youtube_videos
+from support.reading_helpers import assert_same_reading, frame_of
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
