@@ -16,8 +16,9 @@ so a document is refused for the same reason everywhere. The verdict is taken on
 document is stored, and kept beside it (`raw.documents.unusable_reason`, with `READING_RULES`);
 `with_verdicts` reads the stored verdicts and judges again only bodies judged by other rules.
 
-The bounds of what is read from a usable document (counts, durations, times, pages) are here too,
-so that every reader holds the same ones.
+The bounds of what is read from a usable document (counts, times, pages) are here too, so that
+every reader holds the same ones; a bound of one platform's alone is beside both of its readers
+(YouTube's durations, `youtube.py`).
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ MAX_INTEGER_DIGITS = 4300
 `PYTHONINTMAXSTRDIGITS` unset); longer is refused. Counts stop far below (`MAX_COUNT`)."""
 MAX_COUNT = 2**53
 """Larger counts are not plausible for a city account and would lose precision as DOUBLE."""
-MAX_DURATION_SECONDS = 7 * 24 * 3600
-"""A week: YouTube caps uploads at 12 hours; longer is not a video's duration."""
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 """Times a post, a video or a playlist entry may carry: outside them a time is refused, not read."""

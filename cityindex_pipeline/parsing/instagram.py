@@ -1,4 +1,7 @@
-"""Instagram Graph API documents: the IG user, its media, and the media insights."""
+"""Instagram Graph API documents: the IG user, its media, and the media insights.
+
+Read record by record (`parse_*`) and, for the media, set-wise (`MEDIA_READER`, by `setwise.py`).
+"""
 
 from __future__ import annotations
 
@@ -20,12 +23,20 @@ from cityindex_pipeline.parsing.common import (
     text,
     timestamp,
 )
+from cityindex_pipeline.parsing.plain import JSON, PostReader, every, media_type
 
 MEDIA_TYPES = {"IMAGE": "photo", "VIDEO": "video", "CAROUSEL_ALBUM": "album"}
 
 EXPOSURE_METRICS = ("views", "impressions")
 """API v22 (2025) retired `impressions` and `plays` for `views`."""
 VIDEO_VIEW_METRICS = ("views", "plays")
+INSIGHT_METRICS = {
+    "exposures": EXPOSURE_METRICS,
+    "reach": ("reach",),
+    "views": VIDEO_VIEW_METRICS,
+    "saves": ("saved",),
+}
+"""Each field of a medium's insights, from the first of its metric names that has a value."""
 
 
 def parse_user(body: str) -> Parsed:
@@ -60,10 +71,49 @@ def _media(media: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_media_insights(body: str) -> Parsed:
-    return rows_from(lookup_entries(body), _insight)
+    return rows_from(lookup_entries(body), lambda entry: insight_row(entry, **INSIGHT_METRICS))
 
 
-def _insight(entry: dict[str, Any]) -> dict[str, Any]:
-    return insight_row(
-        entry, exposures=EXPOSURE_METRICS, reach=("reach",), views=VIDEO_VIEW_METRICS, saves=("saved",)
-    )
+MEDIA_READER = PostReader(
+    structure={
+        "error": JSON,
+        "data": [
+            {
+                "id": JSON,
+                "timestamp": JSON,
+                "caption": JSON,
+                "media_type": JSON,
+                "media_product_type": JSON,
+                "permalink": JSON,
+                "like_count": JSON,
+                "comments_count": JSON,
+            }
+        ],
+    },
+    document_ok="d.error IS NULL AND d.data IS NOT NULL",
+    records="d.data",
+    record_ok=every(
+        (
+            "id_ok(r.id)",
+            "time_ok(r.timestamp)",
+            "text_ok(r.caption)",
+            "text_ok(r.media_type)",
+            "text_ok(r.media_product_type)",
+            "text_ok(r.permalink)",
+            "count_ok(r.like_count)",
+            "count_ok(r.comments_count)",
+        )
+    ),
+    columns={
+        "post_id": "id_of(r.id)",
+        "published_at_utc": "time_of(r.timestamp)",
+        "content_type": "CASE WHEN r.media_product_type::VARCHAR = '\"REELS\"' THEN 'video' ELSE "
+        + media_type("text_of(r.media_type)", MEDIA_TYPES)
+        + " END",
+        "_text": "text_of(r.caption)",
+        "permalink": "text_of(r.permalink)",
+        "likes": "count_of(r.like_count)",
+        "comments": "count_of(r.comments_count)",
+    },
+)
+"""The media set-wise: the columns `_media` reads, from media of the plain shape only."""

@@ -12,6 +12,11 @@ Only usable documents (`document.py`) reach DuckDB: a body the definition refuse
 with the definition's reason, from the verdict stored with it, before any reading. What DuckDB is
 more lenient about than strict JSON (a repeated name, of which it keeps the first value and Python
 the last; `NaN`; a trailing comma; nesting of any depth) therefore never reaches it.
+
+Each platform states its set-wise reader beside its parser (`facebook.py`, `instagram.py`, `x.py`,
+`youtube.py`), in the terms of `plain.py`; this module holds what they share: the in-memory
+database, the pass over the bodies, the texts, the Graph API's insights, the profiles and the
+documents left to the parsers.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -33,23 +37,15 @@ from cityindex_pipeline.parsing import (
     POST_ENDPOINTS,
     PROFILE_ENDPOINTS,
     DocumentError,
+    facebook,
+    instagram,
     parse_document,
+    x,
+    youtube,
 )
 from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, hashtags_in
-from cityindex_pipeline.parsing.document import (
-    EARLIEST_TIME,
-    LATEST_TIME,
-    MAX_DURATION_SECONDS,
-    judged_usable,
-    with_verdicts,
-)
-from cityindex_pipeline.parsing.facebook import EXPOSURE_METRICS as FACEBOOK_EXPOSURES
-from cityindex_pipeline.parsing.facebook import REACH_METRICS as FACEBOOK_REACH
-from cityindex_pipeline.parsing.facebook import STATUS_TYPES
-from cityindex_pipeline.parsing.instagram import EXPOSURE_METRICS as INSTAGRAM_EXPOSURES
-from cityindex_pipeline.parsing.instagram import MEDIA_TYPES as INSTAGRAM_MEDIA_TYPES
-from cityindex_pipeline.parsing.instagram import VIDEO_VIEW_METRICS
-from cityindex_pipeline.parsing.x import MEDIA_TYPES as X_MEDIA_TYPES
+from cityindex_pipeline.parsing.document import judged_usable, with_verdicts
+from cityindex_pipeline.parsing.plain import MACROS, PostReader
 
 COUNTS = ("likes", "comments", "shares", "quotes", "saves", "views", "exposures", "reach", "duration_seconds")
 POST_ROW_SCHEMA: dict[str, pl.DataType] = {
@@ -80,276 +76,18 @@ REJECTION_SCHEMA: dict[str, pl.DataType] = {
     "record": pl.String(),
 }
 
-# --- what a plain value looks like, as DuckDB writes a JSON leaf back out --------------------------
-
-_TIME = (
-    r'"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
-    r'(\.[0-9]{3}|\.[0-9]{6})?(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])"'
-)
-_EARLIEST_US, _LATEST_US = (int(moment.timestamp()) * 1_000_000 for moment in (EARLIEST_TIME, LATEST_TIME))
-_MACROS = f"""
-CREATE MACRO _duration(t) AS CASE WHEN t IS NOT NULL THEN
-    ((coalesce(try_cast(regexp_extract(t, '([0-9]+)D', 1) AS BIGINT), 0) * 24
-      + coalesce(try_cast(regexp_extract(t, '([0-9]+)H', 1) AS BIGINT), 0)) * 60
-      + coalesce(try_cast(regexp_extract(t, '([0-9]+)M', 1) AS BIGINT), 0)) * 60
-      + coalesce(try_cast(regexp_extract(t, '([0-9]+)S', 1) AS BIGINT), 0) END;
-CREATE MACRO all_of(l) AS coalesce(list_bool_and(l), true);
-CREATE MACRO count_ok(t) AS CAST(t AS VARCHAR) IS NULL OR regexp_full_match(CAST(t AS VARCHAR), '[0-9]{{1,15}}');
-CREATE MACRO count_of(t) AS CAST(CAST(t AS VARCHAR) AS BIGINT);
-CREATE MACRO string_count_ok(t) AS CAST(t AS VARCHAR) IS NULL OR regexp_full_match(CAST(t AS VARCHAR), '"[0-9]{{1,15}}"');
-CREATE MACRO string_count_of(t) AS CAST(CAST(t AS VARCHAR)[2:-2] AS BIGINT);
-CREATE MACRO text_ok(t) AS CAST(t AS VARCHAR) IS NULL OR CAST(t AS VARCHAR)[1] = '"';
-CREATE MACRO text_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN
-    CASE WHEN contains(CAST(t AS VARCHAR), '\\') THEN json_extract_string(CAST(t AS VARCHAR), '$') ELSE CAST(t AS VARCHAR)[2:-2] END END;
-CREATE MACRO id_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '"[0-9A-Za-z_.:-]+"|[0-9]+');
-CREATE MACRO id_of(t) AS CASE WHEN CAST(t AS VARCHAR)[1] = '"' THEN CAST(t AS VARCHAR)[2:-2] ELSE CAST(t AS VARCHAR) END;
-CREATE MACRO time_ok(t) AS regexp_full_match(CAST(t AS VARCHAR), '{_TIME}')
-    AND coalesce(epoch_us(try_cast(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ)) BETWEEN {_EARLIEST_US} AND {_LATEST_US} - 1, false);
-CREATE MACRO time_of(t) AS make_timestamp(epoch_us(CAST(CAST(t AS VARCHAR)[2:-2] AS TIMESTAMPTZ)));
-"""
-"""Counts: an integer literal below 2^53 (16 digits may exceed it: left to the parsers). Ids: a plain
-string or integer. Texts: JSON strings, unescaped only when they hold an escape. Times: the APIs'
-ISO 8601 forms, between `EARLIEST_TIME` and `LATEST_TIME`. A struct whose fields all read NULL may have been a non-object, which the lenient `json_transform` does not tell apart: such records go to the parsers."""
-
-
-def _all(conditions: Iterable[str]) -> str:
-    return " AND ".join(f"({condition})" for condition in conditions)
-
-
-def _struct_ok(struct: str, *fields: str) -> str:
-    """An optional object: absent, or an object with at least one of the fields it is read for."""
-    present = " OR ".join(f"{struct}.{field} IS NOT NULL" for field in fields)
-    return f"({struct} IS NULL OR ({present}))"
-
-
-def _media_type(expression: str, mapping: dict[str, str]) -> str:
-    cases = " ".join(f"WHEN '{key}' THEN '{value}'" for key, value in mapping.items())
-    return f"CASE {expression} {cases} ELSE 'other' END"
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """A body's structure (`json_transform`, leaves as JSON text), the check that a document has the
-    plain shape, the records' list, the check of a record and the columns read from it."""
-
-    structure: dict[str, Any]
-    document_ok: str
-    records: str
-    record_ok: str
-    columns: dict[str, str]
-
-
-_J = "JSON"
-_FACEBOOK_POSTS = _Reader(
-    structure={
-        "error": _J,
-        "data": [
-            {
-                "id": _J,
-                "created_time": _J,
-                "message": _J,
-                "permalink_url": _J,
-                "status_type": _J,
-                "shares": {"count": _J},
-                "reactions": {"summary": {"total_count": _J}},
-                "comments": {"summary": {"total_count": _J}},
-            }
-        ],
-    },
-    document_ok="d.error IS NULL AND d.data IS NOT NULL",
-    records="d.data",
-    record_ok=_all(
-        (
-            "id_ok(r.id)",
-            "time_ok(r.created_time)",
-            "text_ok(r.message)",
-            "text_ok(r.permalink_url)",
-            "text_ok(r.status_type)",
-            "r.shares IS NULL OR count_ok(r.shares.count) AND r.shares.count IS NOT NULL",
-            *(
-                f"(r.{edge} IS NULL OR r.{edge}.summary.total_count IS NOT NULL "
-                f"AND count_ok(r.{edge}.summary.total_count))"
-                for edge in ("reactions", "comments")
-            ),
-        )
-    ),
-    columns={
-        "post_id": "id_of(r.id)",
-        "published_at_utc": "time_of(r.created_time)",
-        "content_type": _media_type("text_of(r.status_type)", STATUS_TYPES),
-        "_text": "text_of(r.message)",
-        "permalink": "text_of(r.permalink_url)",
-        "likes": "count_of(r.reactions.summary.total_count)",
-        "comments": "count_of(r.comments.summary.total_count)",
-        "shares": "count_of(r.shares.count)",
-    },
-)
-
-_INSTAGRAM_MEDIA = _Reader(
-    structure={
-        "error": _J,
-        "data": [
-            {
-                "id": _J,
-                "timestamp": _J,
-                "caption": _J,
-                "media_type": _J,
-                "media_product_type": _J,
-                "permalink": _J,
-                "like_count": _J,
-                "comments_count": _J,
-            }
-        ],
-    },
-    document_ok="d.error IS NULL AND d.data IS NOT NULL",
-    records="d.data",
-    record_ok=_all(
-        (
-            "id_ok(r.id)",
-            "time_ok(r.timestamp)",
-            "text_ok(r.caption)",
-            "text_ok(r.media_type)",
-            "text_ok(r.media_product_type)",
-            "text_ok(r.permalink)",
-            "count_ok(r.like_count)",
-            "count_ok(r.comments_count)",
-        )
-    ),
-    columns={
-        "post_id": "id_of(r.id)",
-        "published_at_utc": "time_of(r.timestamp)",
-        "content_type": "CASE WHEN r.media_product_type::VARCHAR = '\"REELS\"' THEN 'video' ELSE "
-        + _media_type("text_of(r.media_type)", INSTAGRAM_MEDIA_TYPES)
-        + " END",
-        "_text": "text_of(r.caption)",
-        "permalink": "text_of(r.permalink)",
-        "likes": "count_of(r.like_count)",
-        "comments": "count_of(r.comments_count)",
-    },
-)
-
-_X_METRICS = {
-    "likes": "like_count",
-    "comments": "reply_count",
-    "shares": "retweet_count",
-    "quotes": "quote_count",
-    "saves": "bookmark_count",
-    "exposures": "impression_count",
+POST_READERS: dict[str, PostReader] = {
+    "facebook": facebook.POSTS_READER,
+    "instagram": instagram.MEDIA_READER,
+    "x": x.TWEETS_READER,
+    "youtube": youtube.VIDEOS_READER,
 }
-_X_TWEETS = _Reader(
-    structure={
-        "error": _J,
-        "errors": _J,
-        "data": [
-            {
-                "id": _J,
-                "text": _J,
-                "created_at": _J,
-                "public_metrics": dict.fromkeys(_X_METRICS.values(), _J),
-                "entities": {"hashtags": [{"tag": _J}]},
-                "attachments": {"media_keys": [_J]},
-            }
-        ],
-        "includes": {"media": [{"media_key": _J, "type": _J, "public_metrics": {"view_count": _J}}]},
-    },
-    # `errors` beside the data are partial errors the parser records as rejections
-    document_ok=(
-        "d.error IS NULL AND (d.errors IS NULL OR d.errors::VARCHAR = '[]') AND d.data IS NOT NULL"
-        " AND (d.includes IS NULL OR d.includes.media IS NOT NULL)"
-        " AND all_of(list_transform(coalesce(d.includes.media, []), lambda m: starts_with(m.media_key::VARCHAR, '\"')"
-        " AND text_ok(m.type) AND "
-        + _struct_ok("m.public_metrics", "view_count")
-        + " AND count_ok(m.public_metrics.view_count)))"
-        " AND len(list_distinct(list_transform(coalesce(d.includes.media, []), lambda m: m.media_key)))"
-        " = len(coalesce(d.includes.media, []))"
-    ),
-    records="d.data",
-    record_ok=_all(
-        (
-            "id_ok(r.id)",
-            "time_ok(r.created_at)",
-            "text_ok(r.text)",
-            _struct_ok("r.public_metrics", *_X_METRICS.values()),
-            *(f"count_ok(r.public_metrics.{name})" for name in _X_METRICS.values()),
-            "(r.entities IS NULL OR r.entities.hashtags IS NOT NULL)",
-            "all_of(list_transform(coalesce(r.entities.hashtags, []), lambda h: text_ok(h.tag)"
-            " AND h.tag IS NOT NULL))",
-            "(r.attachments IS NULL OR r.attachments.media_keys IS NOT NULL)",
-            "all_of(list_transform(coalesce(r.attachments.media_keys, []), lambda k: text_ok(k)"
-            " AND k IS NOT NULL))",
-        )
-    ),
-    columns={
-        "post_id": "id_of(r.id)",
-        "published_at_utc": "time_of(r.created_at)",
-        "_text": "text_of(r.text)",
-        "permalink": "'https://x.com/i/web/status/' || id_of(r.id)",
-        "hashtags": "list_filter(list_transform(coalesce(r.entities.hashtags, []), lambda h: text_of(h.tag)),"
-        " lambda t: t <> '')",
-        **{column: f"count_of(r.public_metrics.{name})" for column, name in _X_METRICS.items()},
-        "_media_keys": "coalesce(r.attachments.media_keys, [])",
-    },
-)
-
-_YOUTUBE_VIDEOS = _Reader(
-    structure={
-        "error": _J,
-        "items": [
-            {
-                "id": _J,
-                "snippet": {"publishedAt": _J, "title": _J, "description": _J},
-                "statistics": {"likeCount": _J, "commentCount": _J, "viewCount": _J},
-                "contentDetails": {"duration": _J},
-            }
-        ],
-    },
-    document_ok="d.error IS NULL AND d.items IS NOT NULL",
-    records="d.items",
-    record_ok=_all(
-        (
-            "id_ok(r.id)",
-            "r.snippet IS NOT NULL AND time_ok(r.snippet.publishedAt)",
-            "text_ok(r.snippet.title)",
-            "text_ok(r.snippet.description)",
-            _struct_ok("r.statistics", "likeCount", "commentCount", "viewCount"),
-            *(f"string_count_ok(r.statistics.{name})" for name in ("likeCount", "commentCount", "viewCount")),
-            "(r.contentDetails IS NULL OR regexp_full_match(r.contentDetails.duration,"
-            " '\"P([0-9]{1,6}D)?(T([0-9]{1,6}H)?([0-9]{1,6}M)?([0-9]{1,6}S)?)?\"')"
-            " AND r.contentDetails.duration::VARCHAR NOT IN ('\"P\"', '\"PT\"')"
-            f" AND _duration(CAST(r.contentDetails.duration AS VARCHAR)) <= {MAX_DURATION_SECONDS})",
-        )
-    ),
-    columns={
-        "post_id": "id_of(r.id)",
-        "published_at_utc": "time_of(r.snippet.publishedAt)",
-        "content_type": "'video'",
-        # the parser joins the title and the description that are there
-        "_text": "concat_ws(' ', CASE WHEN starts_with(r.snippet.title::VARCHAR, '\"') THEN text_of(r.snippet.title) END,"
-        " CASE WHEN starts_with(r.snippet.description::VARCHAR, '\"') THEN text_of(r.snippet.description) END)",
-        "permalink": "'https://www.youtube.com/watch?v=' || id_of(r.id)",
-        "likes": "string_count_of(r.statistics.likeCount)",
-        "comments": "string_count_of(r.statistics.commentCount)",
-        "views": "string_count_of(r.statistics.viewCount)",
-        "duration_seconds": "_duration(CAST(r.contentDetails.duration AS VARCHAR))",
-    },
-)
-
-
-POST_READERS = {
-    "facebook": _FACEBOOK_POSTS,
-    "instagram": _INSTAGRAM_MEDIA,
-    "x": _X_TWEETS,
-    "youtube": _YOUTUBE_VIDEOS,
-}
+"""Each platform's set-wise reader of its post endpoint (`POST_ENDPOINTS`), stated beside its parser."""
 INSIGHT_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
-    "facebook": {"exposures": FACEBOOK_EXPOSURES, "reach": FACEBOOK_REACH},
-    "instagram": {
-        "exposures": INSTAGRAM_EXPOSURES,
-        "reach": ("reach",),
-        "views": VIDEO_VIEW_METRICS,
-        "saves": ("saved",),
-    },
+    "facebook": facebook.INSIGHT_METRICS,
+    "instagram": instagram.INSIGHT_METRICS,
 }
+"""The metric names of each insight field, as the platform's parser reads them (`INSIGHT_ENDPOINTS`)."""
 _INSIGHTS_STRUCTURE = (
     '"MAP(VARCHAR, STRUCT(id JSON, insights STRUCT(data STRUCT(name JSON, \\"values\\" '
     'STRUCT(value JSON)[], total_value STRUCT(value JSON))[])))"'
@@ -402,7 +140,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     with _DATABASE_LOCK:
         if _DATABASE is None or _DATABASE[0] != os.getpid():
             database = duckdb.connect()
-            database.execute(_MACROS)
+            database.execute(MACROS + "".join(reader.macros for reader in POST_READERS.values()))
             _DATABASE = (os.getpid(), database)
         return _DATABASE[1].cursor()
 
@@ -498,23 +236,20 @@ def _records(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 
 
 def _read_posts(
-    con: duckdb.DuckDBPyConnection, reader: _Reader, documents: pl.DataFrame
+    con: duckdb.DuckDBPyConnection, reader: PostReader, documents: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[int]]:
     """Post rows of the plain documents, and the documents left to the parsers."""
     every_record = f"coalesce(all_of(list_transform({reader.records}, lambda r: coalesce(({reader.record_ok}), false))), true)"
     columns = ", ".join(f"{name}: {expression}" for name, expression in reader.columns.items())
     lists = {"records": f"list_transform({reader.records}, lambda r: {{{columns}}})"}
-    if "_media_keys" in reader.columns:
-        lists["media"] = (
-            "list_transform(coalesce(d.includes.media, []), lambda m: {key: m.media_key,"
-            " type: text_of(m.type), view_count: count_of(m.public_metrics.view_count)})"
-        )
+    if reader.media is not None:
+        lists["media"] = reader.media
     plain, left = _read_plain(
         con, json.dumps(reader.structure), documents, f"({reader.document_ok}) AND {every_record}", lists
     )
     rows = _records(plain, "records")
-    if "media" in plain.columns:
-        rows = _with_x_media(rows, _records(plain, "media").drop("record_index"))
+    if reader.with_media is not None:
+        rows = reader.with_media(rows, _records(plain, "media").drop("record_index"))
     if "_text" in rows.columns:
         rows = _with_texts(rows)
     schema = POST_ROW_SCHEMA.items()
@@ -522,35 +257,6 @@ def _read_posts(
         pl.col(n).cast(t) if n in rows.columns else pl.lit(None, t).alias(n) for n, t in schema
     )
     return rows, left
-
-
-def _with_x_media(rows: pl.DataFrame, media: pl.DataFrame) -> pl.DataFrame:
-    """A tweet's content type and video views from the media its keys name (`includes.media`)."""
-    attached = (
-        rows.select("doc_index", "record_index", pl.col("_media_keys").alias("key"))
-        .with_columns(pl.int_ranges(pl.col("key").list.len()).alias("position"))
-        .explode("key", "position")
-        .join(media, on=["doc_index", "key"], how="inner")
-        .with_columns(pl.col("type").replace_strict(X_MEDIA_TYPES, default="other").alias("kind"))
-        .sort("doc_index", "record_index", "position")
-        .group_by("doc_index", "record_index")
-        .agg(
-            pl.when((pl.col("kind") == "video").any())
-            .then(pl.lit("video"))
-            .otherwise(pl.col("kind").first())
-            .alias("content_type"),
-            pl.col("view_count").filter(pl.col("type") == "video").sum().alias("_views"),
-            pl.col("view_count").filter(pl.col("type") == "video").count().alias("_counted"),
-        )
-    )
-    return (
-        rows.join(attached, on=["doc_index", "record_index"], how="left")
-        .with_columns(
-            pl.col("content_type").fill_null("text"),
-            pl.when(pl.col("_counted") > 0).then(pl.col("_views")).alias("views"),
-        )
-        .drop("_media_keys", "_views", "_counted")
-    )
 
 
 _ASCII_HASHTAG = r"#[0-9A-Za-z_]+"
@@ -621,15 +327,7 @@ def _read_insights(
     return rows, left
 
 
-@dataclass(frozen=True)
-class _ByRecord:
-    posts: pl.DataFrame
-    insights: pl.DataFrame
-    profiles: pl.DataFrame
-    rejected: pl.DataFrame
-
-
-def _parse_record_by_record(platform: str, documents: pl.DataFrame, *, judged: bool = False) -> _ByRecord:
+def _parse_record_by_record(platform: str, documents: pl.DataFrame, *, judged: bool = False) -> DocumentRows:
     """The parsers' own reading of the documents the set-wise reader left to them; `judged`: every one
     is usable by a verdict that holds, so none is judged again."""
     posts: list[dict[str, Any]] = []
@@ -654,7 +352,7 @@ def _parse_record_by_record(platform: str, documents: pl.DataFrame, *, judged: b
             target.extend(
                 {"doc_index": doc_index, "record_index": i, **row} for i, row in enumerate(parsed.rows)
             )
-    return _ByRecord(
+    return DocumentRows(
         posts=_frame(posts, POST_ROW_SCHEMA),
         insights=_frame(insights, INSIGHT_ROW_SCHEMA),
         profiles=_frame(profiles, PROFILE_ROW_SCHEMA),

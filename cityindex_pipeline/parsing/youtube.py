@@ -1,4 +1,7 @@
-"""YouTube Data API v3 documents: the channel, its uploads playlist, and the videos."""
+"""YouTube Data API v3 documents: the channel, its uploads playlist, and the videos.
+
+Read record by record (`parse_*`) and, for the videos, set-wise (`VIDEOS_READER`, by `setwise.py`).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +23,10 @@ from cityindex_pipeline.parsing.common import (  # YouTube sends every count as 
     text,
     timestamp,
 )
-from cityindex_pipeline.parsing.document import MAX_DURATION_SECONDS
+from cityindex_pipeline.parsing.plain import JSON, PostReader, every, struct_ok
 
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+"""A week: YouTube caps uploads at 12 hours; longer is not a video's duration."""
 _DURATION = re.compile(r"^P(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?$")
 
 
@@ -95,3 +100,58 @@ def duration_seconds(value: Any) -> int | None:
     if total > MAX_DURATION_SECONDS:
         raise RecordError(f"duration is implausibly long: {value[:40]!r}")
     return total
+
+
+_DURATION_MACRO = """
+CREATE MACRO _duration(t) AS CASE WHEN t IS NOT NULL THEN
+    ((coalesce(try_cast(regexp_extract(t, '([0-9]+)D', 1) AS BIGINT), 0) * 24
+      + coalesce(try_cast(regexp_extract(t, '([0-9]+)H', 1) AS BIGINT), 0)) * 60
+      + coalesce(try_cast(regexp_extract(t, '([0-9]+)M', 1) AS BIGINT), 0)) * 60
+      + coalesce(try_cast(regexp_extract(t, '([0-9]+)S', 1) AS BIGINT), 0) END;
+"""
+"""`duration_seconds` in DuckDB: the days, hours, minutes and seconds of an ISO 8601 duration."""
+
+VIDEOS_READER = PostReader(
+    structure={
+        "error": JSON,
+        "items": [
+            {
+                "id": JSON,
+                "snippet": {"publishedAt": JSON, "title": JSON, "description": JSON},
+                "statistics": {"likeCount": JSON, "commentCount": JSON, "viewCount": JSON},
+                "contentDetails": {"duration": JSON},
+            }
+        ],
+    },
+    document_ok="d.error IS NULL AND d.items IS NOT NULL",
+    records="d.items",
+    record_ok=every(
+        (
+            "id_ok(r.id)",
+            "r.snippet IS NOT NULL AND time_ok(r.snippet.publishedAt)",
+            "text_ok(r.snippet.title)",
+            "text_ok(r.snippet.description)",
+            struct_ok("r.statistics", "likeCount", "commentCount", "viewCount"),
+            *(f"string_count_ok(r.statistics.{name})" for name in ("likeCount", "commentCount", "viewCount")),
+            "(r.contentDetails IS NULL OR regexp_full_match(r.contentDetails.duration,"
+            " '\"P([0-9]{1,6}D)?(T([0-9]{1,6}H)?([0-9]{1,6}M)?([0-9]{1,6}S)?)?\"')"
+            " AND r.contentDetails.duration::VARCHAR NOT IN ('\"P\"', '\"PT\"')"
+            f" AND _duration(CAST(r.contentDetails.duration AS VARCHAR)) <= {MAX_DURATION_SECONDS})",
+        )
+    ),
+    columns={
+        "post_id": "id_of(r.id)",
+        "published_at_utc": "time_of(r.snippet.publishedAt)",
+        "content_type": "'video'",
+        # the parser joins the title and the description that are there
+        "_text": "concat_ws(' ', CASE WHEN starts_with(r.snippet.title::VARCHAR, '\"') THEN text_of(r.snippet.title) END,"
+        " CASE WHEN starts_with(r.snippet.description::VARCHAR, '\"') THEN text_of(r.snippet.description) END)",
+        "permalink": "'https://www.youtube.com/watch?v=' || id_of(r.id)",
+        "likes": "string_count_of(r.statistics.likeCount)",
+        "comments": "string_count_of(r.statistics.commentCount)",
+        "views": "string_count_of(r.statistics.viewCount)",
+        "duration_seconds": "_duration(CAST(r.contentDetails.duration AS VARCHAR))",
+    },
+    macros=_DURATION_MACRO,
+)
+"""The videos set-wise: the columns `_video` reads, from videos of the plain shape only."""
