@@ -30,16 +30,17 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	else echo "system packages present: $(SYSTEM_PACKAGES)"; fi
 
-lint: setup  ## ruff, and the import layers of pyproject.toml ([tool.importlinter])
+lint: setup  ## ruff, the import layers of pyproject.toml ([tool.importlinter]), and the code location loads (dg)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 
 audit: setup  ## known vulnerabilities in the pinned dependencies (needs the advisory service online)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audit]"
 	$(BIN)/python .ci/audit.py
 
-bench: setup  ## timings and peak memory at scales 1, 10 and 100 against a pandas peer (see README, Performance)
+bench: setup  ## timings and peak memory at scales 1, 10 and 100 against a pandas peer (see docs/performance.md)
 	$(BIN)/cityindex bench
 
 clean:

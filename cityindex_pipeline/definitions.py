@@ -1,4 +1,8 @@
-"""The code location: every asset and check, partitioned by month, run in process against one DuckDB file."""
+"""The code location: every asset and check, partitioned by month, run in process against one DuckDB file.
+
+Built lazily: `defs` is a `@dg.definitions` function, called when Dagster (`dg`, `dagster`, the
+webserver, the daemon, a code server) loads the location, so importing this module builds nothing
+and the settings are read from the environment of that moment."""
 
 import dagster as dg
 
@@ -29,4 +33,7 @@ def build_definitions(
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location as `workspace.yaml`, `[tool.dagster]` and `[tool.dg]` load it."""
+    return build_definitions()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -460,18 +459,12 @@ def _check_outcomes(settings: Settings, month: Month) -> list:
 @main.command()
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:
-    """Start the Dagster UI and daemon (`dagster dev`) on 127.0.0.1 for this CITYINDEX_HOME."""
+    """Start the Dagster UI and daemon (`dg dev`) on 127.0.0.1 for this CITYINDEX_HOME."""
     from cityindex_pipeline.cli.instance import ensure_dagster_home
+    from cityindex_pipeline.cli.services import exec_dev
 
     ensure_dagster_home(_settings())
-    workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-    dagster = Path(sys.executable).with_name("dagster")
-    args = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)]
-    if workspace.exists():
-        args += ["-w", str(workspace)]
-    else:
-        args += ["-m", "cityindex_pipeline.definitions"]
-    os.execv(args[0], args)
+    exec_dev(port)
 
 
 @main.command()

@@ -3,7 +3,8 @@ deployment runs them: the storage is created (migrated) first, then `dagster-web
 `dagster-daemon run` start on it, both loading `workspace.yaml`.
 
 Used by the benchmark's backfill (through the run queue and the daemon, as the UI launches one) and
-by the system tests, which also kill the daemon mid-backfill and start it again.
+by the system tests, which also kill the daemon mid-backfill and start it again. `cityindex dev`
+starts both in one process instead, through `dg dev` (`exec_dev`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
 from cityindex_pipeline.cli.webserver import DagsterWebserver
 
-WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 STARTUP_SECONDS = 180.0
 
 
@@ -100,6 +103,23 @@ def start_daemon(env: Mapping[str, str], log: Path) -> subprocess.Popen:
 def start_webserver(env: Mapping[str, str], log: Path, port: int) -> subprocess.Popen:
     args = [_executable("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)]
     return spawn(args, env, log)
+
+
+def dev_arguments(port: int) -> list[str]:
+    """`dg dev` on 127.0.0.1:`port`: the dg project of `pyproject.toml` (`[tool.dg]`) where the source
+    tree is, else the code location's module of the installed package."""
+    args = [_executable("dg"), "dev", "-h", "127.0.0.1", "-p", str(port)]
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return [*args, "--target-path", str(PROJECT_ROOT)]
+    return [*args, "-m", "cityindex_pipeline.definitions"]
+
+
+def exec_dev(port: int) -> NoReturn:
+    """Replace this process by `dg dev` (the UI and the daemon in one process), with this process's
+    environment: DAGSTER_HOME as the caller set it, and this interpreter's environment as the active
+    one (dg compares it with the project's `.venv`)."""
+    args = dev_arguments(port)
+    os.execve(args[0], args, {**os.environ, "VIRTUAL_ENV": sys.prefix})
 
 
 def _log_tail(log: Path, characters: int = 4000) -> str:
