@@ -578,7 +578,7 @@ def _main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.backfill:
-        months = tuple(BACKFILL_MONTHS[0].shift(i) for i in range(args.backfill))
+        months = tuple(Month.range(BACKFILL_MONTHS[0], BACKFILL_MONTHS[0].shift(args.backfill - 1)))
         result = measure_backfill(months)
     else:
         result = measure_scale(args.scale, args.repeat)

@@ -144,7 +144,7 @@ def demo(months: tuple[str, ...]) -> None:
 def materialize(month: Month, until: Month | None, reason: str, override_errors: str) -> None:
     """Run the monthly job for a month (or a range, in order), in process, with progress."""
     settings = _settings()
-    months = [month.shift(i) for i in range((until or month).months_since(month) + 1)]
+    months = Month.range(month, until or month)
     if not months:
         raise click.BadParameter("--to is before --month")
     failures = [
@@ -657,12 +657,11 @@ def rebuild(force: bool) -> None:
 @click.option("--timeout", default=7200.0, show_default=True, help="Seconds to wait for the end.")
 def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) -> None:
     """Launch a backfill of a month range on a running `cityindex dev`, as the UI does, and follow it."""
-    from cityindex_pipeline.cli.webserver import BackfillError, DagsterWebserver, months_between
+    from cityindex_pipeline.cli.webserver import BackfillError, DagsterWebserver
 
-    try:
-        months = months_between(first, last)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+    months = Month.range(first, last)
+    if not months:
+        raise click.BadParameter(f"{last} is before {first}")
     server = DagsterWebserver(url)
     started = time.monotonic()
     try:
