@@ -227,7 +227,7 @@ def parse_floor(documents: dict[str, pl.DataFrame]) -> float:
 def index_run(settings: Settings, month: Month) -> dict[str, Any]:
     """Clean metrics and posts through indicators, platform indices, comprehensive index and the
     Monte Carlo (the methodology's draws), by the functions the assets call."""
-    from cityindex_pipeline.method import index as method
+    from cityindex_pipeline import method
     from cityindex_pipeline.method.config import load_methodology
     from cityindex_pipeline.method.uncertainty import simulate_uncertainty
     from cityindex_pipeline.warehouse.store import Warehouse

@@ -13,8 +13,9 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.method.aggregation import combine
 from cityindex_pipeline.method.config import methodology_of
-from cityindex_pipeline.method.index import city_indicators, combine
+from cityindex_pipeline.method.indicators import city_indicators
 from cityindex_pipeline.reference.registry import Registry
 from cityindex_pipeline.warehouse.store import Warehouse
 
