@@ -576,7 +576,7 @@ def rebuild(force: bool) -> None:
     """Recreate the warehouse from $CITYINDEX_HOME/archive, then compute its months again from it.
 
     The file in place, if any, is renamed aside (warehouse.damaged-<time>.duckdb), never deleted."""
-    from cityindex_pipeline.audit.verify import months_to_compute
+    from cityindex_pipeline.cli.recompute import months_to_compute
     from cityindex_pipeline.cli.runner import materialize_month
     from cityindex_pipeline.publication.publish import PublicationError, heal_publications
     from cityindex_pipeline.warehouse.rebuild import RebuildError, rebuild_warehouse
