@@ -3,12 +3,12 @@
 import dagster as dg
 import polars as pl
 
+from cityindex_pipeline import method
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.partitions import monthly, previous_month
 from cityindex_pipeline.defs.resources import MethodologyVersion, SourceResource, WarehouseResource
-from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.panel import panel_for_month, read_panel_file
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 

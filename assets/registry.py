@@ -7,7 +7,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.partitions import monthly
 from cityindex_pipeline.defs.resources import MethodologyVersion, WarehouseResource
-from cityindex_pipeline.method.index import cover
+from cityindex_pipeline.method.indicators import cover
 from cityindex_pipeline.reference.platforms import load_platform_reference
 from cityindex_pipeline.reference.registry import load_registry
 

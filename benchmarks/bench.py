@@ -227,7 +227,7 @@ def parse_floor(documents: dict[str, pl.DataFrame]) -> float:
 def index_run(settings: Settings, month: Month) -> dict[str, Any]:
     """Clean metrics and posts through indicators, platform indices, comprehensive index and the
     Monte Carlo (the methodology's draws), by the functions the assets call."""
-    from cityindex_pipeline.method import index as method
+    from cityindex_pipeline import method
     from cityindex_pipeline.method.config import load_methodology
     from cityindex_pipeline.method.uncertainty import simulate_uncertainty
     from cityindex_pipeline.warehouse.store import Warehouse
@@ -578,7 +578,7 @@ def _main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.backfill:
-        months = tuple(BACKFILL_MONTHS[0].shift(i) for i in range(args.backfill))
+        months = tuple(Month.range(BACKFILL_MONTHS[0], BACKFILL_MONTHS[0].shift(args.backfill - 1)))
         result = measure_backfill(months)
     else:
         result = measure_scale(args.scale, args.repeat)

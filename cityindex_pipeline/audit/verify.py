@@ -30,24 +30,36 @@ from cityindex_pipeline.publication.publish import (
     publication_rows,
 )
 from cityindex_pipeline.warehouse.store import MONTH_INPUTS, Warehouse
+from cityindex_pipeline.warehouse.verify_reads import (
+    PULL_TABLES,
+    months_pulled_complete,
+    panel_snapshot,
+    publication_history,
+    published_rows,
+    pull_ids,
+    pull_rows,
+    tampered_documents,
+)
 
 TOLERANCE = 1e-9
 DIFFERENCES_SHOWN = 10
-RECOMPUTED_ASSETS = (
-    "clean_posts",
-    "clean_account_metrics",
-    "platform_weights",
-    "platform_indicators",
-    *(f"platform_index_{platform}" for platform in PLATFORMS),
-    "comprehensive_index",
-    "index_uncertainty",
-)
-"""What the monthly job computes between the raw pulls and the publication."""
+MONTH_INPUT_TABLES = (*MONTH_INPUTS, "idx.qualitative_scores")
+"""The month's inputs a recompute restores beside the pulls (`PULL_TABLES`): the month's snapshots
+and the panel's scores."""
 
 
-MONTH_INPUT_ASSETS = ("account_registry", "platform_reference", "qualitative_scores")
-"""What writes the month's inputs: restored from a published month's archive copy, computed again
-(from the registry files and the panel) only for months never published."""
+@dataclass(frozen=True)
+class RecomputedAssets:
+    """What a recompute runs, by asset name: the wiring derives it from the asset graph."""
+
+    month_inputs: tuple[str, ...]
+    """What writes the month's inputs (`MONTH_INPUT_TABLES`): restored from a published month's
+    archive copy, computed again (from the registry files and the panel) only for months never
+    published."""
+    computed: tuple[str, ...]
+    """What the monthly job computes between the raw pulls and the publication."""
+    publication: str
+
 
 RECOMPUTING = "recomputing a published version in a scratch warehouse"
 
@@ -88,7 +100,7 @@ class Verification:
 
 
 RunMonth = Callable[[Path, Month, str], bool]
-"""Runs `RECOMPUTED_ASSETS` of a month on the home `scratch_dir` with a methodology version; True
+"""Runs `RecomputedAssets.computed` of a month on the home `scratch_dir` with a methodology version; True
 when every step succeeded. The wiring provides it (`cli.runner.run_recomputed_assets`)."""
 
 
@@ -99,15 +111,10 @@ def recompute(
     record = _record(warehouse, month, version)
     scratch = Warehouse(scratch_dir / "warehouse.duckdb")
     scratch.ensure_schema()
-    pull_ids = sorted(record["pull_ids"])
-    notes = _copy_inputs(warehouse, scratch, month, pull_ids, record)
-    documents = scratch.document_keys(pull_ids)
-    # DuckDB hashes each stored text where it lies (the UTF-8 bytes, as hashlib would): no month
-    # of bodies is held in memory while the month is recomputed
-    tampered = scratch.query(
-        "SELECT * FROM (SELECT pull_id, platform, account_handle, endpoint, page, sha256,"
-        " sha256(body) AS sha256_of_text FROM raw.documents) WHERE sha256_of_text <> sha256"
-    ).to_dicts()
+    recorded_pulls = sorted(record["pull_ids"])
+    notes = _copy_inputs(warehouse, scratch, month, recorded_pulls, record)
+    documents = scratch.document_keys(recorded_pulls)
+    tampered = tampered_documents(scratch)
     inputs_sha256, qualitative_sha256 = inputs_fingerprint(
         documents, scratch.read_month("idx.qualitative_scores", month)
     )
@@ -115,14 +122,7 @@ def recompute(
         notes.append("the inputs' fingerprint differs from the one recorded: documents or panel changed")
     if record.get("qualitative_sha256") and qualitative_sha256 != record["qualitative_sha256"]:
         notes.append("the panel's scores differ from those the publication recorded")
-    published = (
-        warehouse.query(
-            "SELECT * FROM publish.index WHERE month = $month AND version = $version",
-            {"month": month.first_day, "version": record["version"]},
-        )
-        .select(CONTENT_COLUMNS)
-        .sort("city_id")
-    )
+    published = published_rows(warehouse, month, record["version"]).select(CONTENT_COLUMNS).sort("city_id")
     recomputed_rows = (
         _recomputed_rows(scratch_dir, month)
         if run_month(scratch_dir, month, str(record["methodology_version"]))
@@ -186,18 +186,18 @@ def _record(warehouse: Warehouse, month: Month, version: int | None) -> dict[str
 
 
 def _copy_inputs(
-    warehouse: Warehouse, scratch: Warehouse, month: Month, pull_ids: list[str], record: dict[str, Any]
+    warehouse: Warehouse, scratch: Warehouse, month: Month, recorded_pulls: list[str], record: dict[str, Any]
 ) -> list[str]:
     """The recorded pulls, the month's snapshots and the previous month's tables, copied as they are."""
     notes = []
-    for table in ("raw.pulls", "raw.pull_accounts", "raw.documents", "raw.source_problems"):
-        for pull_id in pull_ids:  # a pull at a time: a month's documents at once doubled verify's memory
-            rows = warehouse.query(f"SELECT * FROM {table} WHERE pull_id = $pull", {"pull": pull_id})
+    for table in PULL_TABLES:
+        # a pull at a time: a month's documents at once doubled verify's memory
+        for pull_id in recorded_pulls:
+            rows = pull_rows(warehouse, table, pull_id)
             if table == "raw.documents":  # the recompute judges every body again, trusting no stored verdict
                 rows = rows.with_columns(pl.lit(None, pl.String).alias(c) for c in VERDICT_COLUMNS)
             scratch.append(table, rows)
-    found = set(scratch.query("SELECT pull_id FROM raw.pulls")["pull_id"])
-    if missing := sorted(set(pull_ids) - found):
+    if missing := sorted(set(recorded_pulls) - pull_ids(scratch)):
         raise VerifyError(
             f"the pulls {', '.join(missing)} recorded by v{record['version']} are not in the warehouse"
         )
@@ -234,10 +234,7 @@ def _previous_month(
 
 def _panel(warehouse: Warehouse, month: Month, record: dict[str, Any], notes: list[str]) -> pl.DataFrame:
     """The panel's scores as the publication snapshotted them; before snapshots, the month's current ones."""
-    snapshot = warehouse.query(
-        "SELECT * EXCLUDE (version) FROM publish.qualitative_inputs WHERE month = $month AND version = $version",
-        {"month": month.first_day, "version": record["version"]},
-    )
+    snapshot = panel_snapshot(warehouse, month, record["version"])
     if snapshot.height:
         return snapshot
     notes.append("this publication has no snapshot of the panel: the month's current panel scores are used")
@@ -268,20 +265,13 @@ class MonthToCompute:
     published_versions: tuple[int, ...] = ()
 
 
-def months_to_compute(warehouse: Warehouse) -> list[MonthToCompute]:
+def months_to_compute(warehouse: Warehouse, assets: RecomputedAssets) -> list[MonthToCompute]:
     """Every month with a publication, or with a complete pull of each platform (a later month's
     month-on-month features read it), in month order. A published month is computed with the
     methodology and override of its latest version, from its restored inputs, up to its publication
     (which publishes nothing new if nothing changed); a month never published, from the registry and
     panel as they are now, without publishing it, with the methodology of the next published month."""
-    publications = warehouse.query(
-        "SELECT month, version, methodology_version, override_reason FROM publish.publications ORDER BY month, version"
-    )
-    complete = warehouse.query(
-        "SELECT month FROM raw.pulls WHERE status = 'complete' GROUP BY month "
-        "HAVING count(DISTINCT platform) = $platforms",
-        {"platforms": len(PLATFORMS)},
-    )
+    publications = publication_history(warehouse)
     latest = {
         Month.of(row["month"]): row
         for row in publications.iter_rows(named=True)  # ordered by version: the last one stays
@@ -289,7 +279,7 @@ def months_to_compute(warehouse: Warehouse) -> list[MonthToCompute]:
     versions: dict[Month, list[int]] = {}
     for row in publications.iter_rows(named=True):
         versions.setdefault(Month.of(row["month"]), []).append(int(row["version"]))
-    months = sorted(set(latest) | {Month.of(day) for day in complete["month"]})
+    months = sorted(set(latest) | set(months_pulled_complete(warehouse, len(PLATFORMS))))
     planned = []
     for month in months:
         if month in latest:
@@ -297,7 +287,7 @@ def months_to_compute(warehouse: Warehouse) -> list[MonthToCompute]:
             planned.append(
                 MonthToCompute(
                     month,
-                    (*RECOMPUTED_ASSETS, "published_index"),
+                    (*assets.computed, assets.publication),
                     str(record["methodology_version"]),
                     str(record["override_reason"] or ""),
                     tuple(versions[month]),
@@ -306,5 +296,5 @@ def months_to_compute(warehouse: Warehouse) -> list[MonthToCompute]:
             continue
         later = [m for m in latest if m > month]
         methodology = str(latest[min(later)]["methodology_version"]) if later else ""
-        planned.append(MonthToCompute(month, (*MONTH_INPUT_ASSETS, *RECOMPUTED_ASSETS), methodology))
+        planned.append(MonthToCompute(month, (*assets.month_inputs, *assets.computed), methodology))
     return planned

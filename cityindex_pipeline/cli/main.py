@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,6 +19,9 @@ from cityindex_pipeline.core.render import json_text, terminal_text
 from cityindex_pipeline.core.settings import Settings, settings_from_env
 from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
 from cityindex_pipeline.warehouse.store import Warehouse, WarehouseDamagedError
+
+if TYPE_CHECKING:
+    from cityindex_pipeline.audit.trace_records import CityTrace, TracedAccount, TracedIndicator, TracedPost
 
 DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
 
@@ -143,7 +146,7 @@ def demo(months: tuple[str, ...]) -> None:
 def materialize(month: Month, until: Month | None, reason: str, override_errors: str) -> None:
     """Run the monthly job for a month (or a range, in order), in process, with progress."""
     settings = _settings()
-    months = [month.shift(i) for i in range((until or month).months_since(month) + 1)]
+    months = Month.range(month, until or month)
     if not months:
         raise click.BadParameter("--to is before --month")
     failures = [
@@ -286,74 +289,70 @@ def _change(change: int | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 def trace(city: str, month: Month, platform: str | None, version: int | None, as_json: bool) -> None:
     """Decompose a published score down to the posts and raw documents it came from."""
-    from cityindex_pipeline.audit.trace import TraceError, trace_city
+    from cityindex_pipeline.audit.trace import TraceError, trace
 
     try:
-        traced = trace_city(_warehouse(), city, month, platform=platform, version=version)
+        traced = trace(_warehouse(), city, month, platform=platform, version=version)
     except TraceError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
-        click.echo(json_text(traced))
+        click.echo(json_text(traced.as_dict()))
     else:
         _print_trace(traced)
-    if not traced["reconciled"]:
+    if not traced.reconciled:
         sys.exit(1)
 
 
 POSTS_SHOWN = 3
 
 
-def _print_trace(traced: dict[str, Any]) -> None:
-    city = traced["city"]
-    quantitative, qualitative = traced["quantitative"], traced["qualitative"]
-    publication = traced["publication"]
+def _print_trace(traced: CityTrace) -> None:
+    city = traced.city
+    quantitative, qualitative = traced.quantitative, traced.qualitative
+    publication = traced.publication
     published = (
-        f"published v{publication['version']}{'' if publication['latest'] else ' (not the latest)'}"
+        f"published v{publication.version}{'' if publication.latest else ' (not the latest)'}"
         if publication
         else "not published"
     )
     root = Tree(
-        f"[bold]{terminal_text(city['name_en'])} {terminal_text(city['name_zh'])}[/] {traced['month']}: "
-        f"score [bold]{traced['score']:.4f}[/], rank {traced['rank']} "
-        f"({published}; methodology {terminal_text(traced['methodology_version'])})"
+        f"[bold]{terminal_text(city.name_en)} {terminal_text(city.name_zh)}[/] {traced.month}: "
+        f"score [bold]{traced.score:.4f}[/], rank {traced.rank} "
+        f"({published}; methodology {terminal_text(traced.methodology_version)})"
     )
     root.add(
-        f"= {quantitative['share']:.0%} x quantitative {quantitative['score']:.4f}"
-        f" + {qualitative['share']:.0%} x qualitative {qualitative['score']:.4f}"
+        f"= {quantitative.share:.0%} x quantitative {quantitative.score:.4f}"
+        f" + {qualitative.share:.0%} x qualitative {qualitative.score:.4f}"
     )
-    quant = root.add(f"quantitative {quantitative['score']:.4f} = Σ platform weight x platform index")
-    for entry in traced["platforms"]:
-        if not entry["present"]:
-            quant.add(
-                f"[dim]{entry['platform']}: no account (weight {entry['weight']:.4f}) → contributes 0[/]"
-            )
+    quant = root.add(f"quantitative {quantitative.score:.4f} = Σ platform weight x platform index")
+    for entry in traced.platforms:
+        if not entry.present:
+            quant.add(f"[dim]{entry.platform}: no account (weight {entry.weight:.4f}) → contributes 0[/]")
             continue
         node = quant.add(
-            f"[bold]{entry['platform']}[/]: {entry['weight']:.4f} x {entry['score']:.4f} = {entry['contribution']:.4f}"
-            f"  (rank {entry['rank']} on the platform)"
+            f"[bold]{entry.platform}[/]: {entry.weight:.4f} x {entry.score:.4f} = {entry.contribution:.4f}"
+            f"  (rank {entry.rank} on the platform)"
         )
-        for name, dimension in entry["dimensions"].items():
-            dim = node.add(f"{name} {dimension['score']:.2f} (weight {dimension['weight']})")
-            for indicator in (i for i in entry["indicators"] if i["dimension"] == name):
+        for name, dimension in entry.dimensions.items():
+            dim = node.add(f"{name} {dimension.score:.2f} (weight {dimension.weight})")
+            for indicator in (i for i in entry.indicators if i.dimension == name):
                 dim.add(_indicator_line(indicator))
-        accounts = node.add(f"accounts ({len(entry['accounts'])})")
-        for account in entry["accounts"]:
-            _add_posts(accounts.add(_account_line(account)), account["posts_traced"])
+        accounts = node.add(f"accounts ({len(entry.accounts)})")
+        for account in entry.accounts:
+            _add_posts(accounts.add(_account_line(account)), account.posts_traced)
     panel = root.add(
-        f"qualitative {qualitative['score']:.4f}: mean of the panel ({terminal_text(qualitative['source'])})"
+        f"qualitative {qualitative.score:.4f}: mean of the panel ({terminal_text(qualitative.source)})"
     )
-    for rater, score in qualitative["by_rater"].items():
+    for rater, score in qualitative.by_rater.items():
         panel.add(f"{terminal_text(rater)}: {score:.2f}")
     console.print(root)
-    failed = [r for r in traced["reconciliations"] if not r["ok"]]
+    failed = [r for r in traced.reconciliations if not r.ok]
     if failed:
         console.print(f"[red]{len(failed)} level(s) do not reconcile:[/]")
         for r in failed:
-            console.print(
-                terminal_text(f"  {r['level']}: stored {r['expected']!r}, recomputed {r['recomputed']!r}")
-            )
+            console.print(terminal_text(f"  {r.level}: stored {r.expected!r}, recomputed {r.recomputed!r}"))
     else:
-        console.print(f"[green]All {len(traced['reconciliations'])} levels reconcile to 1e-9.[/]")
+        console.print(f"[green]All {len(traced.reconciliations)} levels reconcile to 1e-9.[/]")
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -365,16 +364,16 @@ def _number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _indicator_line(indicator: dict[str, Any]) -> str:
+def _indicator_line(indicator: TracedIndicator) -> str:
     return (
-        f"{indicator['indicator']} = {_number(indicator['raw_value'])}"
-        f" → {indicator['transform']} {_number(indicator['treated_value'], 4)}"
-        f" in [{_number(indicator['platform_min'], 4)}, {_number(indicator['platform_max'], 4)}]"
-        f" → {_number(indicator['normalised'])} (weight {indicator['indicator_weight']})"
+        f"{indicator.indicator} = {_number(indicator.raw_value)}"
+        f" → {indicator.transform} {_number(indicator.treated_value, 4)}"
+        f" in [{_number(indicator.platform_min, 4)}, {_number(indicator.platform_max, 4)}]"
+        f" → {_number(indicator.normalised)} (weight {indicator.indicator_weight})"
     )
 
 
-def _add_posts(node: Tree, posts: list[dict[str, Any]]) -> None:
+def _add_posts(node: Tree, posts: tuple[TracedPost, ...]) -> None:
     """The posts with most interactions, each with its counts and the raw document holding it."""
     if not posts:
         return
@@ -383,31 +382,31 @@ def _add_posts(node: Tree, posts: list[dict[str, Any]]) -> None:
     for post in shown:
         counts = ", ".join(
             f"{name} {'withheld' if value is None else f'{value:,}'}"
-            for name, value in post["counts_given"].items()
+            for name, value in post.counts_given.items()
         )
         line = branch.add(
             terminal_text(
-                f"{post['post_id']} {post['published_at_beijing'][:16]} Beijing, {post['content_type']}: "
-                f"interactions {post['interactions']:,} ({counts}) {post['permalink'] or ''}"
+                f"{post.post_id} {post.published_at_beijing[:16]} Beijing, {post.content_type}: "
+                f"interactions {post.interactions:,} ({counts}) {post.permalink or ''}"
             )
         )
-        document = post.get("document")
+        document = post.document
         if document is not None:
             line.add(
-                f"[dim]raw {document['endpoint']} page {document['page']} of pull {terminal_text(document['pull_id'])}, "
-                f"fetched {document['fetched_at'][:19]}, sha256 {document['sha256'][:16]}… "
-                f"({'recomputed: same' if document['sha256'] == document['recomputed_sha256'] else 'recomputed: DIFFERENT'})[/]"
+                f"[dim]raw {document.endpoint} page {document.page} of pull {terminal_text(document.pull_id)}, "
+                f"fetched {document.fetched_at[:19]}, sha256 {document.sha256[:16]}… "
+                f"({'recomputed: same' if document.sha256 == document.recomputed_sha256 else 'recomputed: DIFFERENT'})[/]"
             )
     if len(posts) > len(shown):
         branch.add(f"[dim]… and {len(posts) - len(shown)} more (--json lists them all)[/]")
 
 
-def _account_line(account: dict[str, Any]) -> str:
-    followers = "withheld" if account["followers"] is None else f"{account['followers']:,}"
+def _account_line(account: TracedAccount) -> str:
+    followers = "withheld" if account.followers is None else f"{account.followers:,}"
     return (
-        f"@{terminal_text(account['account_handle'])}: followers {followers}, posts {account['posts']},"
-        f" active days {account['active_days']}, interactions {account['interactions']:,},"
-        f" views {_number(account['views'], 0)}, exposures {_number(account['exposures'], 0)}"
+        f"@{terminal_text(account.account_handle)}: followers {followers}, posts {account.posts},"
+        f" active days {account.active_days}, interactions {account.interactions:,},"
+        f" views {_number(account.views, 0)}, exposures {_number(account.exposures, 0)}"
     )
 
 
@@ -570,7 +569,7 @@ def rebuild(force: bool) -> None:
     """Recreate the warehouse from $CITYINDEX_HOME/archive, then compute its months again from it.
 
     The file in place, if any, is renamed aside (warehouse.damaged-<time>.duckdb), never deleted."""
-    from cityindex_pipeline.audit.verify import months_to_compute
+    from cityindex_pipeline.cli.recompute import months_to_compute
     from cityindex_pipeline.cli.runner import materialize_month
     from cityindex_pipeline.publication.publish import PublicationError, heal_publications
     from cityindex_pipeline.warehouse.rebuild import RebuildError, rebuild_warehouse
@@ -650,12 +649,11 @@ def rebuild(force: bool) -> None:
 @click.option("--timeout", default=7200.0, show_default=True, help="Seconds to wait for the end.")
 def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) -> None:
     """Launch a backfill of a month range on a running `cityindex dev`, as the UI does, and follow it."""
-    from cityindex_pipeline.cli.webserver import BackfillError, DagsterWebserver, months_between
+    from cityindex_pipeline.cli.webserver import BackfillError, DagsterWebserver
 
-    try:
-        months = months_between(first, last)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+    months = Month.range(first, last)
+    if not months:
+        raise click.BadParameter(f"{last} is before {first}")
     server = DagsterWebserver(url)
     started = time.monotonic()
     try:

@@ -1,8 +1,10 @@
-"""The recompute behind `cityindex verify`, wired: `audit.verify.recompute` with the run of the
-recomputed assets on a scratch home, in this process, on an ephemeral Dagster instance."""
+"""The recompute behind `cityindex verify` and `cityindex rebuild`, wired: which assets a recompute
+runs, derived from the asset graph; `audit.verify.recompute` with the run of those assets on a
+scratch home, in this process, on an ephemeral Dagster instance."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +15,37 @@ import dagster as dg
 from cityindex_pipeline.audit import verify
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.defs.catalog import WAREHOUSE_TABLES
 from cityindex_pipeline.publication.publish import heal_publications, verify_publication
 from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.verify_reads import PULL_TABLES
+
+PUBLICATION = "published_index"
+
+
+@functools.cache
+def recomputed_assets() -> verify.RecomputedAssets:
+    """From the asset graph: the month's inputs are the assets writing the tables a recompute restores
+    (`verify.MONTH_INPUT_TABLES`), the raw pulls those writing the pulls' tables; the assets computed
+    again are every other asset upstream of the publication."""
+    from assets import all_assets
+
+    def writing(tables: tuple[str, ...]) -> list[str]:
+        return sorted(asset for asset, written in WAREHOUSE_TABLES.items() if set(written) <= set(tables))
+
+    month_inputs, pulls = writing(verify.MONTH_INPUT_TABLES), writing(PULL_TABLES)
+    publication = dg.AssetSelection.assets(PUBLICATION)
+    computed = publication.upstream() - publication - dg.AssetSelection.assets(*month_inputs, *pulls)
+    return verify.RecomputedAssets(
+        month_inputs=tuple(month_inputs),
+        computed=tuple(sorted(key.to_user_string() for key in computed.resolve(all_assets))),
+        publication=PUBLICATION,
+    )
+
+
+def months_to_compute(warehouse: Warehouse) -> list[verify.MonthToCompute]:
+    """`audit.verify.months_to_compute` with the assets of the graph (what `cityindex rebuild` runs)."""
+    return verify.months_to_compute(warehouse, recomputed_assets())
 
 
 @dataclass(frozen=True)
@@ -76,7 +107,7 @@ def run_recomputed_assets(scratch_dir: Path, month: Month, methodology_version: 
             [*all_assets, *all_checks],
             partition_key=month.partition_key,
             resources=resources,
-            selection=dg.AssetSelection.assets(*verify.RECOMPUTED_ASSETS),
+            selection=dg.AssetSelection.assets(*recomputed_assets().computed),
             instance=instance,
             run_config={
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},

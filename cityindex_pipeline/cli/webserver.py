@@ -97,12 +97,6 @@ class RunTimes:
         return None if self.started is None or self.ended is None else self.ended - self.started
 
 
-def months_between(first: Month, last: Month) -> list[Month]:
-    if last < first:
-        raise ValueError(f"{last} is before {first}")
-    return [first.shift(i) for i in range(last.months_since(first) + 1)]
-
-
 class DagsterWebserver:
     """A running `dagster dev` / `dagster-webserver`, spoken to at `<url>/graphql`."""
 

@@ -37,6 +37,11 @@ class Month:
     def of(cls, day: date) -> Month:
         return cls(day.year, day.month)
 
+    @classmethod
+    def range(cls, first: Month, last: Month) -> list[Month]:
+        """The consecutive months from `first` to `last`, both included; none when `last` is before `first`."""
+        return [first.shift(i) for i in range(last.months_since(first) + 1)]
+
     @property
     def first_day(self) -> date:
         return date(self.year, self.month, 1)

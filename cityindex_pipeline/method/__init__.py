@@ -1,1 +1,45 @@
-"""The index method: indicators, treatment, normalisation, weighting, aggregation and ranking."""
+"""The index method: indicators, treatment, normalisation, weighting, aggregation and ranking.
+
+The package's API is the method's steps, each a function from tables to a table, in the module an
+auditor would look in: `indicators` (screen, indicators, treat, normalise), `aggregation` (weight,
+aggregate, decompose), `index` (the platform and comprehensive index: rank, top ten, change)."""
+
+from cityindex_pipeline.method.aggregation import (
+    aggregate_platform,
+    combine,
+    decompose,
+    platform_weights,
+    weighted_mean,
+)
+from cityindex_pipeline.method.index import changes, comprehensive_index, platform_index, rank, top_ten
+from cityindex_pipeline.method.indicators import (
+    city_indicators,
+    cover,
+    normalise,
+    platform_indicators,
+    to_long,
+    treat,
+    treatment_summary,
+)
+from cityindex_pipeline.method.treatment import treatment_plans
+
+__all__ = [
+    "aggregate_platform",
+    "changes",
+    "city_indicators",
+    "combine",
+    "comprehensive_index",
+    "cover",
+    "decompose",
+    "normalise",
+    "platform_index",
+    "platform_indicators",
+    "platform_weights",
+    "rank",
+    "to_long",
+    "top_ten",
+    "treat",
+    "treatment_plans",
+    "treatment_summary",
+    "weighted_mean",
+]

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cityindex_pipeline.method.config import DIMENSIONS, Methodology
-from cityindex_pipeline.method.index import NORMALISATIONS, aggregate_platform, normalise
+from cityindex_pipeline.method.aggregation import aggregate_platform
+from cityindex_pipeline.method.config import DIMENSIONS, NORMALISATIONS, Methodology
+from cityindex_pipeline.method.indicators import normalise
 
 CHOICES = ("platform_weights", "dimension_weights", "normalisation", "qualitative_share")
 

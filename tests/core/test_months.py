@@ -22,6 +22,14 @@ def test_partition_keys_and_arithmetic_across_a_year_boundary():
     assert str(Month(2024, 2)) == "2024-02" and Month(2024, 2).days == 29
 
 
+def test_a_range_holds_every_month_from_first_to_last_across_a_year_boundary():
+    assert Month.range(Month(2024, 11), Month(2025, 2)) == [
+        Month(2024, 11), Month(2024, 12), Month(2025, 1), Month(2025, 2),
+    ]  # fmt: skip
+    assert Month.range(Month(2024, 9), Month(2024, 9)) == [Month(2024, 9)]
+    assert Month.range(Month(2024, 9), Month(2024, 8)) == [], "the last month before the first: none"
+
+
 @pytest.mark.parametrize("text", ["2024-13", "24-09", "2024/09", "", "2024-09-02"])
 def test_bad_months_are_rejected_clearly(text):
     with pytest.raises(ValueError, match="month"):

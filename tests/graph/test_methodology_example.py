@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from cityindex_pipeline import method
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import load_methodology
 
 SEPTEMBER = Month(2024, 9)

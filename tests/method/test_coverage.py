@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 import yaml
 
+from cityindex_pipeline import method
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import (
     DEFAULT_METHODOLOGY,
     Coverage,

@@ -6,7 +6,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from cityindex_pipeline.method import index as method
+from cityindex_pipeline import method
 from cityindex_pipeline.method.config import Aggregation, MethodologyError, load_methodology, validate
 from cityindex_pipeline.reference.platforms import load_platform_reference
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from cityindex_pipeline.method import index as method
+from cityindex_pipeline import method
 from cityindex_pipeline.method.config import (
     NORMALISATIONS,
     Aggregation,

@@ -7,8 +7,8 @@ import hashlib
 import polars as pl
 import pytest
 
+from cityindex_pipeline import method
 from cityindex_pipeline.method import config
-from cityindex_pipeline.method import index as method
 from cityindex_pipeline.method.config import (
     DEFAULT_METHODOLOGY,
     VERSIONS_DIR,

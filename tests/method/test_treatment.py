@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cityindex_pipeline.method import index as method
+from cityindex_pipeline import method
 from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.method.treatment import (
     TreatmentSpec,

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cityindex_pipeline.method import index as method
+from cityindex_pipeline import method
 from cityindex_pipeline.method.config import Aggregation, load_methodology
 from cityindex_pipeline.method.uncertainty import UncertaintySpec, competition_ranks, simulate_uncertainty
 

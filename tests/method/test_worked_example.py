@@ -11,7 +11,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from cityindex_pipeline.method import index as method
+from cityindex_pipeline import method
 from cityindex_pipeline.method.config import load_methodology
 
 M = load_methodology()
