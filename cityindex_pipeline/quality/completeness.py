@@ -40,7 +40,8 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.parsing.common import RecordError, timestamp
-from cityindex_pipeline.quality.rules import SAMPLE_ROWS, Finding, jsonable, with_usability
+from cityindex_pipeline.quality.findings import SAMPLE_ROWS, Finding, jsonable
+from cityindex_pipeline.quality.raw_rules import with_usability
 from cityindex_pipeline.sources.base import ENDPOINTS
 from cityindex_pipeline.sources.landing import LOCATION_PREFIX, landing_file
 
