@@ -16,17 +16,16 @@ from cityindex_pipeline.defs.resources import PublishOptions, WarehouseResource
 from cityindex_pipeline.quality import completeness, raw_rules
 from cityindex_pipeline.quality.findings import Finding
 from cityindex_pipeline.quality.gates import gates_of
+from cityindex_pipeline.quality.pull_structure import Stored, read_pull
 from cityindex_pipeline.warehouse.store import Warehouse
 
 from .results import RUN_FIRST, check_result, specs
 
 
-def _pull(
-    store: Warehouse, month: Month, platform: str
-) -> tuple[pl.DataFrame, completeness.Stored, pl.DataFrame]:
+def _pull(store: Warehouse, month: Month, platform: str) -> tuple[pl.DataFrame, Stored, pl.DataFrame]:
     """The latest complete pull's documents (with `unusable`), the same as completeness reads them
     (each body parsed once), and the problems it recorded."""
-    documents, stored = completeness.read_pull(platform, store.raw_documents(month, platform))
+    documents, stored = read_pull(platform, store.raw_documents(month, platform))
     pull = store.latest_pull(month, platform)
     problems = store.source_problems(str(pull["pull_id"])) if pull else store.source_problems("")
     return documents, stored, problems

@@ -3,8 +3,9 @@
 The package's API is its rules, plain functions each answering with a `Finding` (`findings.py`): on
 the raw layer (`raw_rules.py`), the clean layer (`clean_rules.py`, and against the previous month and
 the platforms' maxima `plausibility_rules.py`), the index (`index_rules.py`) and the month's settling
-(`settling.py`). The completeness of a drop (`completeness.py`), the Great Expectations suites
-(`suites.py`) and the gate catalogue (`gates.py`) are imported as modules.
+(`settling.py`). The completeness of a drop (`completeness.py`, by each platform's structure in
+`pull_structure.py`), the Great Expectations suites (`suites.py`), the plausibility files
+(`plausibility.py`) and the gate catalogue (`gates.py`) are imported as modules.
 """
 
 from cityindex_pipeline.quality.clean_rules import (
