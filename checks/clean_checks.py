@@ -12,18 +12,14 @@ from cityindex_pipeline.defs.resources import (
     PublishOptions,
     WarehouseResource,
 )
-from cityindex_pipeline.quality import rules as quality
+from cityindex_pipeline.quality import clean_rules, plausibility_rules
 from cityindex_pipeline.quality import suites as expectations
+from cityindex_pipeline.quality.gates import gates_of
 
-from .results import RUN_FIRST, check_result, spec
-
-POST_CHECKS = ("posts_unique", "post_keys_not_null", "counts_not_negative", "published_in_month",
-               "content_type_known", "counts_below_maxima")  # fmt: skip
-METRIC_CHECKS = ("metrics_well_formed", "followers_present", "follower_change_within_bounds",
-                 "interactions_consistent", "changes_plausible", "counts_below_maxima")  # fmt: skip
+from .results import RUN_FIRST, check_result, specs
 
 
-@dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("clean_posts", name) for name in POST_CHECKS])
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates_of("clean_posts")))
 def clean_posts_checks(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
@@ -35,16 +31,14 @@ def clean_posts_checks(
     month = Month.from_partition_key(context.partition_key)
     posts = warehouse.get().read_month("clean.posts", month)
     findings = expectations.validate(posts, expectations.posts_suite(month), "clean_posts")
-    findings["counts_below_maxima"] = quality.post_counts_below_maxima(
+    findings["counts_below_maxima"] = plausibility_rules.post_counts_below_maxima(
         posts, plausibility.load_bounds(), plausibility.load_known_jumps(month)
     )
-    for name in POST_CHECKS:
-        yield check_result("clean_posts", name, findings[name], publish_options)
+    for gate in gates_of("clean_posts"):
+        yield check_result("clean_posts", gate.name, findings[gate.name], publish_options)
 
 
-@dg.multi_asset_check(
-    op_tags=RUN_FIRST, specs=[spec("clean_account_metrics", name) for name in METRIC_CHECKS]
-)
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates_of("clean_account_metrics")))
 def clean_account_metrics_checks(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
@@ -60,7 +54,9 @@ def clean_account_metrics_checks(
     posts = store.read_month("clean.posts", month)
     # the previous month as clean_account_metrics reads it
     previous = store.read_month("clean.account_metrics", month.previous())
-    previous_posts = store.read_month("clean.posts", month.previous(), quality.TYPICAL_POST_COLUMNS)
+    previous_posts = store.read_month(
+        "clean.posts", month.previous(), plausibility_rules.TYPICAL_POST_COLUMNS
+    )
     bounds, jumps = plausibility.load_bounds(), plausibility.load_known_jumps(month)
     active = store.read_month("clean.registry_accounts", month).filter("active")
     documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
@@ -75,22 +71,22 @@ def clean_account_metrics_checks(
     suite = expectations.validate(metrics, expectations.account_metrics_suite(month), "clean_account_metrics")
     findings = {
         "metrics_well_formed": suite["metrics_well_formed"],
-        "followers_present": quality.followers_present(
-            metrics, active, quality.hidden_follower_counts(documents), explained
+        "followers_present": clean_rules.followers_present(
+            metrics, active, clean_rules.hidden_follower_counts(documents), explained
         ),
-        "follower_change_within_bounds": quality.follower_change_within_bounds(
+        "follower_change_within_bounds": plausibility_rules.follower_change_within_bounds(
             metrics, previous, bounds, jumps
         ),
-        "interactions_consistent": quality.interactions_consistent(
+        "interactions_consistent": clean_rules.interactions_consistent(
             metrics, posts, methodology_version.load().interactions
         ),
-        "changes_plausible": quality.changes_plausible(
+        "changes_plausible": plausibility_rules.changes_plausible(
             metrics, previous, posts, previous_posts, bounds, jumps
         ),
-        "counts_below_maxima": quality.account_counts_below_maxima(metrics, bounds, jumps),
+        "counts_below_maxima": plausibility_rules.account_counts_below_maxima(metrics, bounds, jumps),
     }
-    for name in METRIC_CHECKS:
-        yield check_result("clean_account_metrics", name, findings[name], publish_options)
+    for gate in gates_of("clean_account_metrics"):
+        yield check_result("clean_account_metrics", gate.name, findings[gate.name], publish_options)
 
 
 clean_checks = [clean_posts_checks, clean_account_metrics_checks]

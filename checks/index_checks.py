@@ -17,10 +17,12 @@ from cityindex_pipeline.publication.previous_month import (
     read_month_tables,
     read_previous_month,
 )
-from cityindex_pipeline.quality import rules as quality
+from cityindex_pipeline.quality import index_rules
 from cityindex_pipeline.quality import suites as expectations
+from cityindex_pipeline.quality.gates import gates_of
+from cityindex_pipeline.quality.settling import month_settled
 
-from .results import RUN_FIRST, check_result, spec
+from .results import RUN_FIRST, check_result, specs
 
 
 @dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
@@ -30,7 +32,7 @@ def one_row_per_city(
     """Every city of the month's registry has exactly one row."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
-    finding = quality.roster_complete(
+    finding = index_rules.roster_complete(
         store.read_month("idx.comprehensive_index", month), store.read_month("clean.registry_cities", month)
     )
     return check_result("comprehensive_index", "one_row_per_city", finding, publish_options)
@@ -42,7 +44,7 @@ def scores_between_0_and_100(
 ) -> dg.AssetCheckResult:
     month = Month.from_partition_key(context.partition_key)
     index = warehouse.get().read_month("idx.comprehensive_index", month)
-    finding = quality.scores_in_range(index, ("score", "quantitative_score", "qualitative_score"))
+    finding = index_rules.scores_in_range(index, ("score", "quantitative_score", "qualitative_score"))
     return check_result("comprehensive_index", "scores_between_0_and_100", finding, publish_options)
 
 
@@ -51,35 +53,30 @@ def ranks_follow_scores(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ) -> dg.AssetCheckResult:
     month = Month.from_partition_key(context.partition_key)
-    finding = quality.ranks_consistent(warehouse.get().read_month("idx.comprehensive_index", month))
+    finding = index_rules.ranks_consistent(warehouse.get().read_month("idx.comprehensive_index", month))
     return check_result("comprehensive_index", "ranks_follow_scores", finding, publish_options)
 
 
-@dg.multi_asset_check(
-    op_tags=RUN_FIRST,
-    specs=[
-        spec("platform_weights", "weights_sum_to_one"),
-        spec("platform_weights", "platform_weights_valid"),
-    ],
-)
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates_of("platform_weights")))
 def weights_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ):
     """The platform weights sum to 1 (a plain rule, and the same as a Great Expectations suite)."""
     month = Month.from_partition_key(context.partition_key)
     weights = warehouse.get().read_month("idx.platform_weights", month)
-    yield check_result(
-        "platform_weights", "weights_sum_to_one", quality.weights_sum_to_one(weights), publish_options
-    )
-    suite = expectations.validate(weights, expectations.weights_suite(), "platform_weights")
-    yield check_result(
-        "platform_weights", "platform_weights_valid", suite["platform_weights_valid"], publish_options
-    )
+    evaluate = {
+        "weights_sum_to_one": lambda: index_rules.weights_sum_to_one(weights),
+        "platform_weights_valid": lambda: expectations.validate(
+            weights, expectations.weights_suite(), "platform_weights"
+        )["platform_weights_valid"],
+    }
+    for gate in gates_of("platform_weights"):
+        yield check_result("platform_weights", gate.name, evaluate[gate.name](), publish_options)
 
 
 @dg.multi_asset_check(
     op_tags=RUN_FIRST,
-    specs=[spec(f"platform_index_{platform}", "platform_ranks_follow_scores") for platform in PLATFORMS],
+    specs=specs(gate for platform in PLATFORMS for gate in gates_of(f"platform_index_{platform}")),
 )
 def platform_rank_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
@@ -88,21 +85,23 @@ def platform_rank_checks(
     month = Month.from_partition_key(context.partition_key)
     scores = warehouse.get().read_month("idx.platform_index", month)
     for platform in PLATFORMS:
-        finding = quality.platform_ranks_consistent(scores.filter(platform=platform))
-        yield check_result(
-            f"platform_index_{platform}", "platform_ranks_follow_scores", finding, publish_options
-        )
+        asset = f"platform_index_{platform}"
+        findings = {
+            "platform_ranks_follow_scores": index_rules.platform_ranks_consistent(
+                scores.filter(platform=platform)
+            )
+        }
+        for gate in gates_of(asset):
+            yield check_result(asset, gate.name, findings[gate.name], publish_options)
 
 
-INDEX_GATES = (
-    "qualitative_scores_complete",
-    "index_well_formed",
-    "month_has_settled",
-    "built_from_previous_month",
-)
+_OWN_STEPS = {key.name for check in (one_row_per_city, scores_between_0_and_100, ranks_follow_scores)
+              for key in check.check_keys}  # fmt: skip
+INDEX_GATES = [gate for gate in gates_of("comprehensive_index") if gate.name not in _OWN_STEPS]
+"""The index's gates evaluated together in one step; the checks above are each a step of their own."""
 
 
-@dg.multi_asset_check(op_tags=RUN_FIRST, specs=[spec("comprehensive_index", name) for name in INDEX_GATES])
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(INDEX_GATES))
 def index_gate_checks(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
@@ -118,17 +117,17 @@ def index_gate_checks(
     index = store.read_month("idx.comprehensive_index", month)
     cities = store.read_month("clean.registry_cities", month)
     findings = {
-        "qualitative_scores_complete": quality.qualitative_complete(
+        "qualitative_scores_complete": index_rules.qualitative_complete(
             store.read_month("idx.qualitative_scores", month), index, cities, CRITERIA
         ),
         "index_well_formed": expectations.validate(
             index, expectations.index_suite(cities.height), "comprehensive_index"
         )["index_well_formed"],
-        "month_has_settled": quality.month_settled(month, publication.now(), publication.settling_days),
+        "month_has_settled": month_settled(month, publication.now(), publication.settling_days),
         "built_from_previous_month": built_from_previous_month(month, own, previous.tables),
     }
-    for name in INDEX_GATES:
-        yield check_result("comprehensive_index", name, findings[name], publish_options)
+    for gate in INDEX_GATES:
+        yield check_result("comprehensive_index", gate.name, findings[gate.name], publish_options)
 
 
 index_checks = [

@@ -3,12 +3,14 @@ shows what failed (counts, a sample of failing rows, what to do), and the overri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from cityindex_pipeline.defs.partitions import monthly
 from cityindex_pipeline.defs.resources import PublishOptions
-from cityindex_pipeline.quality.gates import Severity, gate
-from cityindex_pipeline.quality.rules import Finding
+from cityindex_pipeline.quality.findings import Finding
+from cityindex_pipeline.quality.gates import Gate, Severity, gate
 
 RUN_FIRST = {"dagster/priority": "10"}
 """Op tags of every check: a check runs as soon as it can, before other ready steps, so that its result
@@ -16,11 +18,13 @@ is in the run before `published_index` (last among ready steps) reads the run's 
 orders a check before its asset's downstream steps only when that asset is in the run too."""
 
 
-def spec(asset: str, name: str) -> dg.AssetCheckSpec:
-    """A blocking, month-partitioned check of the catalogue: downstream steps wait for it."""
-    return dg.AssetCheckSpec(
-        name, asset=asset, blocking=True, partitions_def=monthly, description=gate(asset, name).guards
-    )
+def specs(gates: Iterable[Gate]) -> list[dg.AssetCheckSpec]:
+    """The checks of these gates of the catalogue, named and described by it: blocking and
+    month-partitioned, so downstream steps wait for them."""
+    return [
+        dg.AssetCheckSpec(g.name, asset=g.asset, blocking=True, partitions_def=monthly, description=g.guards)
+        for g in gates
+    ]
 
 
 def check_result(asset: str, name: str, finding: Finding, options: PublishOptions) -> dg.AssetCheckResult:

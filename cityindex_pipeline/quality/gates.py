@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from cityindex_pipeline.core.platforms import PLATFORMS
 
 if TYPE_CHECKING:
-    from cityindex_pipeline.quality.rules import Finding
+    from cityindex_pipeline.quality.findings import Finding
 
 
 class Severity(StrEnum):
@@ -39,7 +39,7 @@ class Gate:
     guards: str
     fix: str = ""
     engine: str = "polars"
-    """`great_expectations` for the column-level suites, `polars` for the rules in quality.py."""
+    """`great_expectations` for the column-level suites, `polars` for the rules of this package."""
 
     @property
     def key(self) -> str:

@@ -23,7 +23,7 @@ import polars as pl
 from cityindex_pipeline.cleaning import COUNT_COLUMNS
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.parsing.common import CONTENT_TYPES
-from cityindex_pipeline.quality.rules import SAMPLE_ROWS, Finding, jsonable
+from cityindex_pipeline.quality.findings import SAMPLE_ROWS, Finding, jsonable
 
 
 @dataclass(frozen=True)

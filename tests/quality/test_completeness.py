@@ -11,10 +11,11 @@ from functools import cache
 import polars as pl
 import pytest
 
+from cityindex_pipeline import quality
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.quality import rules as quality
-from cityindex_pipeline.quality.completeness import drop_complete, read_pull
+from cityindex_pipeline.quality.completeness import drop_complete
+from cityindex_pipeline.quality.pull_structure import read_pull
 from cityindex_pipeline.reference.registry import Account, load_registry
 from cityindex_pipeline.sources.base import RawDocument
 from cityindex_pipeline.sources.ingest import PROBLEM_SCHEMA, _documents_frame

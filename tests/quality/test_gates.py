@@ -7,8 +7,8 @@ import pytest
 
 from checks.results import check_result
 from cityindex_pipeline.defs.resources import PublishOptions
+from cityindex_pipeline.quality.findings import Finding
 from cityindex_pipeline.quality.gates import GATES, CheckOutcome, Severity, decide, gate
-from cityindex_pipeline.quality.rules import Finding
 
 ALL_PASSED = [CheckOutcome(g.key, passed=True) for g in GATES]
 

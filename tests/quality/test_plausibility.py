@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from cityindex_pipeline import quality
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.quality import rules as quality
 from cityindex_pipeline.quality.plausibility import (
     JUMP_SCHEMA,
     POST_COUNTS,

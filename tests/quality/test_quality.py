@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from cityindex_pipeline import quality
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.quality import rules as quality
 
 SEPTEMBER = Month(2024, 9)
 PAGE = json.dumps({"id": "1", "followers_count": 10})

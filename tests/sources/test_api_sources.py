@@ -18,7 +18,8 @@ from werkzeug import Request, Response
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.parsing import parse_document
-from cityindex_pipeline.quality.completeness import drop_complete, read_pull
+from cityindex_pipeline.quality.completeness import drop_complete
+from cityindex_pipeline.quality.pull_structure import read_pull
 from cityindex_pipeline.reference.registry import Account, load_registry
 from cityindex_pipeline.sources.api import MAX_BYTES_VARIABLE, MAX_PAGES_VARIABLE, AccountCap, ApiSource
 from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS

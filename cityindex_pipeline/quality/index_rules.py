@@ -1,0 +1,117 @@
+"""Rules on the index layer: the roster, scores and ranks, the platform weights and the expert panel."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cityindex_pipeline.quality.findings import SAMPLE_ROWS, Finding, finding_from, jsonable
+
+
+def roster_complete(index: pl.DataFrame, cities: pl.DataFrame) -> Finding:
+    """One row per city of the month's registry, no more, no fewer, no duplicates."""
+    missing = cities.select("city_id").join(index.select("city_id"), on="city_id", how="anti")
+    extra = index.select("city_id").join(cities.select("city_id"), on="city_id", how="anti")
+    duplicated = index.filter(pl.col("city_id").is_duplicated()).select("city_id")
+    failures = pl.concat(
+        [
+            missing.with_columns(problem=pl.lit("missing")),
+            extra.with_columns(problem=pl.lit("not in registry")),
+            duplicated.with_columns(problem=pl.lit("duplicated")),
+        ]
+    )
+    return finding_from(
+        failures,
+        f"{index.height} rows for {cities.height} cities",
+        fix="re-materialise the month from account_registry: the index must cover the registry's roster",
+    )
+
+
+def scores_in_range(index: pl.DataFrame, columns: tuple[str, ...] = ("score",)) -> Finding:
+    """Every score a number in [0, 100]."""
+    bad = pl.any_horizontal(
+        [pl.col(c).is_null() | pl.col(c).is_nan() | (pl.col(c) < 0) | (pl.col(c) > 100) for c in columns]
+    )
+    return finding_from(
+        index.filter(bad).select("city_id", *columns),
+        f"{', '.join(columns)} in [0, 100]",
+        fix="a score outside [0, 100] is a defect of the method's code or inputs: trace the city",
+    )
+
+
+def ranks_consistent(index: pl.DataFrame, group: tuple[str, ...] = ()) -> Finding:
+    """Ranks are competition ranks of the scores (1, 2, 2, 4): they start at 1, skip only past ties,
+    and a higher score never has a worse rank."""
+    expected = pl.col("score").rank(method="min", descending=True).cast(pl.Int32)
+    expected = expected.over(group) if group else expected
+    checked = index.with_columns(expected_rank=expected)
+    return finding_from(
+        checked.filter(pl.col("rank").is_null() | (pl.col("rank") != pl.col("expected_rank"))).select(
+            *group, "city_id", "score", "rank", "expected_rank"
+        ),
+        "rank = competition rank of the score" + (f" within {', '.join(group)}" if group else ""),
+        fix="ranks must be recomputed from the scores: re-materialise the index of the month",
+    )
+
+
+def weights_sum_to_one(weights: pl.DataFrame, tolerance: float = 1e-9) -> Finding:
+    total = float(weights["weight"].sum()) if weights.height else 0.0
+    ok = abs(total - 1.0) <= tolerance and bool((weights["weight"] > 0).all())
+    failures = (
+        weights.select("platform", "weight") if not ok else weights.clear().select("platform", "weight")
+    )
+    return finding_from(
+        failures,
+        f"sum of weights = {total:.12f}",
+        fix="check cityindex_pipeline/data/platform_reference.csv and the weight criteria of the methodology",
+    )
+
+
+def qualitative_complete(
+    qualitative: pl.DataFrame, index: pl.DataFrame, cities: pl.DataFrame, criteria: tuple[str, ...]
+) -> Finding:
+    """The panel's policy (METHODOLOGY §7) applied: every city of the roster scored on every criterion,
+    scores in [0, 100], and the index's qualitative score is the mean of the city's panel scores."""
+    scored = qualitative.group_by("city_id").agg(
+        pl.col("criterion").unique().alias("criteria"), pl.col("score").mean().alias("panel_mean")
+    )
+    checked = cities.select("city_id").join(scored, on="city_id", how="left")
+    missing = checked.filter(
+        pl.col("criteria").is_null() | (pl.col("criteria").list.set_intersection(list(criteria)).list.len()
+                                        < len(criteria))
+    ).select("city_id", pl.lit("not scored on every criterion").alias("problem"))  # fmt: skip
+    out_of_range = (
+        qualitative.filter(pl.col("score").is_null() | (pl.col("score") < 0) | (pl.col("score") > 100))
+        .select("city_id", pl.lit("panel score outside [0, 100]").alias("problem"))
+        .unique()
+    )
+    mismatch = (
+        index.select("city_id", "qualitative_score")
+        .join(scored.select("city_id", "panel_mean"), on="city_id", how="inner")
+        .filter((pl.col("qualitative_score") - pl.col("panel_mean")).abs() > 1e-9)
+        .select("city_id", pl.lit("qualitative score is not the mean of the panel").alias("problem"))
+    )
+    sources = sorted(set(qualitative["source"].unique().to_list())) if qualitative.height else []
+    return finding_from(
+        pl.concat([missing, out_of_range, mismatch]).sort("city_id"),
+        f"{qualitative.height} panel scores for {checked.height} cities; source {', '.join(sources) or 'none'}",
+        fix="the panel file ($CITYINDEX_HOME/landing/qualitative/<YYYY-MM>.csv) must score every city on "
+        "every criterion; correct it and re-run the month",
+        extra={"panel_sources": sources},
+    )
+
+
+def platform_ranks_consistent(platform_index: pl.DataFrame) -> Finding:
+    """Each platform's ranks are the competition ranks of its scores, and the top ten are ranks 1-10."""
+    ranks = ranks_consistent(platform_index, group=("platform",))
+    top = platform_index.filter(pl.col("in_top_ten") != (pl.col("rank") <= 10)).select(
+        "platform", "city_id", "score", "rank", "in_top_ten"
+    )
+    if top.height == 0:
+        return ranks
+    return Finding(
+        passed=False,
+        failed_rows=ranks.failed_rows + top.height,
+        sample=ranks.sample + jsonable(top.head(SAMPLE_ROWS).to_dicts()),
+        detail=ranks.detail + f"; {top.height} rows with in_top_ten not rank <= 10",
+        fix="re-materialise the platform indices of the month",
+    )
