@@ -32,12 +32,10 @@ from cityindex_pipeline.sources.base import (
     SourceProblem,
 )
 from cityindex_pipeline.sources.ingest import pull_month
-from cityindex_pipeline.sources.simulated import (
-    FB_POST_FIELDS,
-    IG_MEDIA_FIELDS,
-    X_TWEET_PARAMS,
-    SimulatedSource,
-)
+from cityindex_pipeline.sources.simulated import SimulatedSource
+from cityindex_pipeline.sources.simulated.facebook import FB_POST_FIELDS
+from cityindex_pipeline.sources.simulated.instagram import IG_MEDIA_FIELDS
+from cityindex_pipeline.sources.simulated.x import X_TWEET_PARAMS
 from cityindex_pipeline.warehouse.store import Warehouse
 
 TOKEN = "SECRET-TOKEN"
