@@ -18,9 +18,12 @@ import httpx
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import Account
+from cityindex_pipeline.sources.api.auth import Auth
+from cityindex_pipeline.sources.api.errors import ApiError
 from cityindex_pipeline.sources.api.facebook import FACEBOOK_METRICS, FacebookApi, GraphApi
-from cityindex_pipeline.sources.api.http import LOGGER, ApiError, Auth, Fetched, Http
+from cityindex_pipeline.sources.api.http import LOGGER, Http
 from cityindex_pipeline.sources.api.instagram import INSTAGRAM_METRICS, InstagramApi
+from cityindex_pipeline.sources.api.responses import Fetched
 from cityindex_pipeline.sources.api.x import XApi
 from cityindex_pipeline.sources.api.youtube import YouTubeApi
 from cityindex_pipeline.sources.base import MissingCredentialsError, RawDocument, SourceError, SourceProblem

@@ -13,19 +13,11 @@ from datetime import UTC, date, datetime
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import Account
-from cityindex_pipeline.sources.api.http import (
-    LOGGER,
-    SECRET_PARAMETERS,
-    ApiError,
-    Auth,
-    Fetched,
-    Http,
-    Response,
-    build_url,
-    chunks,
-    moment,
-    without_params,
-)
+from cityindex_pipeline.sources.api.auth import Auth
+from cityindex_pipeline.sources.api.errors import ApiError
+from cityindex_pipeline.sources.api.http import LOGGER, Http
+from cityindex_pipeline.sources.api.responses import Fetched, Response, chunks, moment
+from cityindex_pipeline.sources.api.urls import SECRET_PARAMETERS, build_url, without_params
 from cityindex_pipeline.sources.base import SourceError
 
 PAGE_FIELDS = "id,name,username,link,fan_count,followers_count"

@@ -1,8 +1,8 @@
-"""The one HTTP layer of the live sources: retries, rate limits, quotas, and keeping secrets out.
+"""The one HTTP client of the live sources: retries, rate limits, quotas, and keeping secrets out.
 
-Platform modules build clean URLs (no token in them) and call `Http.get`; this layer adds the secret the
-way the platform expects it, waits and retries where waiting helps, stops where it cannot, and redacts the
-secret from every body, message and log line before anything leaves it.
+Platform modules build clean URLs (no token in them, `urls`) and call `Http.get`; this client adds the
+secret the way the platform expects it (`auth`), waits and retries where waiting helps, stops where it
+cannot (`errors`), and redacts the secret from every body, message and log line before anything leaves it.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from cityindex_pipeline.parsing.common import RecordError, timestamp
 from cityindex_pipeline.parsing.document import DocumentError, read_strict_json
-from cityindex_pipeline.sources.base import QuotaExceededError, SourceError, redact
+from cityindex_pipeline.sources.api.auth import HTTPX_LOG_FILTER, Auth
+from cityindex_pipeline.sources.api.errors import ApiError, error_body
+from cityindex_pipeline.sources.api.responses import Response
+from cityindex_pipeline.sources.api.urls import carries_secret, origin_of, with_params
+from cityindex_pipeline.sources.base import QuotaExceededError, SourceError
 
 LOGGER = logging.getLogger("cityindex.api")
 
@@ -41,108 +43,6 @@ YOUTUBE_QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 """The daily quota is spent: it resets at midnight Pacific time, so retrying now is pointless."""
 YOUTUBE_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 """Short-term limits: backing off helps."""
-SECRET_PARAMETERS = frozenset({"access_token", "key", "client_secret", "appsecret_proof"})
-URL_SAFE = ",():."
-"""Kept literal in queries, as the platforms' own URLs (and the simulator's) write them."""
-
-
-@dataclass(frozen=True)
-class Auth:
-    """One platform's secret, how it travels, and where it may be sent."""
-
-    secret: str
-    variable: str
-    origin: str
-    params: tuple[tuple[str, str], ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def query(cls, name: str, secret: str, variable: str, base_url: str) -> Auth:
-        """A token in the query string (Graph API `access_token`, YouTube `key`)."""
-        return cls(secret, variable, origin_of(base_url), params=((name, secret),))
-
-    @classmethod
-    def bearer(cls, secret: str, variable: str, base_url: str) -> Auth:
-        """A token in the `Authorization` header (X API v2)."""
-        return cls(secret, variable, origin_of(base_url), headers=(("Authorization", f"Bearer {secret}"),))
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """The secret as sent and as it may be echoed back, percent-encoded (in `paging.next`)."""
-        return tuple(dict.fromkeys((self.secret, quote(self.secret, safe=""), quote_plus(self.secret))))
-
-    def redact(self, text: str) -> str:
-        return redact(text, self.secrets)
-
-
-@dataclass(frozen=True)
-class Response:
-    """A successful response: the URL without its secret, the body with the secret redacted."""
-
-    url: str
-    status: int
-    text: str
-    fetched_at: datetime
-
-    def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object, or empty: the parsers judge bad bodies, the pull only steers by it."""
-        return json_object(self.text)
-
-
-Fetched = tuple[str, Response]
-"""An endpoint name and one response of it, in the order a pull made them."""
-
-
-GRAPH_MISSING_OBJECT_CODES = frozenset({803})
-"""Graph `(#803) Some of the aliases you requested do not exist`."""
-GRAPH_MISSING_OBJECT_SUBCODES = frozenset({33})
-"""Graph code 100, subcode 33: `Object with ID ... does not exist, cannot be loaded due to missing
-permissions, or does not support this operation`."""
-
-
-class ApiError(SourceError):
-    """A response that waiting will not fix; keeps the platform's error code for callers that recover.
-
-    `url` carries no secret and `body` is redacted: both may be stored as a source problem.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        code: int | None = None,
-        detail: str = "",
-        subcode: int | None = None,
-        url: str = "",
-        body: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.subcode = subcode
-        self.url = url
-        self.body = body
-
-    @property
-    def account_missing(self) -> bool:
-        """The account (page, IG user, channel) is gone or out of reach, not the token or the request:
-        that account is recorded as a problem and the pull goes on with the others."""
-        if self.status == 404:
-            return True
-        return self.status == 400 and (
-            self.code in GRAPH_MISSING_OBJECT_CODES
-            or (self.code == 100 and self.subcode in GRAPH_MISSING_OBJECT_SUBCODES)
-        )
-
-
-@dataclass(frozen=True)
-class _ErrorBody:
-    code: int | None
-    message: str
-    reasons: frozenset[str]
-    subcode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,24 +51,6 @@ class _Retry:
 
     reason: str
     wait: float | None = None
-
-
-class _RedactingFilter(logging.Filter):
-    """httpx logs every request URL at INFO, Graph and YouTube tokens included: redact them there too."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact(message, self.secrets)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-_LOG_FILTER = _RedactingFilter()
 
 
 class Http:
@@ -191,8 +73,8 @@ class Http:
         self.clock = clock
         self.max_retries = max_retries
         self.jitter = jitter
-        if _LOG_FILTER not in logging.getLogger("httpx").filters:
-            logging.getLogger("httpx").addFilter(_LOG_FILTER)
+        if HTTPX_LOG_FILTER not in logging.getLogger("httpx").filters:
+            logging.getLogger("httpx").addFilter(HTTPX_LOG_FILTER)
 
     def close(self) -> None:
         if self._owned:
@@ -200,7 +82,7 @@ class Http:
 
     def get(self, url: str, auth: Auth) -> Response:
         """GET `url` (which carries no secret) with `auth` added; retry what waiting can fix."""
-        _LOG_FILTER.secrets.update(auth.secrets)
+        HTTPX_LOG_FILTER.secrets.update(auth.secrets)
         if carries_secret(url):
             raise ValueError("build URLs without secrets: the HTTP layer adds them")
         if origin_of(url) != auth.origin:
@@ -246,7 +128,7 @@ class Http:
 
     def _failure(self, url: str, status: int, headers: httpx.Headers, text: str, auth: Auth) -> _Retry:
         """Decide what an error response means: wait and retry, or stop with the platform's message."""
-        error = _error_body(text)
+        error = error_body(text)
         described = f"HTTP {status}" + (f" (code {error.code})" if error.code is not None else "")
         if status == 429:
             return _Retry(f"{described} rate limited", self._rate_limit_wait(headers))
@@ -314,91 +196,6 @@ class Http:
             f"rate limited until {until} ({seconds / 60:.0f} minutes): "
             "run again then; accounts already stored are kept"
         )
-
-
-# --- URLs -------------------------------------------------------------------------------------------
-
-
-def build_url(base: str, path: str, params: dict[str, str]) -> str:
-    """`base` + `path` + the query, encoded as the platforms write it (commas and brackets literal)."""
-    return f"{base.rstrip('/')}{path}?{urlencode(params, safe=URL_SAFE)}"
-
-
-def with_params(url: str, params: dict[str, str]) -> str:
-    if not params:
-        return url
-    return f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params, safe=URL_SAFE)}"
-
-
-def without_params(url: str, names: Iterable[str]) -> str:
-    """Drop query parameters by name, keeping the rest exactly as written (a `paging.next` URL)."""
-    dropped = {name.lower() for name in names}
-    parts = urlsplit(url)
-    kept = [part for part in parts.query.split("&") if part and _name(part) not in dropped]
-    return urlunsplit(parts._replace(query="&".join(kept)))
-
-
-def carries_secret(url: str) -> bool:
-    return any(_name(part) in SECRET_PARAMETERS for part in urlsplit(url).query.split("&"))
-
-
-def _name(part: str) -> str:
-    return unquote_plus(part.split("=", 1)[0]).lower()
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
-# --- reading bodies just enough to steer a pull -----------------------------------------------------
-
-
-def json_object(text: str) -> dict[str, Any]:
-    """Read as every reading is (`parsing/document.py`): what is not strict JSON steers nothing."""
-    try:
-        payload = read_strict_json(text)
-    except DocumentError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
-def moment(value: Any) -> datetime | None:
-    """A platform timestamp as aware UTC, or None when absent or unreadable."""
-    try:
-        return timestamp(value, "time")
-    except RecordError:
-        return None
-
-
-def chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _error_body(text: str) -> _ErrorBody:
-    """The error as Graph (`error.code`), Google (`error.errors[].reason`) or X (`errors`, `detail`) give it."""
-    payload = json_object(text)
-    error = payload.get("error")
-    if isinstance(error, dict):
-        items = error.get("errors") if isinstance(error.get("errors"), list) else []
-        reasons = frozenset(str(item.get("reason")) for item in items if isinstance(item, dict))
-        code, subcode = error.get("code"), error.get("error_subcode")
-        return _ErrorBody(
-            code if isinstance(code, int) else None,
-            str(error.get("message", "")),
-            reasons,
-            subcode if isinstance(subcode, int) else None,
-        )
-    errors = payload.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
-        code = first.get("code")
-        message = first.get("message") or first.get("detail") or first.get("title") or ""
-        return _ErrorBody(code if isinstance(code, int) else None, str(message), frozenset())
-    if payload.get("detail") or payload.get("title"):
-        return _ErrorBody(None, str(payload.get("detail") or payload.get("title")), frozenset())
-    return _ErrorBody(None, " ".join(text.split())[:200], frozenset())
 
 
 def _regain_minutes(header: str | None) -> Iterator[float]:

@@ -8,7 +8,7 @@ from datetime import date
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import Account
 from cityindex_pipeline.sources.api.facebook import GraphApi, MetricSets, ids_in_month, window
-from cityindex_pipeline.sources.api.http import Fetched
+from cityindex_pipeline.sources.api.responses import Fetched
 
 USER_FIELDS = "id,username,name,followers_count,follows_count,media_count"
 MEDIA_FIELDS = "id,caption,media_type,media_product_type,permalink,timestamp,like_count,comments_count"

@@ -7,7 +7,10 @@ from urllib.parse import quote
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import Account
-from cityindex_pipeline.sources.api.http import LOGGER, Auth, Fetched, Http, build_url
+from cityindex_pipeline.sources.api.auth import Auth
+from cityindex_pipeline.sources.api.http import LOGGER, Http
+from cityindex_pipeline.sources.api.responses import Fetched
+from cityindex_pipeline.sources.api.urls import build_url
 from cityindex_pipeline.sources.base import SourceError
 
 USER_FIELDS = "created_at,public_metrics"

@@ -7,17 +7,11 @@ from datetime import datetime
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import Account
-from cityindex_pipeline.sources.api.http import (
-    LOGGER,
-    ApiError,
-    Auth,
-    Fetched,
-    Http,
-    Response,
-    build_url,
-    chunks,
-    moment,
-)
+from cityindex_pipeline.sources.api.auth import Auth
+from cityindex_pipeline.sources.api.errors import ApiError
+from cityindex_pipeline.sources.api.http import LOGGER, Http
+from cityindex_pipeline.sources.api.responses import Fetched, Response, chunks, moment
+from cityindex_pipeline.sources.api.urls import build_url
 from cityindex_pipeline.sources.base import SourceError
 
 PARTS = "snippet,statistics,contentDetails"
