@@ -1,6 +1,6 @@
 """A real Dagster webserver and daemon on 127.0.0.1, on the embedded or the PostgreSQL instance.
 
-On PostgreSQL they run as `cityindex dev` (`dagster dev`) runs them. On the embedded instance they
+On PostgreSQL they run as `cityindex dev` (`dg dev`) runs them. On the embedded instance they
 run as a production deployment runs them, `dagster-webserver` and `dagster-daemon run` in processes
 of their own, and the daemon is killed (SIGKILL) in the middle of the backfill and started again:
 the backfill must still complete.
@@ -49,7 +49,7 @@ class RunningDagster:
     env: dict[str, str]
     log: Path
     services: Services | None = None
-    """Webserver and daemon in processes of their own (the embedded instance), else `dagster dev`."""
+    """Webserver and daemon in processes of their own (the embedded instance), else `dg dev`."""
 
     @property
     def server(self) -> DagsterWebserver:
@@ -134,7 +134,7 @@ def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
 def _dagster_dev(
     home: Path, env: dict[str, str], process_env: dict[str, str], log: Path
 ) -> Iterator[RunningDagster]:
-    """`cityindex dev`: webserver and daemon under one `dagster dev` process."""
+    """`cityindex dev`: webserver and daemon under one `dg dev` process."""
     port = free_port()
     process = spawn(
         [str(Path(sys.executable).with_name("cityindex")), "dev", "--port", str(port)], process_env, log
