@@ -7,7 +7,7 @@ from cityindex_pipeline.cleaning import account_metrics, clean_platform, profile
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.partitions import monthly, previous_month
-from cityindex_pipeline.defs.resources import MethodologyVersion, WarehouseResource
+from cityindex_pipeline.defs.resources import MethodologyVersion, SettingsRecord, WarehouseResource
 
 from .raw import raw_assets
 
@@ -16,7 +16,10 @@ from .raw import raw_assets
     partitions_def=monthly, group_name="clean", pool="warehouse", deps=raw_assets, kinds={"duckdb", "polars"}
 )
 def clean_posts(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """One row per post published in the month (Beijing time), deduplicated; rejects go to clean.quarantine."""
     month = Month.from_partition_key(context.partition_key)
@@ -40,6 +43,7 @@ def clean_posts(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": posts.height,
             "data_sha256": data_sha256,
             "posts": posts.height,
@@ -61,7 +65,7 @@ def clean_posts(
     kinds={"duckdb", "polars"},
 )
 def clean_account_metrics(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsRecord
 ) -> dg.MaterializeResult:
     """One row per account and month: followers and their growth, posts, active days, interactions, views."""
     month = Month.from_partition_key(context.partition_key)
@@ -77,6 +81,7 @@ def clean_account_metrics(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": metrics.height,
             "data_sha256": data_sha256,
             "accounts": metrics.height,

@@ -8,7 +8,12 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.partitions import monthly, previous_month
-from cityindex_pipeline.defs.resources import MethodologyVersion, SourceResource, WarehouseResource
+from cityindex_pipeline.defs.resources import (
+    MethodologyVersion,
+    SettingsRecord,
+    SourceResource,
+    WarehouseResource,
+)
 from cityindex_pipeline.method.panel import panel_for_month, read_panel_file
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 
@@ -20,7 +25,10 @@ from .registry import account_registry, platform_reference
     partitions_def=monthly, group_name="index", pool="warehouse", deps=[platform_reference], kinds={"duckdb"}
 )
 def platform_weights(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """Platform weights from user scale, activity and relevance (criteria weights in the methodology)."""
     month = Month.from_partition_key(context.partition_key)
@@ -39,6 +47,7 @@ def platform_weights(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": weights.height,
             "data_sha256": data_sha256,
             "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
@@ -55,7 +64,10 @@ def platform_weights(
     kinds={"duckdb", "polars"},
 )
 def platform_indicators(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """Each city's raw indicators per computed platform, treated for outliers and normalised to 0-100."""
     month = Month.from_partition_key(context.partition_key)
@@ -68,6 +80,7 @@ def platform_indicators(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": long.height,
             "data_sha256": data_sha256,
             "rows": long.height,
@@ -96,6 +109,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         methodology_version: MethodologyVersion,
+        settings: SettingsRecord,
     ) -> dg.MaterializeResult:
         month = Month.from_partition_key(context.partition_key)
         store = warehouse.get()
@@ -120,6 +134,7 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             data_version=dg.DataVersion(data_sha256),
             metadata={
+                **settings.metadata(),
                 "dagster/row_count": scores.height,
                 "data_sha256": data_sha256,
                 "cities": scores.height,
@@ -147,6 +162,7 @@ def qualitative_scores(
     warehouse: WarehouseResource,
     source: SourceResource,
     methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The expert panel (20 %): its file if one has landed, else the methodology's missing-panel
     policy (carry the last month forward, flagged, or block); SIMULATED with the simulated source."""
@@ -169,6 +185,7 @@ def qualitative_scores(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": panel.height,
             "data_sha256": data_sha256,
             "source": panel["source"][0] if panel.height else "none",
@@ -195,7 +212,10 @@ def qualitative_scores(
     kinds={"duckdb", "polars"},
 )
 def comprehensive_index(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """80 % quantitative (platform indices x platform weights) + 20 % qualitative; rank and change."""
     month = Month.from_partition_key(context.partition_key)
@@ -217,6 +237,7 @@ def comprehensive_index(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": scores.height,
             "data_sha256": data_sha256,
             "cities": scores.height,
@@ -235,7 +256,10 @@ def comprehensive_index(
     kinds={"duckdb", "numpy"},
 )
 def index_uncertainty(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """How sure each rank is: a seeded Monte Carlo over weights, normalisation and the qualitative share."""
     month = Month.from_partition_key(context.partition_key)
@@ -260,6 +284,7 @@ def index_uncertainty(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": intervals.height,
             "data_sha256": data_sha256,
             "draws": int(intervals["draws"][0]),

@@ -7,7 +7,12 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.check_results import check_outcomes
 from cityindex_pipeline.defs.partitions import monthly
-from cityindex_pipeline.defs.resources import PublicationResource, PublishOptions, WarehouseResource
+from cityindex_pipeline.defs.resources import (
+    PublicationResource,
+    PublishOptions,
+    SettingsRecord,
+    WarehouseResource,
+)
 from cityindex_pipeline.publication.previous_month import (
     PREVIOUS_MONTH_GATE,
     built_from_previous_month,
@@ -41,6 +46,7 @@ def published_index(
     warehouse: WarehouseResource,
     publication: PublicationResource,
     publish_options: PublishOptions,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The month's index as published, only if every ERROR check of the month passed (or was
     overridden with a reason) on the latest materialisation of its asset, in this run or an earlier
@@ -111,6 +117,7 @@ def published_index(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(published.content_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": rows.height,
             "version": published.version,
             "new_version": published.created,

@@ -5,7 +5,7 @@ import dagster as dg
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.partitions import monthly
-from cityindex_pipeline.defs.resources import SourceResource, WarehouseResource
+from cityindex_pipeline.defs.resources import SettingsRecord, SourceResource, WarehouseResource
 from cityindex_pipeline.reference.snapshots import registered_accounts
 from cityindex_pipeline.sources.ingest import pull_month
 
@@ -25,7 +25,10 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         "an interrupted pull resumes after the accounts it stored.",
     )
     def _raw(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        source: SourceResource,
+        settings: SettingsRecord,
     ) -> dg.MaterializeResult:
         month = Month.from_partition_key(context.partition_key)
         store = warehouse.get()
@@ -35,6 +38,7 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             data_version=dg.DataVersion(data_sha256),
             metadata={
+                **settings.metadata(),
                 "dagster/row_count": pulled.documents,
                 "data_sha256": data_sha256,
                 "source": source.kind,

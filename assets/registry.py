@@ -6,7 +6,7 @@ import polars as pl
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.partitions import monthly
-from cityindex_pipeline.defs.resources import MethodologyVersion, WarehouseResource
+from cityindex_pipeline.defs.resources import MethodologyVersion, SettingsRecord, WarehouseResource
 from cityindex_pipeline.method.indicators import cover
 from cityindex_pipeline.reference.platforms import load_platform_reference
 from cityindex_pipeline.reference.registry import load_registry
@@ -14,7 +14,10 @@ from cityindex_pipeline.reference.registry import load_registry
 
 @dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
 def account_registry(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, methodology_version: MethodologyVersion
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    methodology_version: MethodologyVersion,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The cities of the month's roster and their official accounts, from the versioned CSVs and the
     methodology's coverage: an account is active once started, if its city and platform are covered."""
@@ -30,6 +33,7 @@ def account_registry(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": cities.height,
             "data_sha256": data_sha256,
             "registry_version": registry.version,
@@ -44,7 +48,7 @@ def account_registry(
 
 @dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
 def platform_reference(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsRecord
 ) -> dg.MaterializeResult:
     """Each platform's global user scale, activity and relevance: the inputs of the platform weights."""
     month = Month.from_partition_key(context.partition_key)
@@ -55,6 +59,7 @@ def platform_reference(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "dagster/row_count": reference.height,
             "data_sha256": data_sha256,
             "reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note"))),

@@ -8,7 +8,7 @@ import dagster as dg
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.defs.check_results import check_outcomes
 from cityindex_pipeline.defs.partitions import monthly
-from cityindex_pipeline.defs.resources import ReportsResource, WarehouseResource
+from cityindex_pipeline.defs.resources import ReportsResource, SettingsRecord, WarehouseResource
 from cityindex_pipeline.report.build import build_report
 
 from .publish import published_index
@@ -18,7 +18,10 @@ from .publish import published_index
     partitions_def=monthly, group_name="report", pool="warehouse", deps=[published_index], kinds={"html"}
 )
 def monthly_report(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    reports: ReportsResource,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The latest publication of the month as a self-contained HTML report and PNG charts, in
     `$CITYINDEX_HOME/reports/<YYYY-MM>/v<N>/`; an existing version's report is kept as it is."""
@@ -33,6 +36,7 @@ def monthly_report(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={
+            **settings.metadata(),
             "version": report.version,
             "new_report": report.created,
             "data_sha256": data_sha256,

@@ -20,14 +20,16 @@ from cityindex_pipeline.defs.sensors import landing_drop_sensor
 def build_definitions(
     settings: Settings | None = None, loggers: dict[str, dg.LoggerDefinition] | None = None
 ) -> dg.Definitions:
+    """The graph and its wiring, configured by `settings` (None: read from the environment, once)."""
+    settings = settings or settings_from_env()
     # In-process: one process per run, so one DuckDB writer per run and no ~3 s start-up per step.
     return dg.Definitions(
-        assets=catalogued(all_assets),
+        assets=catalogued(all_assets, settings.schedule_day),
         asset_checks=all_checks,
         jobs=[monthly_index_job],
-        schedules=[monthly_schedule()],
+        schedules=[monthly_schedule(settings.schedule_day)],
         sensors=[landing_drop_sensor, qualitative_republish_sensor],
-        resources=resources_for(settings or settings_from_env()),
+        resources=resources_for(settings),
         executor=dg.in_process_executor,
         loggers=loggers,
     )

@@ -16,8 +16,9 @@ import os
 from collections.abc import Mapping
 
 from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.core.variables import DAGSTER_POSTGRES_URL_VARIABLE as POSTGRES_URL_VARIABLE
+from cityindex_pipeline.core.variables import dagster_postgres_url_from_env
 
-POSTGRES_URL_VARIABLE = "CITYINDEX_DAGSTER_POSTGRES_URL"
 PG_VARIABLES = (
     "DAGSTER_PG_HOST",
     "DAGSTER_PG_USER",
@@ -122,21 +123,16 @@ GENERATED = (
 def instance_kind(environ: Mapping[str, str] | None = None) -> str:
     """`postgres` when a PostgreSQL connection is configured, else `embedded`."""
     env = os.environ if environ is None else environ
-    if env.get(POSTGRES_URL_VARIABLE) or env.get("DAGSTER_PG_HOST"):
+    if dagster_postgres_url_from_env(env) is not None or env.get("DAGSTER_PG_HOST"):
         return "postgres"
     return "embedded"
 
 
 def dagster_yaml(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
-    url = env.get(POSTGRES_URL_VARIABLE)
-    if url:
-        if not url.startswith("postgresql+psycopg2://"):
-            # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; dagster-postgres ships psycopg2.
-            raise ValueError(
-                f"{POSTGRES_URL_VARIABLE} must start with postgresql+psycopg2:// "
-                "(e.g. postgresql+psycopg2://user:password@127.0.0.1:5432/dagster)"
-            )
+    if (
+        dagster_postgres_url_from_env(env) is not None
+    ):  # checked there; the file names the variable, never the URL
         return POSTGRES_URL_YAML
     if env.get("DAGSTER_PG_HOST"):
         missing = [name for name in PG_VARIABLES if not env.get(name)]

@@ -15,7 +15,6 @@ from pathlib import Path
 import dagster as dg
 
 from cityindex_pipeline.defs.lineage import COLUMN_LINEAGE
-from cityindex_pipeline.defs.schedules import settling_day_from_env
 from cityindex_pipeline.warehouse.store import TABLES, column_definitions
 
 # Code references are a beta feature of Dagster 1.13, used deliberately: say so once here.
@@ -79,11 +78,12 @@ def column_lineage(asset: str) -> dg.TableColumnLineage:
     )
 
 
-def published_freshness(settling_day: int | None = None) -> dg.FreshnessPolicy:
-    """A month is published by the end of the settling day of the next month (Beijing time)."""
-    day = settling_day_from_env() if settling_day is None else settling_day
+def published_freshness(schedule_day: int) -> dg.FreshnessPolicy:
+    """A month is published by the end of the schedule's day of the next month (Beijing time)."""
     return dg.FreshnessPolicy.cron(
-        deadline_cron=f"59 23 {day} * *", lower_bound_delta=timedelta(days=day), timezone="Asia/Shanghai"
+        deadline_cron=f"59 23 {schedule_day} * *",
+        lower_bound_delta=timedelta(days=schedule_day),
+        timezone="Asia/Shanghai",
     )
 
 
@@ -102,7 +102,7 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _describe(spec: dg.AssetSpec) -> dg.AssetSpec:
+def _describe(spec: dg.AssetSpec, schedule_day: int) -> dg.AssetSpec:
     name = spec.key.to_user_string()
     metadata = dict(spec.metadata)
     tables = WAREHOUSE_TABLES.get(name)
@@ -121,13 +121,15 @@ def _describe(spec: dg.AssetSpec) -> dg.AssetSpec:
     if tables:  # every warehouse asset reads and writes its tables as polars frames
         attributes["kinds"] = {*spec.kinds, "duckdb", "polars"}
     if name == "published_index":
-        attributes["freshness_policy"] = published_freshness()
+        attributes["freshness_policy"] = published_freshness(schedule_day)
     return spec.replace_attributes(**attributes)
 
 
-def catalogued(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
-    """The assets with owner, table name, column schema, freshness and links to their source."""
-    return list(dg.with_source_code_references(dg.map_asset_specs(_describe, assets)))
+def catalogued(assets: Sequence[dg.AssetsDefinition], schedule_day: int) -> list[dg.AssetsDefinition]:
+    """The assets with owner, table name, column schema, freshness (due by `schedule_day`) and links to
+    their source."""
+    described = dg.map_asset_specs(lambda spec: _describe(spec, schedule_day), assets)
+    return list(dg.with_source_code_references(described))
 
 
 __all__ = ["WAREHOUSE_TABLES", "catalogued", "published_freshness", "table_schema"]

@@ -1,7 +1,8 @@
-"""Dagster resources: thin, typed handles on the domain's warehouse and source."""
+"""Dagster resources: thin, typed handles on the domain's warehouse and source, built from the settings."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.core.settings import SETTINGS_METADATA_KEY, Settings
 from cityindex_pipeline.method.config import Methodology, load_methodology
 from cityindex_pipeline.quality import plausibility
 from cityindex_pipeline.sources import Source, make_source
@@ -78,8 +79,9 @@ class PublishOptions(dg.ConfigurableResource):
 
 class MethodologyVersion(dg.ConfigurableResource):
     """Which methodology the assets compute with: an archived version (`method/versions/`), or ""
-    for the one `CITYINDEX_METHODOLOGY_VERSION` names (the current `methodology.yaml` when unset).
-    `cityindex verify` sets the version a publication recorded, for its own run only."""
+    for the one `CITYINDEX_METHODOLOGY_VERSION` names (the current `methodology.yaml` when unset);
+    `resources_for` sets the settings' version. `cityindex verify` sets the version a publication
+    recorded, for its own run only."""
 
     version: str = ""
 
@@ -114,6 +116,18 @@ class ReportsResource(dg.ConfigurableResource):
         return Path(self.directory)
 
 
+class SettingsRecord(dg.ConfigurableResource):
+    """The settings the definitions were built with (`Settings.record()`: every variable's value, secrets
+    REDACTED, the deprecated names used), as JSON text; every asset records it on its materialization,
+    so each run, of any selection, shows the configuration it ran with."""
+
+    record_json: str = "{}"
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        """The one `cityindex/settings` entry of an asset's materialization metadata."""
+        return {SETTINGS_METADATA_KEY: dg.MetadataValue.json(json.loads(self.record_json))}
+
+
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
@@ -124,7 +138,8 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
         ),
         "publish_options": PublishOptions(),
-        "methodology_version": MethodologyVersion(),
+        "methodology_version": MethodologyVersion(version=settings.methodology_version or ""),
         "plausibility": PlausibilityFiles(),
         "reports": ReportsResource(directory=str(settings.reports_dir)),
+        "settings": SettingsRecord(record_json=json.dumps(settings.record(), sort_keys=True)),
     }

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,12 +17,13 @@ import yaml
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.core.variables import METHODOLOGY_VERSION_VARIABLE, methodology_version_from_env
 from cityindex_pipeline.method.panel import MISSING_PANEL_POLICIES, PanelSpec
 from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
 VERSIONS_DIR = Path(__file__).with_name("versions")
-VERSION_VARIABLE = "CITYINDEX_METHODOLOGY_VERSION"
+VERSION_VARIABLE = METHODOLOGY_VERSION_VARIABLE  # names the version of a whole run
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
@@ -139,7 +139,7 @@ def available_versions() -> tuple[str, ...]:
 def methodology_path(version: str | None = None) -> Path:
     """The file of an archived version; None means the one `CITYINDEX_METHODOLOGY_VERSION` names,
     or the current `methodology.yaml` when that is unset."""
-    version = version or os.environ.get(VERSION_VARIABLE, "").strip() or None
+    version = version or methodology_version_from_env()
     if version is None:
         return DEFAULT_METHODOLOGY
     if version not in available_versions():

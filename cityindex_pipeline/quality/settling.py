@@ -30,6 +30,6 @@ def month_settled(month: Month, now: datetime, settling_days: int = DEFAULT_SETT
         1,
         [{"month": str(month), "publishable_from": opens.isoformat(), "now": now.isoformat()}],
         detail,
-        fix=f"wait until {opens.isoformat()} and re-run the month (CITYINDEX_SETTLING_DAYS sets the days)",
+        fix=f"wait until {opens.isoformat()} and re-run the month (CITYINDEX_PUBLICATION_DELAY_DAYS sets the days)",
         extra={"publishable_from": opens.isoformat()},
     )

@@ -11,7 +11,6 @@ glyphs as empty boxes. `prepare_fonts()` registers Debian's `fonts-noto-cjk` (or
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,8 +18,10 @@ from typing import Any
 
 import altair as alt
 
+from cityindex_pipeline.core.variables import CJK_FONT_DIR_VARIABLE as CJK_FONT_ENV
+from cityindex_pipeline.core.variables import cjk_font_dir_from_env
+
 CJK_FONT_FAMILY = "Noto Sans CJK SC"
-CJK_FONT_ENV = "CITYINDEX_CJK_FONT_DIR"
 CJK_FONT_DIRS = (
     "/usr/share/fonts/opentype/noto",  # Debian/Ubuntu fonts-noto-cjk
     "/usr/share/fonts/noto-cjk",
@@ -59,8 +60,7 @@ class Fonts:
 
 def find_cjk_font_directory(environ: dict[str, str] | None = None) -> Path | None:
     """The directory holding a Noto CJK font: `CITYINDEX_CJK_FONT_DIR` if set, else the usual places."""
-    env = os.environ if environ is None else environ
-    override = env.get(CJK_FONT_ENV)
+    override = cjk_font_dir_from_env(environ)
     candidates = [Path(override)] if override else [Path(d) for d in CJK_FONT_DIRS]
     for directory in candidates:
         if directory.is_dir() and any(

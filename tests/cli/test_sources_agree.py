@@ -23,8 +23,9 @@ from support.platform_stand_in import PlatformStandIn
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
+from cityindex_pipeline.core.variables import BASE_URL_VARIABLES
 from cityindex_pipeline.reference.registry import load_registry
-from cityindex_pipeline.sources.api import BASE_URL_VARIABLES, TOKEN_VARIABLES
+from cityindex_pipeline.sources.api import TOKEN_VARIABLES
 from cityindex_pipeline.warehouse.store import Warehouse
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"

@@ -14,8 +14,9 @@ from support.platform_stand_in import PlatformStandIn
 from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.variables import BASE_URL_VARIABLES
 from cityindex_pipeline.reference.registry import load_registry
-from cityindex_pipeline.sources.api import BASE_URL_VARIABLES, TOKEN_VARIABLES
+from cityindex_pipeline.sources.api import TOKEN_VARIABLES
 from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER = Month(2024, 9)

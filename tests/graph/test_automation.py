@@ -13,10 +13,10 @@ import pytest
 from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.variables import schedule_day_from_env as settling_day_from_env
 from cityindex_pipeline.definitions import build_definitions
 from cityindex_pipeline.defs.republish import qualitative_republish_sensor
 from cityindex_pipeline.defs.resources import SourceResource
-from cityindex_pipeline.defs.schedules import settling_day_from_env
 from cityindex_pipeline.method.panel import panel_path
 from cityindex_pipeline.warehouse.store import Warehouse
 

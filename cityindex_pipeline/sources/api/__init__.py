@@ -17,6 +17,8 @@ from typing import Protocol
 import httpx
 
 from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.settings import api_settings_from_env
+from cityindex_pipeline.core.variables import MAX_BYTES_VARIABLE, MAX_PAGES_VARIABLE
 from cityindex_pipeline.reference.registry import Account
 from cityindex_pipeline.sources.api.auth import Auth
 from cityindex_pipeline.sources.api.errors import ApiError
@@ -34,26 +36,6 @@ TOKEN_VARIABLES = {
     "x": "X_BEARER_TOKEN",
     "youtube": "YOUTUBE_API_KEY",
 }
-BASE_URL_VARIABLES = {
-    "facebook": "CITYINDEX_FACEBOOK_BASE_URL",
-    "instagram": "CITYINDEX_INSTAGRAM_BASE_URL",
-    "x": "CITYINDEX_X_BASE_URL",
-    "youtube": "CITYINDEX_YOUTUBE_BASE_URL",
-}
-DEFAULT_BASE_URLS = {
-    "facebook": "https://graph.facebook.com",
-    "instagram": "https://graph.facebook.com",
-    "x": "https://api.x.com",
-    "youtube": "https://www.googleapis.com",
-}
-GRAPH_VERSION_VARIABLE = "CITYINDEX_GRAPH_API_VERSION"
-DEFAULT_GRAPH_VERSION = "v21.0"
-MAX_PAGES_VARIABLE = "CITYINDEX_API_MAX_PAGES_PER_ACCOUNT"
-MAX_BYTES_VARIABLE = "CITYINDEX_API_MAX_BYTES_PER_ACCOUNT"
-DEFAULT_MAX_PAGES = 500
-DEFAULT_MAX_BYTES = 100_000_000
-"""A city account's month is a handful of pages (posting 100 times a month takes 5 posts pages and 2
-insights lookups on Facebook, well under a MB): the caps stop a cursor that never ends."""
 
 
 class PlatformApi(Protocol):
@@ -84,19 +66,15 @@ class ApiSource:
         max_pages: int | None = None,
         max_bytes: int | None = None,
     ) -> None:
-        self.environ = os.environ if environ is None else environ
-        self.cap = AccountCap(
-            max_pages or _positive(self.environ, MAX_PAGES_VARIABLE, DEFAULT_MAX_PAGES),
-            max_bytes or _positive(self.environ, MAX_BYTES_VARIABLE, DEFAULT_MAX_BYTES),
-        )
-        self.graph_version = (
-            graph_version or self.environ.get(GRAPH_VERSION_VARIABLE) or DEFAULT_GRAPH_VERSION
-        )
+        self.environ = os.environ if environ is None else environ  # the tokens, read when pulled
+        try:
+            settings = api_settings_from_env(self.environ)
+        except ValueError as error:
+            raise SourceError(str(error)) from None
+        self.cap = AccountCap(max_pages or settings.max_pages, max_bytes or settings.max_bytes)
+        self.graph_version = graph_version or settings.graph_version
         self.base_urls = {
-            platform: (base_urls or {}).get(platform)
-            or self.environ.get(variable)
-            or DEFAULT_BASE_URLS[platform]
-            for platform, variable in BASE_URL_VARIABLES.items()
+            platform: (base_urls or {}).get(platform) or url for platform, url in settings.base_urls.items()
         }
         self.clock = clock
         self.http = Http(client, sleep=sleep, clock=clock, max_retries=max_retries)
@@ -245,16 +223,6 @@ class AccountCap:
         if size > self.max_bytes:
             return f"more than {self.max_bytes} bytes, the cap per account ({MAX_BYTES_VARIABLE})"
         return ""
-
-
-def _positive(environ: Mapping[str, str], variable: str, default: int) -> int:
-    """A whole number of at least 1 from the environment, else the default."""
-    text = (environ.get(variable) or "").strip()
-    if not text:
-        return default
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise SourceError(f"{variable} must be a whole number of at least 1, got {text[:40]!r}")
-    return int(text)
 
 
 __all__ = ["ApiSource"]
