@@ -19,7 +19,8 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import json_text, terminal_text
 from cityindex_pipeline.core.settings import Settings, settings_from_env
 from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
-from cityindex_pipeline.warehouse.store import Warehouse, WarehouseDamagedError
+from cityindex_pipeline.warehouse.connection import WarehouseDamagedError
+from cityindex_pipeline.warehouse.store import Warehouse
 
 DEMO_MONTHS = ("2024-07", "2024-08", "2024-09")
 
