@@ -20,40 +20,13 @@ from cityindex_pipeline.method.config import Methodology
 from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
 from cityindex_pipeline.parsing.common import INSIGHT_FIELDS, POST_FIELDS
 from cityindex_pipeline.parsing.setwise import COUNTS, read_documents, read_profiles
+from cityindex_pipeline.warehouse.tables import STAMPED, polars_schema
 
 COUNT_COLUMNS = COUNTS
 
-POST_SCHEMA: dict[str, pl.DataType] = {
-    "platform": pl.String(),
-    "city_id": pl.String(),
-    "account_handle": pl.String(),
-    "platform_account_id": pl.String(),
-    "post_id": pl.String(),
-    "published_at_utc": pl.Datetime("us", "UTC"),
-    "published_at_beijing": pl.Datetime("us"),
-    "content_type": pl.String(),
-    "text_excerpt": pl.String(),
-    "permalink": pl.String(),
-    "hashtags": pl.List(pl.String()),
-    **{name: pl.Int64() for name in COUNT_COLUMNS},
-    "interactions": pl.Int64(),
-    "interactions_complete": pl.Boolean(),
-    "source_sha256": pl.String(),
-    "insights_sha256": pl.String(),
-    "pull_id": pl.String(),
-    "fetched_at": pl.Datetime("us", "UTC"),
-}
+POST_SCHEMA = polars_schema("clean.posts", without=STAMPED)
 
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "platform": pl.String(),
-    "account_handle": pl.String(),
-    "endpoint": pl.String(),
-    "location": pl.String(),
-    "source_sha256": pl.String(),
-    "record_id": pl.String(),
-    "reason": pl.String(),
-    "record": pl.String(),
-}
+QUARANTINE_SCHEMA = polars_schema("clean.quarantine", without=STAMPED)
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "platform": pl.String(),
@@ -63,25 +36,7 @@ PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "pull_id": pl.String(),
 }
 
-METRICS_SCHEMA: dict[str, pl.DataType] = {
-    "platform": pl.String(),
-    "city_id": pl.String(),
-    "account_handle": pl.String(),
-    "platform_account_id": pl.String(),
-    "followers": pl.Int64(),
-    "followers_previous": pl.Int64(),
-    "follower_growth": pl.Int64(),
-    "posts": pl.Int64(),
-    "active_days": pl.Int64(),
-    "video_posts": pl.Int64(),
-    "interactions": pl.Int64(),
-    "interactions_per_post": pl.Float64(),
-    "views": pl.Int64(),
-    "views_per_video": pl.Float64(),
-    "exposures": pl.Int64(),
-    "profile_sha256": pl.String(),
-    "pull_id": pl.String(),
-}
+METRICS_SCHEMA = polars_schema("clean.account_metrics", without=STAMPED)
 
 BEIJING_OFFSET = timedelta(hours=8)
 

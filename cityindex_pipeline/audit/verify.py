@@ -29,7 +29,8 @@ from cityindex_pipeline.publication.publish import (
     inputs_fingerprint,
     publication_rows,
 )
-from cityindex_pipeline.warehouse.store import MONTH_INPUTS, Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import MONTH_INPUTS
 from cityindex_pipeline.warehouse.verify_reads import (
     PULL_TABLES,
     months_pulled_complete,

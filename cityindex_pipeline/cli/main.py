@@ -18,7 +18,8 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import json_text, terminal_text
 from cityindex_pipeline.core.settings import Settings, settings_from_env
 from cityindex_pipeline.method.config import UnknownMethodologyVersion, load_methodology
-from cityindex_pipeline.warehouse.store import Warehouse, WarehouseDamagedError
+from cityindex_pipeline.warehouse.connection import WarehouseDamagedError
+from cityindex_pipeline.warehouse.store import Warehouse
 
 if TYPE_CHECKING:
     from cityindex_pipeline.audit.trace_records import CityTrace, TracedAccount, TracedIndicator, TracedPost

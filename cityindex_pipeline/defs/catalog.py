@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from cityindex_pipeline.defs.lineage import COLUMN_LINEAGE
-from cityindex_pipeline.warehouse.store import TABLES, column_definitions
+from cityindex_pipeline.warehouse.tables import TABLES, column_definitions
 
 # Code references are a beta feature of Dagster 1.13, used deliberately: say so once here.
 CODE_REFERENCES_BETA = (

@@ -27,19 +27,13 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.sources.landing_tree import LandingEntryError, LandingTree
+from cityindex_pipeline.warehouse.tables import STAMPED, polars_schema
 
 CRITERIA = ("content_quality", "cultural_distinctiveness", "communication_strategy")
 SIMULATED_RATERS = tuple(f"simulated-rater-{n}" for n in range(1, 6))
 COLUMNS = ("city_id", "rater", "criterion", "score")
 MISSING_PANEL_POLICIES = ("carry-forward", "block", "simulate")
-SCHEMA = {
-    "city_id": pl.String,
-    "rater": pl.String,
-    "criterion": pl.String,
-    "score": pl.Float64,
-    "source": pl.String,
-    "carried_from": pl.Date,
-}
+SCHEMA = polars_schema("idx.qualitative_scores", without=STAMPED)
 
 
 @dataclass(frozen=True)

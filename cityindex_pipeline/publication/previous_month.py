@@ -28,6 +28,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.publication.publish import content_sha256, publication_rows
 from cityindex_pipeline.quality.findings import SAMPLE_ROWS, Finding, jsonable
 from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import polars_schema
 
 PREVIOUS_MONTH_TABLES = (
     "clean.account_metrics",
@@ -174,13 +175,7 @@ def pinned_rows(previous_month: Month, previous: Mapping[str, pl.DataFrame]) -> 
         )
     return pl.DataFrame(
         rows,
-        schema={
-            "previous_month": pl.Date,
-            "source_table": pl.String,
-            "rows": pl.Int32,
-            "data_sha256": pl.String,
-            "content": pl.Binary,
-        },
+        schema=polars_schema("publish.previous_inputs", without=("month", "version", "run_id")),
     )
 
 

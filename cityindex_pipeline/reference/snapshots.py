@@ -13,10 +13,7 @@ class MissingUpstreamError(RuntimeError):
 
 def registered_accounts(warehouse: Warehouse, month: Month, platform: str) -> list[Account]:
     """The accounts of a platform active in the month, from the month's registry snapshot."""
-    rows = warehouse.query(
-        "SELECT * FROM clean.registry_accounts WHERE month = $month ORDER BY platform, account_handle",
-        {"month": month.first_day},
-    )
+    rows = warehouse.registry_accounts(month)
     if rows.height == 0:
         raise MissingUpstreamError(f"no registry snapshot for {month}: materialise account_registry first")
     return [

@@ -23,40 +23,14 @@ from cityindex_pipeline.parsing.document import READING_RULES
 from cityindex_pipeline.reference.registry import Account
 from cityindex_pipeline.sources.base import RawDocument, Source, SourceProblem
 from cityindex_pipeline.warehouse.store import Warehouse, utc_now
+from cityindex_pipeline.warehouse.tables import polars_schema
 
 FLUSH_ACCOUNTS = 100
 FLUSH_SECONDS = 5.0
 """Stored accounts are written in batches: at most this many, or this much work, is redone on resume."""
 
-DOCUMENT_SCHEMA: dict[str, pl.DataType] = {
-    "month": pl.Date(),
-    "platform": pl.String(),
-    "account_handle": pl.String(),
-    "endpoint": pl.String(),
-    "page": pl.Int32(),
-    "body": pl.String(),
-    "sha256": pl.String(),
-    "pull_id": pl.String(),
-    "fetched_at": pl.Datetime("us", "UTC"),
-    "request_url": pl.String(),
-    "source": pl.String(),
-    "run_id": pl.String(),
-    "unusable_reason": pl.String(),
-    "reading_rules": pl.String(),
-    "judged_sha256": pl.String(),
-}
-
-PROBLEM_SCHEMA: dict[str, pl.DataType] = {
-    "month": pl.Date(),
-    "run_id": pl.String(),
-    "pull_id": pl.String(),
-    "platform": pl.String(),
-    "account_handle": pl.String(),
-    "location": pl.String(),
-    "reason": pl.String(),
-    "sha256": pl.String(),
-    "content": pl.Binary(),
-}
+DOCUMENT_SCHEMA = polars_schema("raw.documents")
+PROBLEM_SCHEMA = polars_schema("raw.source_problems")
 
 
 @dataclass
@@ -138,12 +112,7 @@ def pull_month(
     finally:
         warehouse.store_accounts(batch)  # accounts fully received are kept even if the source failed
     summary.documents_per_endpoint = dict(sorted(endpoints.items()))
-    totals = warehouse.query(
-        "SELECT coalesce(sum(documents), 0) AS documents, coalesce(sum(problems), 0) AS problems "
-        "FROM raw.pull_accounts WHERE pull_id = $pull_id",
-        {"pull_id": pull_id},
-    ).row(0, named=True)
-    warehouse.complete_pull(pull_id, int(totals["documents"]), int(totals["problems"]))
+    warehouse.complete_pull(pull_id, *warehouse.pull_totals(pull_id))
     return summary
 
 

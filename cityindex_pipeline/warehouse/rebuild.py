@@ -23,15 +23,13 @@ import duckdb
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.warehouse import durable
 from cityindex_pipeline.warehouse.archive import Archive, pack_intact, versions_in
-from cityindex_pipeline.warehouse.store import (
+from cityindex_pipeline.warehouse.connection import (
     ARCHIVE_FOLDER,
-    MONTH_INPUTS,
-    VERSIONED_TABLES,
-    Warehouse,
     WarehouseDamagedError,
     WarehouseLockedError,
-    WarehouseSchemaError,
 )
+from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import MONTH_INPUTS, VERSIONED_TABLES, WarehouseSchemaError
 
 MISSING_SHOWN = 5
 

@@ -17,7 +17,8 @@ import pytest
 from support.publication_helpers import files_of
 
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.warehouse.store import TABLES, Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import TABLES
 
 CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityindex"
 KILL_DURING = Path(__file__).with_name("kill_during.py")

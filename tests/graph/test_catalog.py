@@ -7,7 +7,7 @@ import pytest
 
 from cityindex_pipeline.definitions import build_definitions
 from cityindex_pipeline.defs.catalog import OWNER, WAREHOUSE_TABLES
-from cityindex_pipeline.warehouse.store import TABLES, column_definitions
+from cityindex_pipeline.warehouse.tables import TABLES, column_definitions
 
 LAYERS = {"registry", "raw", "clean", "index", "publish"}
 

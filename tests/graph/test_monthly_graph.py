@@ -10,7 +10,8 @@ from support.runs import make_settings, materialize
 from cityindex_pipeline.audit.trace import trace_city
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.warehouse.store import TABLES, Warehouse
+from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import TABLES
 
 SEPTEMBER = Month(2024, 9)
 CONTENT_TABLES = [t for t in TABLES if t.split(".")[0] in ("clean", "idx")]

@@ -17,8 +17,10 @@ from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.base import SourceProblem
 from cityindex_pipeline.sources.ingest import pull_month
 from cityindex_pipeline.sources.simulated import SimulatedSource
+from cityindex_pipeline.warehouse.connection import WarehouseDamagedError
 from cityindex_pipeline.warehouse.rebuild import RebuildError, rebuild_warehouse, restore
-from cityindex_pipeline.warehouse.store import TABLES, Warehouse, WarehouseDamagedError
+from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import TABLES
 
 SEPTEMBER = Month(2024, 9)
 RAW_TABLES = [table for table in TABLES if table.startswith("raw.")]

@@ -11,13 +11,9 @@ import polars as pl
 import pytest
 
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.warehouse.store import (
-    TABLES,
-    Warehouse,
-    WarehouseLockedError,
-    WarehouseSchemaError,
-    column_definitions,
-)
+from cityindex_pipeline.warehouse.connection import WarehouseLockedError
+from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import TABLES, WarehouseSchemaError, column_definitions
 
 SEPTEMBER = Month(2024, 9)
 
