@@ -496,7 +496,7 @@ def verify(month: Month, version: int | None, as_json: bool) -> None:
     """Check every published version of a month against its export and manifest, then recompute one
     from the inputs it recorded, in a scratch warehouse, and compare number by number."""
     from cityindex_pipeline.cli.recompute import verify_month
-    from cityindex_pipeline.publication.publish import PublicationError
+    from cityindex_pipeline.publication.records import PublicationError
 
     try:
         result = verify_month(_settings(), _warehouse(), month, version)
@@ -579,7 +579,8 @@ def rebuild(force: bool) -> None:
     The file in place, if any, is renamed aside (warehouse.damaged-<time>.duckdb), never deleted."""
     from cityindex_pipeline.audit.verify import months_to_compute
     from cityindex_pipeline.cli.runner import materialize_month
-    from cityindex_pipeline.publication.publish import PublicationError, heal_publications
+    from cityindex_pipeline.publication.heal import heal_publications
+    from cityindex_pipeline.publication.records import PublicationError
     from cityindex_pipeline.warehouse.rebuild import RebuildError, rebuild_warehouse
 
     settings = _settings()
