@@ -417,7 +417,8 @@ def _account_line(account: dict[str, Any]) -> str:
 @click.option("--publication", "publication", help="The version, vN (default: the latest).")
 def report(month: Month, publication: str | None) -> None:
     """Write the month's report (HTML with its charts, and PNGs) under $CITYINDEX_HOME/reports."""
-    from cityindex_pipeline.report.build import ReportError, build_report
+    from cityindex_pipeline.report.build import build_report
+    from cityindex_pipeline.report.content import ReportError
 
     version = None
     if publication is not None:
