@@ -20,13 +20,13 @@ from cityindex_pipeline.publication.previous_month import (
     read_month_tables,
     read_previous_month,
 )
-from cityindex_pipeline.publication.publish import (
+from cityindex_pipeline.publication.publish import publish_month
+from cityindex_pipeline.publication.records import (
     GateRecord,
     Provenance,
     code_version,
     inputs_fingerprint,
     publication_rows,
-    publish_month,
 )
 from cityindex_pipeline.quality.gates import GATES, decide, evaluated_now
 

@@ -23,7 +23,7 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.parsing.document import VERDICT_COLUMNS
 from cityindex_pipeline.publication.previous_month import PREVIOUS_MONTH_TABLES, pinned_with
-from cityindex_pipeline.publication.publish import (
+from cityindex_pipeline.publication.records import (
     CONTENT_COLUMNS,
     content_sha256,
     inputs_fingerprint,

@@ -16,7 +16,8 @@ from cityindex_pipeline.audit import verify
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.defs.catalog import WAREHOUSE_TABLES
-from cityindex_pipeline.publication.publish import heal_publications, verify_publication
+from cityindex_pipeline.publication.heal import heal_publications
+from cityindex_pipeline.publication.integrity import verify_publication
 from cityindex_pipeline.warehouse.store import Warehouse
 from cityindex_pipeline.warehouse.verify_reads import PULL_TABLES
 

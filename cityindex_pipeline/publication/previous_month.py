@@ -25,7 +25,7 @@ import polars as pl
 
 from cityindex_pipeline.core.fingerprint import tables_sha256
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.publication.publish import content_sha256, publication_rows
+from cityindex_pipeline.publication.records import content_sha256, publication_rows
 from cityindex_pipeline.quality.findings import SAMPLE_ROWS, Finding, jsonable
 from cityindex_pipeline.warehouse.store import Warehouse
 from cityindex_pipeline.warehouse.tables import polars_schema

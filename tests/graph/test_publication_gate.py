@@ -28,7 +28,7 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.defs.resources import PlausibilityFiles, PublicationResource, resources_for
 from cityindex_pipeline.method.panel import CRITERIA
-from cityindex_pipeline.publication.publish import verify_export
+from cityindex_pipeline.publication.integrity import verify_export
 from cityindex_pipeline.quality.gates import GATES
 from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.simulated import SimulatedSource

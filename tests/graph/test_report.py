@@ -18,7 +18,8 @@ from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.report.build import ReportError, build_report, platform_ranking, report_directory
+from cityindex_pipeline.report.build import build_report, report_directory
+from cityindex_pipeline.report.content import ReportError, platform_ranking
 from cityindex_pipeline.warehouse.store import Warehouse
 
 SEPTEMBER, AUGUST = Month(2024, 9), Month(2024, 8)

@@ -11,6 +11,9 @@ import pytest
 from support.publication_helpers import SEPTEMBER, provenance, rows
 
 from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.publication.files import EXPORT_FILES, MANIFEST
+from cityindex_pipeline.publication.integrity import verify_export, verify_publication
+from cityindex_pipeline.publication.records import GateRecord, code_version, inputs_fingerprint
 from cityindex_pipeline.warehouse.store import Warehouse
 
 
@@ -27,7 +30,7 @@ def export_bytes(folder) -> dict[str, bytes]:
 
 def test_first_publication_records_provenance_and_exports_with_a_manifest(warehouse, tmp_path):
     exports = tmp_path / "exports"
-    gate = pub.GateRecord(passed=30, warnings=["raw_x:document_counts_plausible"])
+    gate = GateRecord(passed=30, warnings=["raw_x:document_counts_plausible"])
     first = pub.publish_month(
         warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports, gate=gate
     )
@@ -37,14 +40,14 @@ def test_first_publication_records_provenance_and_exports_with_a_manifest(wareho
     assert record["inputs_sha256"] == "inputs-1" and record["run_id"] == "run-1"
     assert json.loads(record["warnings"]) == ["raw_x:document_counts_plausible"]
     folder = exports / "2024-09" / "v1"
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*pub.EXPORT_FILES, pub.MANIFEST])
-    manifest = json.loads((folder / pub.MANIFEST).read_text())
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*EXPORT_FILES, MANIFEST])
+    manifest = json.loads((folder / MANIFEST).read_text())
     for name, entry in manifest["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == entry["sha256"]
-    assert record["manifest_sha256"] == hashlib.sha256((folder / pub.MANIFEST).read_bytes()).hexdigest()
+    assert record["manifest_sha256"] == hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
     assert pl.read_parquet(folder / "index.parquet")["city_id"].to_list() == ["a", "b"]
     assert json.loads((folder / "index.json").read_text())[0]["name_zh"] == "甲"
-    assert pub.verify_export(folder) == []
+    assert verify_export(folder) == []
     assert not [p for p in (exports / "2024-09").iterdir() if p.name.startswith(".")], "no staging left"
 
 
@@ -94,7 +97,7 @@ def test_a_method_change_alone_is_a_new_version_with_that_reason(warehouse, tmp_
 
 
 def test_an_override_is_recorded_with_the_checks_it_covered(warehouse, tmp_path):
-    gate = pub.GateRecord(passed=31, overridden=["raw_x:accounts_covered"], override_reason="editor approved")
+    gate = GateRecord(passed=31, overridden=["raw_x:accounts_covered"], override_reason="editor approved")
     pub.publish_month(
         warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=tmp_path / "e", gate=gate
     )
@@ -116,7 +119,7 @@ def test_a_stray_export_folder_without_its_version_is_moved_aside_never_overwrit
     assert first.version == 1 and first.healed and "moved aside" in first.healed[0]
     (aside,) = (exports / "2024-09").glob("orphaned-v1-*")
     assert (aside / "index.csv").read_text(encoding="utf-8") == "someone else's file"
-    assert pub.verify_export(exports / "2024-09" / "v1") == []
+    assert verify_export(exports / "2024-09" / "v1") == []
 
 
 def test_a_failed_rename_after_the_commit_is_rolled_forward_by_the_next_publication(
@@ -141,7 +144,7 @@ def test_a_failed_rename_after_the_commit_is_rolled_forward_by_the_next_publicat
     assert again.healed == ["archive, 2024-09 v1: committed, its copy renamed into place",
                             "exports/2024-09/v1: committed, renamed into place"]  # fmt: skip
     record = warehouse.publications(SEPTEMBER).row(0, named=True)
-    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == []
+    assert verify_publication(warehouse, exports, SEPTEMBER, record) == []
     assert [p.name for p in (exports / "2024-09").iterdir()] == ["v1"], "no staging left"
 
 
@@ -152,9 +155,9 @@ def test_publications_are_never_replaced_through_replace_month(warehouse):
 
 def test_code_version_outside_a_git_checkout_names_the_package_and_an_unknown_commit(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    assert pub.code_version(tmp_path).endswith(", unknown commit")
+    assert code_version(tmp_path).endswith(", unknown commit")
     monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
-    assert pub.code_version(tmp_path).endswith(", unknown commit")
+    assert code_version(tmp_path).endswith(", unknown commit")
 
 
 def test_inputs_fingerprint_follows_document_hashes_and_panel_scores_not_pull_order():
@@ -165,12 +168,10 @@ def test_inputs_fingerprint_follows_document_hashes_and_panel_scores_not_pull_or
     panel = pl.DataFrame(
         {"city_id": ["a"], "rater": ["r"], "criterion": ["c"], "score": [50.0], "source": ["panel"]}
     )
-    first, panel_digest = pub.inputs_fingerprint(documents, panel)
-    assert pub.inputs_fingerprint(documents.reverse(), panel)[0] == first
-    assert (
-        pub.inputs_fingerprint(documents.with_columns(pl.Series("sha256", ["h1", "h3"])), panel)[0] != first
-    )
-    changed_panel = pub.inputs_fingerprint(documents, panel.with_columns(pl.lit(51.0).alias("score")))
+    first, panel_digest = inputs_fingerprint(documents, panel)
+    assert inputs_fingerprint(documents.reverse(), panel)[0] == first
+    assert inputs_fingerprint(documents.with_columns(pl.Series("sha256", ["h1", "h3"])), panel)[0] != first
+    changed_panel = inputs_fingerprint(documents, panel.with_columns(pl.lit(51.0).alias("score")))
     assert changed_panel[0] != first and changed_panel[1] != panel_digest
 
 
@@ -178,15 +179,15 @@ def test_verify_finds_a_tampered_export_and_tampered_rows(warehouse, tmp_path):
     exports = tmp_path / "exports"
     pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
     record = warehouse.publications(SEPTEMBER).row(0, named=True)
-    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == []
+    assert verify_publication(warehouse, exports, SEPTEMBER, record) == []
     csv = exports / "2024-09" / "v1" / "index.csv"
     csv.chmod(0o644)
     csv.write_text(csv.read_text(encoding="utf-8").replace("80.0", "81.0"), encoding="utf-8")
-    assert pub.verify_publication(warehouse, exports, SEPTEMBER, record) == [
+    assert verify_publication(warehouse, exports, SEPTEMBER, record) == [
         "index.csv: sha256 differs from the manifest"
     ]
     with warehouse.transaction() as con:
         con.execute("UPDATE publish.index SET score = 81.0 WHERE city_id = 'a'")
-    assert "publish.index rows differ from the published digest" in pub.verify_publication(
+    assert "publish.index rows differ from the published digest" in verify_publication(
         warehouse, exports, SEPTEMBER, record
     )

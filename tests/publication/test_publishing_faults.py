@@ -17,6 +17,7 @@ from support.disk_full import disk_full_from
 from support.publication_helpers import SEPTEMBER, assert_whole, files_of, provenance, rows
 
 from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.publication.records import PublicationError
 from cityindex_pipeline.warehouse.store import Warehouse
 
 
@@ -224,7 +225,7 @@ def test_a_warehouse_older_than_the_archive_is_refused_naming_rebuild(with_v1, t
     exports = files_of(home / "exports")
     shutil.copy(tmp_path / "before-v2.duckdb", home / "warehouse.duckdb")
     with pytest.raises(
-        pub.PublicationError, match=r"holds publications that .* lacks \(2024-09 v2\).*cityindex rebuild"
+        PublicationError, match=r"holds publications that .* lacks \(2024-09 v2\).*cityindex rebuild"
     ):
         publish(home, 90.0)
     assert files_of(home / "exports") == exports

@@ -10,13 +10,8 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from cityindex_pipeline.report import charts
-from cityindex_pipeline.report.build import (
-    movement_sentence,
-    movers_of,
-    ordinal,
-    platform_ranking,
-    with_previous,
-)
+from cityindex_pipeline.report.content import movers_of, platform_ranking, with_previous
+from cityindex_pipeline.report.sentences import movement_sentence, ordinal
 
 
 def test_movements_are_written_out_in_words():

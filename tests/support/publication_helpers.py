@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.publication import publish as pub
+from cityindex_pipeline.publication.integrity import verify_publication
+from cityindex_pipeline.publication.records import CONTENT_COLUMNS, Provenance
 from cityindex_pipeline.warehouse.archive import versions_in
 from cityindex_pipeline.warehouse.store import Warehouse
 
@@ -16,7 +17,7 @@ INTEGER_COLUMNS = ("rank", "previous_rank", "rank_change", "rank_p05", "rank_p95
 
 
 def rows(score_of_a: float = 80.0) -> pl.DataFrame:
-    base = {column: None for column in pub.CONTENT_COLUMNS}
+    base = {column: None for column in CONTENT_COLUMNS}
     frame = pl.DataFrame(
         [
             base | {"city_id": "a", "name_en": "A", "name_zh": "甲", "rank": 1, "score": score_of_a,
@@ -29,15 +30,15 @@ def rows(score_of_a: float = 80.0) -> pl.DataFrame:
         *(pl.col(c).cast(pl.Int32) for c in INTEGER_COLUMNS),
         *(
             pl.col(c).cast(pl.Float64)
-            for c in pub.CONTENT_COLUMNS
+            for c in CONTENT_COLUMNS
             if c.endswith(("score", "score_change", "median_rank"))
         ),
         pl.col("rank_robust").cast(pl.Boolean),
     )
 
 
-def provenance(inputs: str = "inputs-1", methodology: str = "0.2.0") -> pub.Provenance:
-    return pub.Provenance(
+def provenance(inputs: str = "inputs-1", methodology: str = "0.2.0") -> Provenance:
+    return Provenance(
         methodology_version=methodology,
         registry_version="registry-1",
         pull_ids=["x-2024-09-1"],
@@ -61,7 +62,7 @@ def assert_whole(warehouse: Warehouse, exports, month: Month = SEPTEMBER) -> Non
         sorted(p.name for p in staged_copies),
     )
     for record in records.iter_rows(named=True):
-        assert pub.verify_publication(warehouse, exports, month, record) == [], record["version"]
+        assert verify_publication(warehouse, exports, month, record) == [], record["version"]
 
 
 def files_of(folder) -> dict[str, bytes]:

@@ -1,0 +1,75 @@
+"""What the commands are given: the settings from the environment, months and publication versions
+parsed from their options, the warehouse (refused with a message rather than a traceback when it is
+missing or damaged), and the month's check results recorded in the Dagster instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.settings import Settings, settings_from_env
+from cityindex_pipeline.warehouse.connection import WarehouseDamagedError
+from cityindex_pipeline.warehouse.store import Warehouse
+
+
+def settings() -> Settings:
+    try:
+        return settings_from_env()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Month | None:
+    if value is None:
+        return None
+    try:
+        return Month.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def version(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.lower().removeprefix("v")
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"a publication version looks like v1 or 2, not {value!r}")
+    return int(text)
+
+
+class Commands(click.Group):
+    """Every command: a damaged or lost warehouse is a message naming the file and `cityindex rebuild`,
+    not a DuckDB traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WarehouseDamagedError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def warehouse() -> Warehouse:
+    """The warehouse of $CITYINDEX_HOME, once it opens: missing, damaged or lost, a message says so."""
+    chosen = settings()
+    opened = Warehouse(chosen.warehouse_path)
+    if not chosen.warehouse_path.exists() and not (opened.archive and opened.archive.holds_data()):
+        raise click.ClickException(f"no warehouse at {chosen.warehouse_path}; run `cityindex demo` first")
+    with opened.connect():
+        pass  # damaged, or lost while the archive holds data: the message names `cityindex rebuild`
+    return opened
+
+
+def recorded_checks(settings: Settings, month: Month) -> list:
+    """The month's check results recorded in the local Dagster instance (none if it has none)."""
+    if not (settings.dagster_home / "dagster.yaml").exists():
+        return []
+    import dagster as dg
+
+    from cityindex_pipeline.cli.instance import ensure_dagster_home
+    from cityindex_pipeline.defs.check_results import check_outcomes
+
+    ensure_dagster_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        return check_outcomes(instance, month)
