@@ -372,7 +372,8 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
 def bench(scale: str, repeat: int, backfill_months: int, json_path: str | None) -> None:
     """Time and size the pipeline at several scales, in scratch homes, against a pandas peer."""
-    from benchmarks.bench import print_report, run_bench
+    from benchmarks.bench import run_bench
+    from benchmarks.summary import print_report
 
     try:
         scales = [int(part) for part in scale.split(",") if part.strip()]

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.bench import scaled_registry
+from benchmarks.scale import scaled_registry
 from cityindex_pipeline.cli.main import main
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.reference.registry import load_registry
