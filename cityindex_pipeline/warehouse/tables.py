@@ -1,7 +1,7 @@
 """Every table's columns, declared once: the DDL the warehouse creates and the polars schema of the
 frames written to it are both built from this list, so a column is renamed or retyped in one place.
 
-The tables and their columns are a contract for tools outside (see README, "Tables"). Columns are
+The tables and their columns are a contract for tools outside (see docs/tables.md). Columns are
 NOT NULL unless declared `null=True`; a newer version may only add nullable columns to a table that
 exists (`create_tables`).
 """
@@ -206,7 +206,7 @@ DECLARED: dict[str, Table] = {
     ),
 }
 # fmt: on
-"""Every table of the warehouse: the schemas outside tools rely on (see README, "Tables")."""
+"""Every table of the warehouse: the schemas outside tools rely on (see docs/tables.md)."""
 
 TABLES: dict[str, str] = {table: declared.ddl for table, declared in DECLARED.items()}
 """DDL of every table, built from DECLARED."""
