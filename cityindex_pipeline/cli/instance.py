@@ -130,9 +130,8 @@ def instance_kind(environ: Mapping[str, str] | None = None) -> str:
 
 def dagster_yaml(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
-    if (
-        dagster_postgres_url_from_env(env) is not None
-    ):  # checked there; the file names the variable, never the URL
+    # The URL is checked where it is read; the file names the variable, never the URL.
+    if dagster_postgres_url_from_env(env) is not None:
         return POSTGRES_URL_YAML
     if env.get("DAGSTER_PG_HOST"):
         missing = [name for name in PG_VARIABLES if not env.get(name)]
