@@ -4,6 +4,8 @@ Each check reads its own month partition from the warehouse (never an IO-manager
 hand a partitioned check an empty frame).
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from assets.index import comprehensive_index
@@ -17,47 +19,64 @@ from cityindex_pipeline.publication.previous_month import (
     read_month_tables,
     read_previous_month,
 )
-from cityindex_pipeline.quality import index_rules
+from cityindex_pipeline.quality import gates, index_rules
 from cityindex_pipeline.quality import suites as expectations
-from cityindex_pipeline.quality.gates import gates_of
+from cityindex_pipeline.quality.findings import Finding
 from cityindex_pipeline.quality.settling import month_settled
+from cityindex_pipeline.warehouse.store import Warehouse
 
 from .results import RUN_FIRST, check_result, specs
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
-def one_row_per_city(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
-) -> dg.AssetCheckResult:
-    """Every city of the month's registry has exactly one row."""
-    month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    finding = index_rules.roster_complete(
+def _roster_complete(store: Warehouse, month: Month) -> Finding:
+    return index_rules.roster_complete(
         store.read_month("idx.comprehensive_index", month), store.read_month("clean.registry_cities", month)
     )
-    return check_result("comprehensive_index", "one_row_per_city", finding, publish_options)
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
-def scores_between_0_and_100(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
-) -> dg.AssetCheckResult:
-    month = Month.from_partition_key(context.partition_key)
-    index = warehouse.get().read_month("idx.comprehensive_index", month)
-    finding = index_rules.scores_in_range(index, ("score", "quantitative_score", "qualitative_score"))
-    return check_result("comprehensive_index", "scores_between_0_and_100", finding, publish_options)
+def _scores_in_range(store: Warehouse, month: Month) -> Finding:
+    index = store.read_month("idx.comprehensive_index", month)
+    return index_rules.scores_in_range(index, ("score", "quantitative_score", "qualitative_score"))
 
 
-@dg.asset_check(asset=comprehensive_index, partitions_def=monthly, blocking=True, op_tags=RUN_FIRST)
-def ranks_follow_scores(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
-) -> dg.AssetCheckResult:
-    month = Month.from_partition_key(context.partition_key)
-    finding = index_rules.ranks_consistent(warehouse.get().read_month("idx.comprehensive_index", month))
-    return check_result("comprehensive_index", "ranks_follow_scores", finding, publish_options)
+def _ranks_consistent(store: Warehouse, month: Month) -> Finding:
+    return index_rules.ranks_consistent(store.read_month("idx.comprehensive_index", month))
 
 
-@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates_of("platform_weights")))
+def _own_step(gate: gates.Gate, evaluate: Callable[[Warehouse, Month], Finding]) -> dg.AssetChecksDefinition:
+    """A gate of the index evaluated in a step of its own (a failure shows as that step), named and
+    described by the catalogue."""
+
+    @dg.asset_check(
+        asset=comprehensive_index,
+        name=gate.name,
+        description=gate.guards,
+        partitions_def=monthly,
+        blocking=True,
+        op_tags=RUN_FIRST,
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+    ) -> dg.AssetCheckResult:
+        finding = evaluate(warehouse.get(), Month.from_partition_key(context.partition_key))
+        return check_result(gate.asset, gate.name, finding, publish_options)
+
+    return _check
+
+
+OWN_STEPS = {
+    "one_row_per_city": _roster_complete,
+    "scores_between_0_and_100": _scores_in_range,
+    "ranks_follow_scores": _ranks_consistent,
+}
+"""The index's gates that run each as a step of its own, with what evaluates them."""
+
+own_step_checks = [
+    _own_step(gates.gate("comprehensive_index", name), evaluate) for name, evaluate in OWN_STEPS.items()
+]
+
+
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates.gates_of("platform_weights")))
 def weights_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
 ):
@@ -70,13 +89,13 @@ def weights_checks(
             weights, expectations.weights_suite(), "platform_weights"
         )["platform_weights_valid"],
     }
-    for gate in gates_of("platform_weights"):
+    for gate in gates.gates_of("platform_weights"):
         yield check_result("platform_weights", gate.name, evaluate[gate.name](), publish_options)
 
 
 @dg.multi_asset_check(
     op_tags=RUN_FIRST,
-    specs=specs(gate for platform in PLATFORMS for gate in gates_of(f"platform_index_{platform}")),
+    specs=specs(gate for platform in PLATFORMS for gate in gates.gates_of(f"platform_index_{platform}")),
 )
 def platform_rank_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
@@ -91,13 +110,11 @@ def platform_rank_checks(
                 scores.filter(platform=platform)
             )
         }
-        for gate in gates_of(asset):
+        for gate in gates.gates_of(asset):
             yield check_result(asset, gate.name, findings[gate.name], publish_options)
 
 
-_OWN_STEPS = {key.name for check in (one_row_per_city, scores_between_0_and_100, ranks_follow_scores)
-              for key in check.check_keys}  # fmt: skip
-INDEX_GATES = [gate for gate in gates_of("comprehensive_index") if gate.name not in _OWN_STEPS]
+INDEX_GATES = [g for g in gates.gates_of("comprehensive_index") if g.name not in OWN_STEPS]
 """The index's gates evaluated together in one step; the checks above are each a step of their own."""
 
 
@@ -131,9 +148,7 @@ def index_gate_checks(
 
 
 index_checks = [
-    one_row_per_city,
-    scores_between_0_and_100,
-    ranks_follow_scores,
+    *own_step_checks,
     weights_checks,
     platform_rank_checks,
     index_gate_checks,
