@@ -12,7 +12,7 @@ import polars as pl
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import SETTINGS_METADATA_KEY, Settings
 from cityindex_pipeline.method.config import Methodology, load_methodology
-from cityindex_pipeline.quality import plausibility
+from cityindex_pipeline.reference import plausibility
 from cityindex_pipeline.sources import Source, make_source
 from cityindex_pipeline.warehouse.store import Warehouse
 

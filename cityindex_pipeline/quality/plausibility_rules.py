@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from cityindex_pipeline.quality import plausibility
 from cityindex_pipeline.quality.findings import Finding, finding_from, jsonable
+from cityindex_pipeline.reference import plausibility
 
 TYPICAL_POST_MIN_POSTS = 3
 """An account's typical post is its median post of the month, over at least this many posts."""

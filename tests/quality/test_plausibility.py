@@ -11,7 +11,7 @@ import pytest
 
 from cityindex_pipeline import quality
 from cityindex_pipeline.core.months import Month
-from cityindex_pipeline.quality.plausibility import (
+from cityindex_pipeline.reference.plausibility import (
     JUMP_SCHEMA,
     POST_COUNTS,
     SCOPES,
