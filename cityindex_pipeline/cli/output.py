@@ -71,6 +71,11 @@ def print_run(month: Month, run: MonthRun, seconds: float) -> None:
     console.print(f"[bold]{month}[/] {verdict} in {seconds:.1f} s (run {run.run_id})")
     if run.published_version is not None:
         console.print(f"  published: v{run.published_version} (exports/{month}/v{run.published_version})")
+    if run.overridden_checks:
+        console.print(
+            f"  [yellow]published over failed ERROR checks (override):[/] "
+            f"{terminal_text(', '.join(run.overridden_checks))}"
+        )
     if run.warned_checks:
         console.print(f"  warnings (not blocking): {terminal_text(', '.join(run.warned_checks))}")
     if run.failed_checks:

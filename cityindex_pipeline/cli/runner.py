@@ -31,10 +31,12 @@ class MonthRun:
     failed_checks: list[str]
     """Failed ERROR checks (they block publication)."""
     warned_checks: list[str] = field(default_factory=list)
-    """Failed WARN checks, and ERROR checks published over with an override."""
+    """Failed WARN checks (they never block)."""
     published_version: int | None = None
     published_new: bool = False
     """Whether the run added that version (False: the month's numbers, inputs and method were unchanged)."""
+    overridden_checks: list[str] = field(default_factory=list)
+    """Failed ERROR checks the run published over with `--override-errors` (reported as WARN to Dagster)."""
 
 
 class _ProgressHandler(logging.Handler):
@@ -196,10 +198,15 @@ def materialize_month(
             for e in evaluations
             if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
         ]
+        overridden_checks = [
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in evaluations
+            if not e.passed and _overridden(e)
+        ]
         warned_checks = [
             f"{e.asset_key.to_user_string()}:{e.check_name}"
             for e in evaluations
-            if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+            if not e.passed and e.severity == dg.AssetCheckSeverity.WARN and not _overridden(e)
         ]
         failed_steps = [event.step_key for event in result.get_step_failure_events()]
         publication = next(
@@ -221,7 +228,14 @@ def materialize_month(
             warned_checks,
             version,
             bool(publication is not None and publication["new_version"].value),
+            overridden_checks,
         )
+
+
+def _overridden(evaluation: dg.AssetCheckEvaluation) -> bool:
+    """An ERROR check under an override: its result carries `overridden` (see `checks/results.py`)."""
+    flag = evaluation.metadata.get("overridden")
+    return bool(flag is not None and getattr(flag, "value", flag))
 
 
 class MonthBusyError(RuntimeError):

@@ -49,6 +49,13 @@ def test_a_drop_missing_an_account_or_a_page_stops_at_the_gate_until_overridden(
     overridden = run(tmp_path, "materialize", "--month", "2024-09", "--override-errors", reason)
     assert overridden.returncode == 0, overridden.stdout + overridden.stderr
     assert "published: v1" in overridden.stdout
+    printed = " ".join(overridden.stdout.split())
+    label = "published over failed ERROR checks (override):"
+    assert label in printed, "the summary names the checks published over, apart from the warnings"
+    published_over = printed.split(label, 1)[1].split("warnings (not blocking):")[0]
+    assert "raw_x:accounts_covered" in published_over and "raw_facebook:drop_complete" in published_over
+    warned = printed.split(label, 1)[1].partition("warnings (not blocking):")[2]
+    assert "raw_x:accounts_covered" not in warned, "an overridden ERROR check is not a warning"
     record = Warehouse(tmp_path / "warehouse.duckdb").publications(SEPTEMBER).row(0, named=True)
     assert record["override_reason"] == reason
     assert "raw_x:accounts_covered" in record["overridden_checks"]
