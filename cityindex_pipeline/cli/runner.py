@@ -193,20 +193,11 @@ def materialize_month(
             raise_on_error=False,
         )
         evaluations = result.get_asset_check_evaluations()
-        failed_checks = [
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in evaluations
-            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-        ]
-        overridden_checks = [
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in evaluations
-            if not e.passed and _overridden(e)
-        ]
+        failed = [e for e in evaluations if not e.passed]
+        failed_checks = [_check_key(e) for e in failed if e.severity == dg.AssetCheckSeverity.ERROR]
+        overridden_checks = [_check_key(e) for e in failed if _overridden(e)]
         warned_checks = [
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in evaluations
-            if not e.passed and e.severity == dg.AssetCheckSeverity.WARN and not _overridden(e)
+            _check_key(e) for e in failed if e.severity == dg.AssetCheckSeverity.WARN and not _overridden(e)
         ]
         failed_steps = [event.step_key for event in result.get_step_failure_events()]
         publication = next(
@@ -230,6 +221,10 @@ def materialize_month(
             bool(publication is not None and publication["new_version"].value),
             overridden_checks,
         )
+
+
+def _check_key(evaluation: dg.AssetCheckEvaluation) -> str:
+    return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
 
 
 def _overridden(evaluation: dg.AssetCheckEvaluation) -> bool:
