@@ -22,7 +22,11 @@ from .registry import account_registry, platform_reference
 
 
 @dg.asset(
-    partitions_def=monthly, group_name="index", pool="warehouse", deps=[platform_reference], kinds={"duckdb"}
+    partitions_def=monthly,
+    group_name="index",
+    pool="warehouse",
+    deps=[platform_reference, clean_account_metrics],
+    kinds={"duckdb"},
 )
 def platform_weights(
     context: dg.AssetExecutionContext,
@@ -30,14 +34,19 @@ def platform_weights(
     methodology_version: MethodologyVersion,
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
-    """Platform weights from user scale, activity and relevance (criteria weights in the methodology)."""
+    """Platform weights from user scale, activity and relevance (criteria weights in the methodology),
+    measured for the month from 0.5.0."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = methodology_version.load()
+    platforms = methodology.coverage.comprehensive_platforms_in(month)
     weights = method.platform_weights(
         store.read_month("idx.platform_reference", month),
         methodology,
-        methodology.coverage.comprehensive_platforms_in(month),
+        platforms,
+        activity=method.platform_activity(
+            store.read_month("clean.account_metrics", month), methodology, platforms
+        ),
     )
     data_sha256 = store.replace_month(
         month,
@@ -50,7 +59,7 @@ def platform_weights(
             **settings.metadata(),
             "dagster/row_count": weights.height,
             "data_sha256": data_sha256,
-            "weights": dg.MetadataValue.md(markdown_table(weights, 3)),
+            "weights": dg.MetadataValue.md(markdown_table(weights.drop("users_basis", strict=False), 3)),
             "sum": float(weights["weight"].sum()),
         },
     )

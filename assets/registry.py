@@ -8,6 +8,7 @@ from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.partitions import monthly
 from cityindex_pipeline.defs.resources import MethodologyVersion, SettingsRecord, WarehouseResource
 from cityindex_pipeline.method.indicators import cover
+from cityindex_pipeline.reference.platform_users import load_platform_users, users_frame
 from cityindex_pipeline.reference.platforms import load_platform_reference
 from cityindex_pipeline.reference.registry import load_registry
 
@@ -50,9 +51,12 @@ def account_registry(
 def platform_reference(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsRecord
 ) -> dg.MaterializeResult:
-    """Each platform's global user scale, activity and relevance: the inputs of the platform weights."""
+    """Each platform's global user scale (the fixed reference figures, and the series taken at the month),
+    activity and relevance: the inputs of the platform weights."""
     month = Month.from_partition_key(context.partition_key)
-    reference = load_platform_reference()
+    reference = load_platform_reference().join(
+        users_frame(load_platform_users(), month), on="platform", how="left"
+    )
     data_sha256 = warehouse.get().replace_month(
         month, context.run.run_id, {"idx.platform_reference": reference}
     )
@@ -62,6 +66,9 @@ def platform_reference(
             **settings.metadata(),
             "dagster/row_count": reference.height,
             "data_sha256": data_sha256,
-            "reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note"))),
+            "reference": dg.MetadataValue.md(markdown_table(reference.drop("reference_note", "users_basis"))),
+            "users_basis": dg.MetadataValue.json(
+                dict(reference.select("platform", "users_basis").iter_rows())
+            ),
         },
     )

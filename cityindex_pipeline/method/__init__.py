@@ -1,14 +1,13 @@
 """The index method: indicators, treatment, normalisation, weighting, aggregation and ranking.
 
 The package's API is the method's steps, each a function from tables to a table, in the module an
-auditor would look in: `indicators` (screen, indicators, treat, normalise), `aggregation` (weight,
-aggregate, decompose), `index` (the platform and comprehensive index: rank, top ten, change)."""
+auditor would look in: `indicators` (screen, indicators, treat, normalise), `weights` (the platforms' weights),
+`aggregation` (aggregate, decompose), `index` (the platform and comprehensive index: rank, top ten, change)."""
 
 from cityindex_pipeline.method.aggregation import (
     aggregate_platform,
     combine,
     decompose,
-    platform_weights,
     weighted_mean,
 )
 from cityindex_pipeline.method.index import changes, comprehensive_index, platform_index, rank, top_ten
@@ -22,6 +21,7 @@ from cityindex_pipeline.method.indicators import (
     treatment_summary,
 )
 from cityindex_pipeline.method.treatment import treatment_plans
+from cityindex_pipeline.method.weights import platform_activity, platform_weights
 
 __all__ = [
     "aggregate_platform",
@@ -32,6 +32,7 @@ __all__ = [
     "cover",
     "decompose",
     "normalise",
+    "platform_activity",
     "platform_index",
     "platform_indicators",
     "platform_weights",

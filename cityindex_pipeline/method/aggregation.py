@@ -1,5 +1,5 @@
-"""Weight and aggregate: the platforms' weights, the weighted means that make dimension scores of
-indicators and platform scores of dimensions, and a final score's additive decomposition.
+"""Aggregate: the weighted means that make dimension scores of indicators and platform scores of
+dimensions, and a final score's additive decomposition (the platforms' weights are `weights.py`).
 
 Floating-point sums sort their terms first: rows come back from storage in no fixed order, and
 the same month must give the same numbers to the last bit (publication compares digests).
@@ -11,38 +11,7 @@ import math
 
 import polars as pl
 
-from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.method.config import Methodology
-
-
-def platform_weights(
-    reference: pl.DataFrame, methodology: Methodology, platforms: tuple[str, ...] | None = None
-) -> pl.DataFrame:
-    """Weight per platform: the criteria's weighted mean of each platform's share of the criterion,
-    the shares taken over the platforms that enter the comprehensive index (`platforms`: those of the
-    month, `coverage.comprehensive_platforms_in`; default every platform of the reference)."""
-    criteria = methodology.platform_weight_criteria
-    if platforms is not None:
-        if not platforms:
-            raise ValueError("no platform enters the comprehensive index this month: nothing to weight")
-        reference = reference.filter(pl.col("platform").is_in(list(platforms)))
-    shares = reference.select(
-        "platform",
-        (
-            pl.col("monthly_active_users_millions") / pl.col("monthly_active_users_millions").sort().sum()
-        ).alias("user_scale_share"),
-        (pl.col("daily_minutes_per_user") / pl.col("daily_minutes_per_user").sort().sum()).alias(
-            "activity_share"
-        ),
-        (pl.col("relevance") / pl.col("relevance").sort().sum()).alias("relevance_share"),
-    )
-    return shares.with_columns(
-        (
-            pl.col("user_scale_share") * criteria["user_scale"]
-            + pl.col("activity_share") * criteria["activity"]
-            + pl.col("relevance_share") * criteria["relevance"]
-        ).alias("weight")
-    ).sort(pl.col("platform").replace_strict({p: i for i, p in enumerate(PLATFORMS)}, return_dtype=pl.Int32))
 
 
 def weighted_mean(terms: list[tuple[pl.Expr, float]], how: str, shift: float = 1.0) -> pl.Expr:

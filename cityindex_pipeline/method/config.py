@@ -29,6 +29,8 @@ DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
 AGGREGATIONS = ("arithmetic", "geometric")
 TOP_TEN_ORDERS = ("ranked", "alphabetical")
+PLATFORM_WEIGHT_INPUTS = ("reference", "monthly")
+SILENT_ACCOUNT_RULES = ("missing", "zero")
 INDICATORS = (
     "posts", "active_days", "video_share", "interactions", "interactions_per_post",
     "interactions_per_thousand_followers", "followers", "follower_growth_rate", "views",
@@ -122,6 +124,15 @@ class Methodology:
     """How a top ten is shown: `ranked`, or `alphabetical` (unordered: no ranks or scores shown)."""
     coverage: Coverage = field(default_factory=Coverage)
     """Platforms and cities month by month (before 0.4.0: all four platforms and every city, always)."""
+    platform_weight_inputs: str = "reference"
+    """Where the platform weight criteria come from: `monthly` (0.5.0 on: user scale from the series at
+    the month, activity and relevance measured from the month's accounts) or `reference` (the fixed
+    reference file)."""
+    interaction_weights: dict[str, dict[str, float]] | None = None
+    """Weight of each interaction part per platform (0.5.0 on); None: every part counts 1."""
+    silent_accounts: str = "missing"
+    """What the audience measure of a city whose accounts published nothing is: `zero` (0.5.0 on) or
+    `missing` (re-weighted over its other Utilize indicators, before 0.5.0)."""
     """The panel's criteria, its minimum raters per city and the policy for a month without a panel
     (before 0.4.0: simulate)."""
 
@@ -192,6 +203,9 @@ def _load(path: Path) -> Methodology:
             qualitative=_panel(raw.get("qualitative")),
             coverage=_coverage(raw.get("coverage")),
             top_ten_order=str((raw.get("ranks") or {}).get("top_ten_order", "ranked")),
+            platform_weight_inputs=str(raw.get("platform_weight_inputs", "reference")),
+            interaction_weights=_interaction_weights(raw.get("interaction_weights")),
+            silent_accounts=str(raw.get("silent_accounts", "missing")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
@@ -216,6 +230,14 @@ def _coverage(raw: dict | None) -> Coverage:
         cities_from={str(c): month(m) for c, m in (raw.get("cities_from") or {}).items()},
         cities_until={str(c): month(m) for c, m in (raw.get("cities_until") or {}).items()},
     )
+
+
+def _interaction_weights(raw: dict | None) -> dict[str, dict[str, float]] | None:
+    if raw is None:
+        return None
+    return {
+        str(platform): {str(part): float(w) for part, w in parts.items()} for platform, parts in raw.items()
+    }
 
 
 def _panel(raw: dict | None) -> PanelSpec:
@@ -292,5 +314,31 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
         raise MethodologyError(f"{name}: normalisation must be one of {NORMALISATIONS}")
     if not close_to_one(methodology.quantitative_share + methodology.qualitative_share):
         raise MethodologyError(f"{name}: quantitative and qualitative shares must sum to 1")
+    if methodology.platform_weight_inputs not in PLATFORM_WEIGHT_INPUTS:
+        raise MethodologyError(f"{name}: platform_weight_inputs must be one of {PLATFORM_WEIGHT_INPUTS}")
+    if methodology.silent_accounts not in SILENT_ACCOUNT_RULES:
+        raise MethodologyError(f"{name}: silent_accounts must be one of {SILENT_ACCOUNT_RULES}")
+    _validate_interaction_weights(methodology, name)
     if not close_to_one(sum(methodology.platform_weight_criteria.values())):
         raise MethodologyError(f"{name}: platform weight criteria must sum to 1")
+
+
+def _validate_interaction_weights(methodology: Methodology, name: str) -> None:
+    """Each platform weighs exactly the parts it counts, each weight positive."""
+    weights = methodology.interaction_weights
+    if weights is None:
+        return
+    for platform in PLATFORMS:
+        parts = set(methodology.interactions[platform])
+        given = weights.get(platform)
+        if given is None or set(given) != parts:
+            raise MethodologyError(
+                f"{name}: interaction_weights.{platform} must weigh exactly its interaction parts "
+                f"{sorted(parts)}, got {sorted(given or {})}"
+            )
+        bad = sorted(part for part, weight in given.items() if not weight > 0)
+        if bad:
+            raise MethodologyError(f"{name}: interaction_weights.{platform}: {bad} must be positive")
+    unknown = sorted(set(weights) - set(PLATFORMS))
+    if unknown:
+        raise MethodologyError(f"{name}: interaction_weights names unknown platform(s) {unknown}")

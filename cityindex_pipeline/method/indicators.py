@@ -54,6 +54,8 @@ def city_indicators(
     """
     metrics = metrics.filter(pl.col("platform") == platform)
     posts = posts.filter(pl.col("platform") == platform)
+    if methodology.interaction_weights is not None:
+        metrics = _with_weighted_interactions(metrics, posts, methodology.interaction_weights[platform])
     measure = methodology.views_measure[platform]
     active_days = posts.group_by("city_id").agg(
         pl.col("published_at_beijing").dt.date().n_unique().cast(pl.Int64).alias("active_days")
@@ -82,6 +84,7 @@ def city_indicators(
         .join(audience, on="city_id", how="left")
         .with_columns(
             pl.col("active_days").fill_null(0),
+            _silent_views(methodology),
             pl.when(pl.col("posts") > 0).then(pl.col("video_posts") / pl.col("posts")).alias("video_share"),
             pl.when(pl.col("posts") > 0)
             .then(pl.col("interactions") / pl.col("posts"))
@@ -101,6 +104,31 @@ def city_indicators(
         )
         .sort("city_id")
     )
+
+
+def _with_weighted_interactions(
+    metrics: pl.DataFrame, posts: pl.DataFrame, weights: dict[str, float]
+) -> pl.DataFrame:
+    """Each account's interactions as the weighted sum of its posts' parts (a withheld part adds
+    nothing, as in the count); an account without a post has 0. Terms are sorted before summing,
+    so that the same month gives the same number to the last bit."""
+    weighted = sum((pl.col(part).fill_null(0) * weight for part, weight in weights.items()), pl.lit(0.0))
+    per_account = posts.group_by("account_handle").agg(weighted.sort().sum().alias("_weighted"))
+    return (
+        metrics.join(per_account, on="account_handle", how="left")
+        .with_columns(pl.col("_weighted").fill_null(0.0).alias("interactions"))
+        .drop("_weighted")
+    )
+
+
+def _silent_views(methodology: Methodology) -> pl.Expr:
+    """The audience measure of a city whose accounts published nothing this month: 0 from 0.5.0
+    (its audience saw nothing new), missing before (re-weighted over the other Utilize indicators).
+    A city with posts none of which report the measure keeps it missing: the platform withheld it."""
+    views = pl.col("views")
+    if methodology.silent_accounts == "zero":
+        return pl.when(pl.col("posts") == 0).then(pl.lit(0)).otherwise(views).alias("views")
+    return views
 
 
 def to_long(indicators: pl.DataFrame, methodology: Methodology) -> pl.DataFrame:

@@ -134,10 +134,13 @@ DECLARED: dict[str, Table] = {
     "idx.platform_reference": Table(
         DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), DOUBLE("monthly_active_users_millions"),
         DOUBLE("daily_minutes_per_user"), DOUBLE("relevance"), VARCHAR("reference_note"),
+        DOUBLE("monthly_active_users_month", null=True), VARCHAR("users_basis", null=True),
     ),
     "idx.platform_weights": Table(
         DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), DOUBLE("user_scale_share"),
         DOUBLE("activity_share"), DOUBLE("relevance_share"), DOUBLE("weight"), VARCHAR("methodology_version"),
+        DOUBLE("user_scale_millions", null=True), VARCHAR("users_basis", null=True), BIGINT("accounts", null=True),
+        DOUBLE("mean_active_days", null=True), BIGINT("interactions", null=True), BIGINT("views", null=True),
     ),
     "idx.platform_indicators": Table(
         DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"), VARCHAR("dimension"),

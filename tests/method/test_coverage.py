@@ -23,7 +23,9 @@ from cityindex_pipeline.method.config import (
 from cityindex_pipeline.method.uncertainty import UncertaintySpec, simulate_uncertainty
 from cityindex_pipeline.reference.platforms import load_platform_reference
 
-M = load_methodology()
+M = dataclasses.replace(load_methodology(), interaction_weights=None, platform_weight_inputs="reference")
+"""The current method over frames that carry interaction counts (not their parts) and no month's
+activity: interactions unweighted, platform weights from the reference figures."""
 AUGUST, SEPTEMBER = Month(2024, 8), Month(2024, 9)
 COVERAGE = Coverage(
     platforms={

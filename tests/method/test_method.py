@@ -11,6 +11,7 @@ from cityindex_pipeline.method.config import Aggregation, MethodologyError, load
 from cityindex_pipeline.reference.platforms import load_platform_reference
 
 M = load_methodology()
+LEGACY = load_methodology("0.4.0")
 
 
 def metrics(rows):
@@ -53,7 +54,7 @@ def test_city_indicators_aggregate_accounts_and_keep_missing_null():
             ]
         ),
         "facebook",
-        M,
+        LEGACY,
     )
     a, b = frame.sort("city_id").to_dicts()
     assert a["posts"] == 3 and a["active_days"] == 2 and a["accounts"] == 2
@@ -104,7 +105,7 @@ def test_rank_is_competition_ranking_highest_first():
 
 
 def test_platform_weights_sum_to_one_and_follow_the_criteria():
-    weights = method.platform_weights(load_platform_reference(), M)
+    weights = method.platform_weights(load_platform_reference(), LEGACY)
     assert weights["weight"].sum() == pytest.approx(1.0)
     assert weights["platform"].to_list() == ["facebook", "x", "instagram", "youtube"]
     x = weights.filter(platform="x").row(0, named=True)

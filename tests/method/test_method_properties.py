@@ -18,7 +18,9 @@ from cityindex_pipeline.method.config import (
     load_methodology,
 )
 
-M = load_methodology()
+M = dataclasses.replace(load_methodology(), interaction_weights=None, platform_weight_inputs="reference")
+"""The current method over frames that carry interaction counts (not their parts) and no month's
+activity: interactions unweighted, platform weights from the reference figures."""
 PLATFORMS = ("facebook", "x")
 AGGREGATIONS = ("arithmetic", "geometric")
 

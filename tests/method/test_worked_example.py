@@ -14,7 +14,9 @@ import pytest
 from cityindex_pipeline import method
 from cityindex_pipeline.method.config import load_methodology
 
-M = load_methodology()
+M = load_methodology("0.4.0")
+"""The example is worked in methodology 0.4.0 (unweighted interactions, fixed platform reference);
+0.5.0's monthly weights and interaction weights are worked by hand in test_monthly_weights.py."""
 EXACT = {"abs": 1e-9}
 
 
