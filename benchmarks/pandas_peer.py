@@ -63,7 +63,10 @@ def clean_posts(documents: pd.DataFrame, accounts: pd.DataFrame, month: Month, p
 
     frame = frame.apply(with_insight, axis=1)
     parts = list(methodology.interactions[platform])
-    frame["interactions"] = frame[parts].apply(lambda r: sum(v for v in r if pd.notna(v)), axis=1)
+    weights = (methodology.interaction_weights or {}).get(platform, dict.fromkeys(parts, 1.0))
+    frame["interactions"] = frame[parts].apply(
+        lambda r: sum(v * weights[part] for part, v in r.items() if pd.notna(v)), axis=1
+    )
     frame["day"] = frame["published_at_utc"].apply(lambda t: (pd.Timestamp(t) + BEIJING).date())
     frame["platform"] = platform
     city = dict(zip(accounts["account_handle"], accounts["city_id"], strict=True))
@@ -117,7 +120,9 @@ def account_metrics(
     return pd.DataFrame(rows)
 
 
-def city_indicators(metrics: pd.DataFrame, posts: pd.DataFrame, measure: str) -> pd.DataFrame:
+def city_indicators(
+    metrics: pd.DataFrame, posts: pd.DataFrame, measure: str, silent_views: float | None
+) -> pd.DataFrame:
     rows = []
     by_city = dict(tuple(posts.groupby("city_id"))) if len(posts) else {}
     for city_id, group in metrics.groupby("city_id"):
@@ -145,7 +150,7 @@ def city_indicators(metrics: pd.DataFrame, posts: pd.DataFrame, measure: str) ->
                 "follower_growth_rate": (
                     group.loc[both, "follower_growth"].sum() / base if base > 0 else None
                 ),
-                "views": _sum_or_none(city_posts[measure]) if len(city_posts) else None,
+                "views": silent_views if n_posts == 0 else _sum_or_none(city_posts[measure]),
             }
         )
     return pd.DataFrame(rows)
@@ -253,7 +258,8 @@ def run_peer(
         metrics = account_metrics(posts, profiles(documents[platform], platform), mine, previous)
         if metrics.empty or platform not in weight_of:
             continue
-        indicators = city_indicators(metrics, posts, methodology.views_measure[platform])
+        silent_views = 0.0 if methodology.silent_accounts == "zero" else None
+        indicators = city_indicators(metrics, posts, methodology.views_measure[platform], silent_views)
         for _, row in platform_scores(indicators, methodology).iterrows():
             quantitative[row["city_id"]] += row["score"] * weight_of[platform]
     panel = qualitative.groupby("city_id")["score"].mean().to_dict()
