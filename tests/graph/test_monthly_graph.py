@@ -112,9 +112,9 @@ def test_rematerialising_a_month_is_idempotent_and_keeps_raw_append_only(tmp_pat
 
 
 def test_a_month_rewritten_leaves_other_months_untouched(tmp_path):
-    settings = make_settings(tmp_path)
-    warehouse = Warehouse(settings.warehouse_path)
     august = Month(2024, 8)
+    settings = make_settings(tmp_path, first_month=august)
+    warehouse = Warehouse(settings.warehouse_path)
     with dg.instance_for_test() as instance:
         assert materialize(settings, august, instance=instance).success
         assert materialize(settings, SEPTEMBER, instance=instance).success
