@@ -7,7 +7,12 @@ from cityindex_pipeline.cleaning import account_metrics, clean_platform, profile
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.partitions import monthly, previous_month
-from cityindex_pipeline.defs.resources import MethodologyVersion, SettingsRecord, WarehouseResource
+from cityindex_pipeline.defs.resources import (
+    MethodologyVersion,
+    MonthHistory,
+    SettingsRecord,
+    WarehouseResource,
+)
 
 from .raw import raw_assets
 
@@ -65,7 +70,10 @@ def clean_posts(
     kinds={"duckdb", "polars"},
 )
 def clean_account_metrics(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsRecord
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    history: MonthHistory,
+    settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """One row per account and month: followers and their growth, posts, active days, interactions, views."""
     month = Month.from_partition_key(context.partition_key)
@@ -75,7 +83,7 @@ def clean_account_metrics(
         posts=store.read_month("clean.posts", month),
         profiles=profiles,
         accounts=store.read_month("clean.registry_accounts", month).filter("active"),
-        previous=store.read_month("clean.account_metrics", month.previous()),
+        previous=store.read_month_before("clean.account_metrics", month, history.first),
     )
     data_sha256 = store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
     return dg.MaterializeResult(

@@ -10,6 +10,7 @@ from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.partitions import monthly, previous_month
 from cityindex_pipeline.defs.resources import (
     MethodologyVersion,
+    MonthHistory,
     SettingsRecord,
     SourceResource,
     WarehouseResource,
@@ -118,13 +119,16 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         methodology_version: MethodologyVersion,
+        history: MonthHistory,
         settings: SettingsRecord,
     ) -> dg.MaterializeResult:
         month = Month.from_partition_key(context.partition_key)
         store = warehouse.get()
         methodology = methodology_version.load()
         long = store.read_month("idx.platform_indicators", month).filter(platform=platform)
-        previous = store.read_month("idx.platform_index", month.previous()).filter(platform=platform)
+        previous = store.read_month_before("idx.platform_index", month, history.first).filter(
+            platform=platform
+        )
         scores = method.platform_index(long, methodology, previous).with_columns(
             methodology_version=pl.lit(methodology.version)
         )
@@ -171,6 +175,7 @@ def qualitative_scores(
     warehouse: WarehouseResource,
     source: SourceResource,
     methodology_version: MethodologyVersion,
+    history: MonthHistory,
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The expert panel (20 %): its file if one has landed, else the methodology's missing-panel
@@ -185,7 +190,7 @@ def qualitative_scores(
         panel_file,
         city_ids,
         methodology.qualitative,
-        previous=store.read_month("idx.qualitative_scores", month.previous()),
+        previous=store.read_month_before("idx.qualitative_scores", month, history.first),
         simulated_source=source.kind == "simulated",
         seed=source.seed,
     )
@@ -224,6 +229,7 @@ def comprehensive_index(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     methodology_version: MethodologyVersion,
+    history: MonthHistory,
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """80 % quantitative (platform indices x platform weights) + 20 % qualitative; rank and change."""
@@ -235,7 +241,7 @@ def comprehensive_index(
         platform_scores=store.read_month("idx.platform_index", month),
         weights=store.read_month("idx.platform_weights", month),
         qualitative=store.read_month("idx.qualitative_scores", month),
-        previous=store.read_month("idx.comprehensive_index", month.previous()),
+        previous=store.read_month_before("idx.comprehensive_index", month, history.first),
         methodology=methodology,
     ).with_columns(methodology_version=pl.lit(methodology.version))
     data_sha256 = store.replace_month(month, context.run.run_id, {"idx.comprehensive_index": scores})

@@ -8,6 +8,7 @@ from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.check_results import check_outcomes
 from cityindex_pipeline.defs.partitions import monthly
 from cityindex_pipeline.defs.resources import (
+    MonthHistory,
     PublicationResource,
     PublishOptions,
     SettingsRecord,
@@ -46,6 +47,7 @@ def published_index(
     warehouse: WarehouseResource,
     publication: PublicationResource,
     publish_options: PublishOptions,
+    history: MonthHistory,
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The month's index as published, only if every ERROR check of the month passed (or was
@@ -56,7 +58,7 @@ def published_index(
     store = warehouse.get()
     with store.snapshot():  # the month and what it read of the previous one, as of one moment
         own = read_month_tables(store, month)
-        previous = read_previous_month(store, month)
+        previous = read_previous_month(store, month, history.first)
         cities = store.read_month("clean.registry_cities", month)
         uncertainty = store.read_month("idx.index_uncertainty", month)
         pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]

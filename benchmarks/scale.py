@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.reference.registry import Registry
 
@@ -44,4 +45,5 @@ def registry_scaled(scale: int) -> Iterator[None]:
 
 
 def bench_settings(home: Path) -> Settings:
-    return Settings(home=home, source="simulated", seed=20240901)
+    """The bench computes September alone: its first month of coverage."""
+    return Settings(home=home, source="simulated", seed=20240901, first_month=Month(2024, 9))

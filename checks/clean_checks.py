@@ -8,6 +8,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.resources import (
     MethodologyVersion,
+    MonthHistory,
     PlausibilityFiles,
     PublishOptions,
     WarehouseResource,
@@ -15,6 +16,7 @@ from cityindex_pipeline.defs.resources import (
 from cityindex_pipeline.quality import clean_rules, plausibility_rules
 from cityindex_pipeline.quality import suites as expectations
 from cityindex_pipeline.quality.gates import gates_of
+from cityindex_pipeline.quality.history import REQUIRED_PREVIOUS_TABLES, previous_month_computed
 
 from .results import RUN_FIRST, check_result, specs
 
@@ -45,17 +47,19 @@ def clean_account_metrics_checks(
     publish_options: PublishOptions,
     methodology_version: MethodologyVersion,
     plausibility: PlausibilityFiles,
+    history: MonthHistory,
 ):
-    """Account metrics well formed, followers present, interactions consistent with their parts, and
+    """The previous month computed (unless this is the first month of coverage), account metrics well formed, followers present, interactions consistent with their parts, and
     plausible: against the previous month (followers within bounds, every change) and the maxima."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     metrics = store.read_month("clean.account_metrics", month)
     posts = store.read_month("clean.posts", month)
-    # the previous month as clean_account_metrics reads it
-    previous = store.read_month("clean.account_metrics", month.previous())
-    previous_posts = store.read_month(
-        "clean.posts", month.previous(), plausibility_rules.TYPICAL_POST_COLUMNS
+    first_month = history.first
+    # the previous month as clean_account_metrics reads it (none in the first month of coverage)
+    previous = store.read_month_before("clean.account_metrics", month, first_month)
+    previous_posts = store.read_month_before(
+        "clean.posts", month, first_month, plausibility_rules.TYPICAL_POST_COLUMNS
     )
     bounds, jumps = plausibility.load_bounds(), plausibility.load_known_jumps(month)
     active = store.read_month("clean.registry_accounts", month).filter("active")
@@ -70,6 +74,9 @@ def clean_account_metrics_checks(
     ).drop_nulls()
     suite = expectations.validate(metrics, expectations.account_metrics_suite(month), "clean_account_metrics")
     findings = {
+        "previous_month_computed": previous_month_computed(
+            month, first_month, store.month_row_counts(REQUIRED_PREVIOUS_TABLES, month.previous())
+        ),
         "metrics_well_formed": suite["metrics_well_formed"],
         "followers_present": clean_rules.followers_present(
             metrics, active, clean_rules.hidden_follower_counts(documents), explained

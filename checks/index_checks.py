@@ -12,7 +12,12 @@ from assets.index import comprehensive_index
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.partitions import monthly
-from cityindex_pipeline.defs.resources import PublicationResource, PublishOptions, WarehouseResource
+from cityindex_pipeline.defs.resources import (
+    MonthHistory,
+    PublicationResource,
+    PublishOptions,
+    WarehouseResource,
+)
 from cityindex_pipeline.method.panel import CRITERIA
 from cityindex_pipeline.publication.previous_month import (
     built_from_previous_month,
@@ -124,13 +129,14 @@ def index_gate_checks(
     warehouse: WarehouseResource,
     publication: PublicationResource,
     publish_options: PublishOptions,
+    history: MonthHistory,
 ):
     """The panel policy applied, the index against its suite, the month settled before publishing, and
     built from one version of the previous month (the one it holds now)."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     with store.snapshot():
-        own, previous = read_month_tables(store, month), read_previous_month(store, month)
+        own, previous = read_month_tables(store, month), read_previous_month(store, month, history.first)
     index = store.read_month("idx.comprehensive_index", month)
     cities = store.read_month("clean.registry_cities", month)
     findings = {

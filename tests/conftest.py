@@ -63,7 +63,7 @@ def _dagster_home_per_test() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def september_home(tmp_path_factory) -> Settings:
     """2024-08 and 2024-09 materialised once for the read-only tests of this session."""
-    settings = make_settings(tmp_path_factory.mktemp("cityindex-home"))
+    settings = make_settings(tmp_path_factory.mktemp("cityindex-home"), first_month=Month(2024, 8))
     with dg.instance_for_test() as instance:
         for month in (Month(2024, 8), Month(2024, 9)):
             result = materialize(settings, month, selection=dg.AssetSelection.all(), instance=instance)

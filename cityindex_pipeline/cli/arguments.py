@@ -1,6 +1,7 @@
 """What the commands are given: the settings from the environment, months and publication versions
 parsed from their options, the warehouse (refused with a message rather than a traceback when it is
-missing or damaged), and the month's check results recorded in the Dagster instance."""
+missing or damaged), the history a month needs (refused before anything runs), and the month's check
+results recorded in the Dagster instance."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings, settings_from_env
+from cityindex_pipeline.quality.history import REQUIRED_PREVIOUS_TABLES, previous_month_computed, refusal
 from cityindex_pipeline.warehouse.connection import WarehouseDamagedError
 from cityindex_pipeline.warehouse.store import Warehouse
 
@@ -59,6 +61,19 @@ def warehouse() -> Warehouse:
     with opened.connect():
         pass  # damaged, or lost while the archive holds data: the message names `cityindex rebuild`
     return opened
+
+
+def require_history(settings: Settings, month: Month) -> None:
+    """The first month a command computes must be the first month of coverage or follow a computed
+    month (`quality/history.py`): refused here with the rule's sentence, before any step runs, as the
+    check `clean_account_metrics:previous_month_computed` would refuse it in the run."""
+    path = settings.warehouse_path
+    counts = (
+        Warehouse(path).month_row_counts(REQUIRED_PREVIOUS_TABLES, month.previous()) if path.exists() else {}
+    )
+    finding = previous_month_computed(month, settings.first_month, counts)
+    if not finding.passed:
+        raise click.ClickException(refusal(finding))
 
 
 def recorded_checks(settings: Settings, month: Month) -> list:

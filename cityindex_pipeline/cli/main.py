@@ -47,6 +47,7 @@ def demo(months: tuple[str, ...]) -> None:
     """Materialise the demo months from the simulated source and print the last month's top ten."""
     settings = arguments.settings()
     chosen = [Month.parse(m) for m in (months or DEMO_MONTHS)]
+    arguments.require_history(settings, min(chosen))
     started = time.monotonic()
     for month in sorted(chosen):
         _run_month(settings, month)
@@ -79,6 +80,8 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
     months = Month.range(month, until or month)
     if not months:
         raise click.BadParameter("--to is before --month")
+    if not override_errors.strip():  # with an override the run's check reports it, overridden
+        arguments.require_history(settings, month)
     failures = [
         m for m in months if not _run_month(settings, m, reason=reason, override_errors=override_errors)
     ]
@@ -336,6 +339,7 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
     months = Month.range(first, last)
     if not months:
         raise click.BadParameter(f"{last} is before {first}")
+    arguments.require_history(arguments.settings(), first)
     server = DagsterWebserver(url)
     started = time.monotonic()
     try:

@@ -83,3 +83,11 @@ class Month:
     def contains(self, moment: datetime) -> bool:
         """True when an aware timestamp falls inside the month, Beijing time."""
         return self.start_utc <= moment < self.end_utc
+
+
+def previous_month_read(month: Month, first_month: Month) -> Month | None:
+    """The month whose rows `month` reads as its previous month (follower growth, score and rank
+    changes, a carried panel): the month before it, except in the first month of coverage (and before
+    it, which is refused), which reads none even if such rows exist: a month's numbers must not depend
+    on which months were computed before it."""
+    return month.previous() if month > first_month else None

@@ -15,16 +15,19 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.variables import (
     BASE_URL_VARIABLES,
     CJK_FONT_DIR_VARIABLE,
     DAGSTER_POSTGRES_URL_VARIABLE,
     DEFAULT_BASE_URLS,
+    DEFAULT_FIRST_MONTH,
     DEFAULT_GRAPH_API_VERSION,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PAGES,
     DEFAULT_PUBLICATION_DELAY_DAYS,
     DEFAULT_SCHEDULE_DAY,
+    FIRST_MONTH_VARIABLE,
     GRAPH_API_VERSION_VARIABLE,
     HOME_VARIABLE,
     MAX_BYTES_VARIABLE,
@@ -39,6 +42,7 @@ from cityindex_pipeline.core.variables import (
     cjk_font_dir_from_env,
     dagster_postgres_url_from_env,
     environment,
+    first_month_from_env,
     methodology_version_from_env,
     positive_from_env,
     publication_delay_days_from_env,
@@ -110,6 +114,9 @@ class Settings:
     """Days after a month closes (Beijing time) before it may be published (`CITYINDEX_PUBLICATION_DELAY_DAYS`)."""
     schedule_day: int = field(default=DEFAULT_SCHEDULE_DAY, metadata={VARIABLE: SCHEDULE_DAY_VARIABLE})
     """The day of the next month (1-28) the monthly schedule runs on (`CITYINDEX_SCHEDULE_DAY`)."""
+    first_month: Month = field(default=DEFAULT_FIRST_MONTH, metadata={VARIABLE: FIRST_MONTH_VARIABLE})
+    """The first month of coverage (`CITYINDEX_FIRST_MONTH`): it reads no previous month, and every
+    later month requires its previous month computed."""
     methodology_version: str | None = field(default=None, metadata={VARIABLE: METHODOLOGY_VERSION_VARIABLE})
     """The archived methodology the runs compute with; None: the current one."""
     cjk_font_dir: str | None = field(default=None, metadata={VARIABLE: CJK_FONT_DIR_VARIABLE})
@@ -154,15 +161,15 @@ class Settings:
 
 
 def _shown(value: Any) -> Any:
-    """A setting as a JSON value: a path as text, a secret as REDACTED (its str)."""
-    if isinstance(value, Path | Secret):
+    """A setting as a JSON value: a path or a month as text, a secret as REDACTED (its str)."""
+    if isinstance(value, Path | Secret | Month):
         return str(value)
     return value
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Every `CITYINDEX_*` setting: `CITYINDEX_HOME` (default ./.cityindex), `CITYINDEX_SOURCE` (default
-    simulated), `CITYINDEX_SEED`, `CITYINDEX_PUBLICATION_DELAY_DAYS` and `CITYINDEX_SCHEDULE_DAY` (default
+    simulated), `CITYINDEX_SEED`, `CITYINDEX_FIRST_MONTH` (default 2024-07), `CITYINDEX_PUBLICATION_DELAY_DAYS` and `CITYINDEX_SCHEDULE_DAY` (default
     5, or their old names), `CITYINDEX_METHODOLOGY_VERSION`, `CITYINDEX_CJK_FONT_DIR`,
     `CITYINDEX_DAGSTER_POSTGRES_URL` and the API's; each checked, a wrong one raising ValueError."""
     env = environment(environ)
@@ -175,6 +182,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         seed=seed,
         settling_days=publication_delay_days_from_env(env),
         schedule_day=schedule_day_from_env(env),
+        first_month=first_month_from_env(env),
         methodology_version=methodology_version_from_env(env),
         cjk_font_dir=cjk_font_dir_from_env(env),
         dagster_postgres_url=dagster_postgres_url_from_env(env),

@@ -16,6 +16,8 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from cityindex_pipeline.core.months import Month
+
 LOGGER = logging.getLogger("cityindex.settings")
 
 HOME_VARIABLE = "CITYINDEX_HOME"
@@ -27,6 +29,7 @@ METHODOLOGY_VERSION_VARIABLE = "CITYINDEX_METHODOLOGY_VERSION"
 CJK_FONT_DIR_VARIABLE = "CITYINDEX_CJK_FONT_DIR"
 DAGSTER_POSTGRES_URL_VARIABLE = "CITYINDEX_DAGSTER_POSTGRES_URL"
 GRAPH_API_VERSION_VARIABLE = "CITYINDEX_GRAPH_API_VERSION"
+FIRST_MONTH_VARIABLE = "CITYINDEX_FIRST_MONTH"
 BASE_URL_VARIABLES = {
     "facebook": "CITYINDEX_FACEBOOK_BASE_URL",
     "instagram": "CITYINDEX_INSTAGRAM_BASE_URL",
@@ -49,6 +52,8 @@ DEFAULT_SEED = 20240901
 DEFAULT_PUBLICATION_DELAY_DAYS = 5
 DEFAULT_SCHEDULE_DAY = 5
 DEFAULT_GRAPH_API_VERSION = "v21.0"
+DEFAULT_FIRST_MONTH = Month(2024, 7)
+"""The first month of the shipped demo; set `CITYINDEX_FIRST_MONTH` to your first month of data."""
 DEFAULT_BASE_URLS = {
     "facebook": "https://graph.facebook.com",
     "instagram": "https://graph.facebook.com",
@@ -178,6 +183,21 @@ def methodology_version_from_env(environ: Mapping[str, str] | None = None) -> st
     """`CITYINDEX_METHODOLOGY_VERSION`: the archived methodology a run computes with; None: the current
     one. Whether the version exists is the methodology's to say (`method/config.py`)."""
     return environment(environ).get(METHODOLOGY_VERSION_VARIABLE, "").strip() or None
+
+
+def first_month_from_env(environ: Mapping[str, str] | None = None) -> Month:
+    """`CITYINDEX_FIRST_MONTH` (YYYY-MM, default 2024-07): the first month of coverage. It reads no
+    previous month; every later month requires its previous month computed, so that a month's numbers
+    never depend on which months happened to be computed before it."""
+    text = environment(environ).get(FIRST_MONTH_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_FIRST_MONTH
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise ValueError(
+            f"{FIRST_MONTH_VARIABLE} must be a month as YYYY-MM (your first month of data); got {text[:40]!r}"
+        ) from None
 
 
 def cjk_font_dir_from_env(environ: Mapping[str, str] | None = None) -> str | None:

@@ -11,6 +11,7 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import SETTINGS_METADATA_KEY, Settings
+from cityindex_pipeline.core.variables import DEFAULT_FIRST_MONTH
 from cityindex_pipeline.method.config import Methodology, load_methodology
 from cityindex_pipeline.reference import plausibility
 from cityindex_pipeline.sources import Source, make_source
@@ -61,6 +62,17 @@ class PublicationResource(dg.ConfigurableResource):
             return datetime.now(UTC)
         moment = datetime.fromisoformat(self.as_of)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class MonthHistory(dg.ConfigurableResource):
+    """The first month of coverage (`CITYINDEX_FIRST_MONTH`, YYYY-MM): it reads no previous month, and
+    a later month requires its previous month computed (`quality/history.py`)."""
+
+    first_month: str = str(DEFAULT_FIRST_MONTH)
+
+    @property
+    def first(self) -> Month:
+        return Month.parse(self.first_month)
 
 
 class PublishOptions(dg.ConfigurableResource):
@@ -137,6 +149,7 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "publication": PublicationResource(
             exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
         ),
+        "history": MonthHistory(first_month=str(settings.first_month)),
         "publish_options": PublishOptions(),
         "methodology_version": MethodologyVersion(version=settings.methodology_version or ""),
         "plausibility": PlausibilityFiles(),

@@ -198,11 +198,14 @@ class PreviousMonth:
     sha256: str
 
 
-def read_previous_month(store: Warehouse, month: Month) -> PreviousMonth:
-    """N-1's tables that N reads, in one snapshot, and the published version of N-1 they are."""
+def read_previous_month(store: Warehouse, month: Month, first_month: Month) -> PreviousMonth:
+    """N-1's tables that N reads, in one snapshot, and the published version of N-1 they are; in the
+    first month of coverage none (empty tables), whatever rows of N-1 the warehouse holds."""
     previous = month.previous()
     with store.snapshot():
-        tables = {table: store.read_month(table, previous) for table in PREVIOUS_MONTH_TABLES}
+        tables = {
+            table: store.read_month_before(table, month, first_month) for table in PREVIOUS_MONTH_TABLES
+        }
         publications = store.publications(previous)
         rows = publication_rows(
             tables["idx.comprehensive_index"],

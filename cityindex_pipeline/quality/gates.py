@@ -95,6 +95,12 @@ GATES: tuple[Gate, ...] = (
          "map the platform's new content type onto the known set in the parser", "great_expectations"),
     Gate("clean_posts", "counts_below_maxima", Severity.ERROR,
          "every count of a post at most its platform's plausible maximum, unless flagged as a known jump"),
+    Gate("clean_account_metrics", "previous_month_computed", Severity.ERROR,
+         "the first month of coverage (CITYINDEX_FIRST_MONTH) reads no previous month; a later month "
+         "only with the previous month's account metrics and index computed; a month before the first "
+         "is refused: a month's numbers must not depend on the order months were computed in",
+         "compute the previous month first (or a backfill from the first month of coverage), or set "
+         "CITYINDEX_FIRST_MONTH to your first month of data"),
     Gate("clean_account_metrics", "metrics_well_formed", Severity.ERROR,
          "one row per account, counts >= 0, active days within the month",
          "re-materialise clean_account_metrics for the month", "great_expectations"),

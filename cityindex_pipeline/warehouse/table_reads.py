@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import polars as pl
 
-from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.months import Month, previous_month_read
 from cityindex_pipeline.warehouse.connection import Connection
 from cityindex_pipeline.warehouse.tables import MONTH_INPUTS, TABLES, VERSIONED_TABLES, check_tables
 
@@ -40,6 +40,28 @@ class TableReads(Connection):
             f"SELECT {', '.join(columns)} FROM {table} WHERE month = $month{conditions}",
             {"month": month.first_day, **{f"where_{name}": value for name, value in where.items()}},
         )
+
+    def read_month_before(
+        self, table: str, month: Month, first_month: Month, columns: Sequence[str] = ("*",)
+    ) -> pl.DataFrame:
+        """The previous month's rows of a table as `month` reads them (`months.previous_month_read`):
+        none, with the table's columns, in the first month of coverage and before it."""
+        previous = previous_month_read(month, first_month)
+        if previous is None:
+            return self.read_month(table, month, columns).clear()
+        return self.read_month(table, previous, columns)
+
+    def month_row_counts(self, tables: Sequence[str], month: Month) -> dict[str, int]:
+        """How many rows each of these tables holds for the month."""
+        check_tables(tables)
+        return {
+            table: int(
+                self.query(
+                    f"SELECT count(*) AS n FROM {table} WHERE month = $month", {"month": month.first_day}
+                )["n"][0]
+            )
+            for table in tables
+        }
 
     def registry_accounts(self, month: Month) -> pl.DataFrame:
         """The month's registry snapshot of accounts (every platform, active or not), by platform and

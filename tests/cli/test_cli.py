@@ -15,7 +15,7 @@ CLI = shutil.which("cityindex", path=str(Path(sys.executable).parent)) or "cityi
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CITYINDEX_HOME": str(home)}
+    env = {**os.environ, "CITYINDEX_HOME": str(home), "CITYINDEX_FIRST_MONTH": "2024-08"}
     env.pop("DAGSTER_HOME", None)
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 

@@ -21,7 +21,12 @@ SEPTEMBER = Month(2024, 9)
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CITYINDEX_HOME": str(home), "CITYINDEX_SOURCE": "files"}
+    env = {
+        **os.environ,
+        "CITYINDEX_HOME": str(home),
+        "CITYINDEX_SOURCE": "files",
+        "CITYINDEX_FIRST_MONTH": "2024-09",
+    }
     env.pop("DAGSTER_HOME", None)
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 

@@ -45,7 +45,7 @@ def materialize(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
         for key, value in os.environ.items()
         if key not in TOKEN_VARIABLES.values() and key != "DAGSTER_HOME"
     }
-    environ |= {"CITYINDEX_HOME": str(home), **env}
+    environ |= {"CITYINDEX_HOME": str(home), "CITYINDEX_FIRST_MONTH": str(SEPTEMBER), **env}
     return subprocess.run(
         [CLI, "materialize", "--month", str(SEPTEMBER)],
         env=environ,

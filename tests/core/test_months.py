@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.months import Month, previous_month_read
 
 
 def test_month_window_is_beijing_time():
@@ -34,3 +34,11 @@ def test_a_range_holds_every_month_from_first_to_last_across_a_year_boundary():
 def test_bad_months_are_rejected_clearly(text):
     with pytest.raises(ValueError, match="month"):
         Month.parse(text)
+
+
+def test_the_first_month_of_coverage_reads_no_previous_month():
+    first = Month(2024, 8)
+    assert previous_month_read(Month(2024, 9), first) == Month(2024, 8)
+    assert previous_month_read(Month(2025, 1), first) == Month(2024, 12)
+    assert previous_month_read(first, first) is None, "even if the month before it is in the warehouse"
+    assert previous_month_read(Month(2024, 7), first) is None, "before the first month: refused, reads none"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import ApiSettings, Settings, settings_from_env
 from cityindex_pipeline.core.variables import Secret, schedule_day_from_env
 
@@ -60,6 +61,8 @@ def test_the_new_names_are_read_without_a_warning(tmp_path):
         ),
         ("CITYINDEX_SETTLING_DAYS", "-2", "CITYINDEX_SETTLING_DAYS must not be negative; got -2"),
         ("CITYINDEX_SEED", "seed", "CITYINDEX_SEED must be an integer; got 'seed'"),
+        ("CITYINDEX_FIRST_MONTH", "2024-7", "CITYINDEX_FIRST_MONTH must be a month as YYYY-MM"),
+        ("CITYINDEX_FIRST_MONTH", "2024-13", "CITYINDEX_FIRST_MONTH must be a month as YYYY-MM"),
         ("CITYINDEX_SOURCE", "ftp", "CITYINDEX_SOURCE must be one of simulated, files, api; got 'ftp'"),
         ("CITYINDEX_DAGSTER_POSTGRES_URL", "postgresql://u:p@h/d", "must start with postgresql+psycopg2://"),
         (
@@ -121,6 +124,7 @@ def test_the_record_names_every_setting_by_its_variable_and_the_deprecated_names
         "CITYINDEX_SEED": "7",
         "CITYINDEX_SETTLING_DAYS": "2",
         "CITYINDEX_SCHEDULE_DAY": "9",
+        "CITYINDEX_FIRST_MONTH": "2024-08",
         "CITYINDEX_METHODOLOGY_VERSION": "0.1.0",
         "CITYINDEX_CJK_FONT_DIR": "/fonts",
         "CITYINDEX_X_BASE_URL": "http://127.0.0.1:9",
@@ -135,6 +139,7 @@ def test_the_record_names_every_setting_by_its_variable_and_the_deprecated_names
         "CITYINDEX_SEED": 7,
         "CITYINDEX_PUBLICATION_DELAY_DAYS": 2,
         "CITYINDEX_SCHEDULE_DAY": 9,
+        "CITYINDEX_FIRST_MONTH": "2024-08",
         "CITYINDEX_METHODOLOGY_VERSION": "0.1.0",
         "CITYINDEX_CJK_FONT_DIR": "/fonts",
         "CITYINDEX_DAGSTER_POSTGRES_URL": None,
@@ -152,5 +157,6 @@ def test_the_record_names_every_setting_by_its_variable_and_the_deprecated_names
 def test_settings_are_frozen_and_default_as_before(tmp_path):
     settings = Settings(home=tmp_path, source="simulated", seed=1)
     assert (settings.settling_days, settings.schedule_day, settings.api) == (5, 5, ApiSettings())
+    assert settings.first_month == Month(2024, 7), "the first month of the shipped demo"
     with pytest.raises(AttributeError):
         settings.seed = 2  # type: ignore[misc]

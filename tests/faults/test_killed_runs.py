@@ -28,7 +28,7 @@ MONTHLY_LAYERS = ("clean.posts", "clean.account_metrics", "idx.platform_index", 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
-    return {**env, "CITYINDEX_HOME": str(home), **extra}
+    return {**env, "CITYINDEX_HOME": str(home), "CITYINDEX_FIRST_MONTH": str(AUGUST), **extra}
 
 
 def cityindex(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -106,7 +106,7 @@ def test_a_check_planned_by_a_run_that_failed_before_it_falls_back_to_the_result
 
 def environment(home: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
-    return {**env, "CITYINDEX_HOME": str(home)}
+    return {**env, "CITYINDEX_HOME": str(home), "CITYINDEX_FIRST_MONTH": str(SEPTEMBER)}
 
 
 def materialize_september(home: Path) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ def fingerprints(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 
 
 def test_every_asset_records_a_fingerprint_that_a_rerun_reproduces_and_the_rows_recompute(tmp_path):
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, first_month=AUGUST)
     with dg.instance_for_test() as instance:
         first = materialize(settings, AUGUST, instance=instance)
         second = materialize(settings, AUGUST, instance=instance)

@@ -134,8 +134,8 @@ def test_the_sensor_launches_each_complete_drop_once(tmp_path):
 
 
 def test_a_month_without_a_panel_file_carries_the_last_one_forward_flagged(tmp_path):
-    files = dataclasses.replace(make_settings(tmp_path), source="files")
     august = Month(2024, 8)
+    files = dataclasses.replace(make_settings(tmp_path, first_month=august), source="files")
     lay_out_month(files.landing_dir, august)
     lay_out_month(files.landing_dir, SEPTEMBER)
     panel_path(files.landing_dir, SEPTEMBER).unlink()  # September's panel has not come in
@@ -299,7 +299,12 @@ def test_the_report_of_a_hostile_drop_holds_no_script_and_no_link_that_is_not_ht
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CITYINDEX_HOME": str(home), "CITYINDEX_SOURCE": "files"}
+    env = {
+        **os.environ,
+        "CITYINDEX_HOME": str(home),
+        "CITYINDEX_SOURCE": "files",
+        "CITYINDEX_FIRST_MONTH": "2024-09",
+    }
     env.pop("DAGSTER_HOME", None)
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 

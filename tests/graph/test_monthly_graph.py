@@ -112,9 +112,9 @@ def test_rematerialising_a_month_is_idempotent_and_keeps_raw_append_only(tmp_pat
 
 
 def test_a_month_rewritten_leaves_other_months_untouched(tmp_path):
-    settings = make_settings(tmp_path)
-    warehouse = Warehouse(settings.warehouse_path)
     august = Month(2024, 8)
+    settings = make_settings(tmp_path, first_month=august)
+    warehouse = Warehouse(settings.warehouse_path)
     with dg.instance_for_test() as instance:
         assert materialize(settings, august, instance=instance).success
         assert materialize(settings, SEPTEMBER, instance=instance).success
@@ -155,3 +155,25 @@ def test_a_failing_blocking_check_stops_publication(tmp_path, monkeypatch):
 @pytest.mark.parametrize("city", ["Xi'an", "xian", "西安"])
 def test_trace_finds_cities_by_any_name(september_warehouse, city):
     assert trace_city(september_warehouse, city, SEPTEMBER)["city"]["city_id"] == "xian"
+
+
+def test_a_month_publishes_the_same_content_whatever_was_computed_before_it(september_warehouse, tmp_path):
+    """History A (the session's home): August, the first month, then September. History B: September
+    first, refused by the history check with nothing downstream run or published, then August, then
+    September. The two Septembers publish one content digest."""
+    august = Month(2024, 8)
+    settings = make_settings(tmp_path, first_month=august)
+    warehouse = Warehouse(settings.warehouse_path)
+    with dg.instance_for_test() as instance:
+        refused = materialize(settings, SEPTEMBER, instance=instance)
+        assert not refused.success
+        failed = [e for e in refused.get_asset_check_evaluations() if not e.passed]
+        assert [e.check_name for e in failed] == ["previous_month_computed"]
+        assert "Compute 2024-08 first" in failed[0].metadata["fix"].value
+        assert warehouse.read_month("idx.comprehensive_index", SEPTEMBER).height == 0, "nothing downstream"
+        assert warehouse.publications(SEPTEMBER).height == 0, "nothing published"
+        for month in (august, SEPTEMBER):
+            assert materialize(settings, month, instance=instance).success
+    (after_august,) = september_warehouse.publications(SEPTEMBER)["content_sha256"]
+    (refused_first,) = warehouse.publications(SEPTEMBER)["content_sha256"]
+    assert refused_first == after_august

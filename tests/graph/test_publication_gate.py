@@ -76,7 +76,7 @@ def after(asset: str) -> dg.AssetSelection:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Settings:
     """August published; September materialised up to its publication, every check passing."""
-    settings = make_settings(tmp_path_factory.mktemp("gates-base"))
+    settings = make_settings(tmp_path_factory.mktemp("gates-base"), first_month=AUGUST)
     for month in (AUGUST, SEPTEMBER):
         selection = (
             None

@@ -26,7 +26,7 @@ OLDER_METHODOLOGY = "0.3.0"
 def home(tmp_path_factory):
     """August and September published with methodology 0.3.0; then October with the current one.
     Then September's stored verdicts are forged: a recompute judges every body again and trusts none."""
-    settings = make_settings(tmp_path_factory.mktemp("verify"))
+    settings = make_settings(tmp_path_factory.mktemp("verify"), first_month=AUGUST)
     with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
         patch.setenv(VERSION_VARIABLE, OLDER_METHODOLOGY)
         for month in (AUGUST, SEPTEMBER):
@@ -100,7 +100,7 @@ def test_re_running_the_previous_month_never_breaks_a_publication_and_a_mixed_mo
     September that no longer is, so publishing October again is refused until October is re-run."""
     copy = tmp_path / "home"
     shutil.copytree(home, copy)
-    settings = make_settings(copy)
+    settings = make_settings(copy, first_month=AUGUST)
     warehouse = Warehouse(settings.warehouse_path)
     (october_v1,) = warehouse.publications(OCTOBER).to_dicts()
     assert october_v1["previous_version"] == 1 and october_v1["previous_inputs_sha256"]

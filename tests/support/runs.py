@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -9,9 +10,19 @@ import dagster as dg
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
 
+FIRST_MONTH = Month(2024, 9)
+"""Most tests compute September alone: their first month of coverage, unless they start earlier."""
 
-def make_settings(home: Path) -> Settings:
-    return Settings(home=home, source="simulated", seed=20240901)
+
+def make_settings(home: Path, first_month: Month = FIRST_MONTH) -> Settings:
+    """A test's settings: the simulated source, and the month the test starts from as its first month
+    of coverage (a later month requires its previous month computed)."""
+    return Settings(home=home, source="simulated", seed=20240901, first_month=first_month)
+
+
+def cli_environment(home: Path, first_month: Month = FIRST_MONTH, **extra: str) -> dict[str, str]:
+    """The environment of a `cityindex` subprocess on `home`, starting from `first_month`."""
+    return {**os.environ, "CITYINDEX_HOME": str(home), "CITYINDEX_FIRST_MONTH": str(first_month), **extra}
 
 
 WITHOUT_REPORT = dg.AssetSelection.all() - dg.AssetSelection.assets("monthly_report")

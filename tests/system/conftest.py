@@ -111,7 +111,7 @@ def _postgres_database(admin_url: str) -> tuple[str, callable]:
 def _start(kind: str, root: Path) -> Iterator[RunningDagster]:
     home = root / "home"
     log = root / "dagster.log"
-    extra: dict[str, str] = {}
+    extra: dict[str, str] = {"CITYINDEX_FIRST_MONTH": str(BACKFILL_MONTHS[0])}
     drop = None
     if kind == "postgres":
         url, drop = _postgres_database(os.environ[POSTGRES_VARIABLE])
