@@ -1,13 +1,19 @@
-"""How sure is each rank? A Monte Carlo over the method's choices (the Handbook's uncertainty analysis).
+"""How sure is each rank, and which choice moves it? The Handbook's uncertainty and sensitivity analysis.
 
-Each draw perturbs the platform weights and the G/I/U weights (Dirichlet around their nominal
-values), picks a normalisation, and draws the qualitative share; the index is recomputed and the
-cities re-ranked. Each city gets its nominal rank, median rank and 5-95 % rank interval. A first-order
-sensitivity figure per choice comes from batches in which only that choice varies.
+The index is recomputed under other choices another analyst could make: platform weights (or the
+weights of their criteria) and G/I/U weights drawn from a Dirichlet around their nominal values, a
+normalisation, a qualitative share, and, when given, another table of indicators (other interaction
+weights). Each city gets its nominal rank, median rank and 5-95 % rank interval.
+
+With `uncertainty.sensitivity` in the methodology (0.5.0 on) the runs follow Saltelli's design and
+each factor gets variance-based first-order and total indices of the ranks (`sobol.py`), with
+bootstrap intervals. Without it (0.4.0 and before) the runs are Monte Carlo draws and each choice
+gets a one-at-a-time share of the rank variance, from batches in which only that choice varies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,9 +21,16 @@ import polars as pl
 
 from cityindex_pipeline.method.aggregation import aggregate_platform
 from cityindex_pipeline.method.config import DIMENSIONS, NORMALISATIONS, Methodology
+from cityindex_pipeline.method.factors import Choices, Factor, between, choices_of, dirichlet, one_of, through
 from cityindex_pipeline.method.indicators import normalise
+from cityindex_pipeline.method.sobol import SensitivitySpec, saltelli_design, sobol_indices
 
 CHOICES = ("platform_weights", "dimension_weights", "normalisation", "qualitative_share")
+"""The choices of the legacy one-at-a-time analysis (0.4.0 and before)."""
+CRITERIA = ("user_scale", "activity", "relevance")
+"""The platform-weight criteria, in the order of the weights table's share columns."""
+CRITERION_SHARES = tuple(f"{criterion}_share" for criterion in CRITERIA)
+NOMINAL_VARIANT = "nominal"
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,9 @@ class UncertaintySpec:
     normalisations: tuple[str, ...] = NORMALISATIONS
     robust_interval: int = 10
     """A rank whose 5-95 % interval spans more places than this is flagged as not robust."""
+    sensitivity: SensitivitySpec | None = None
+    """Sobol indices on Saltelli's design (`draws` then unused); None: the legacy Monte Carlo with
+    one-at-a-time shares."""
 
 
 def spec_from(methodology: Methodology) -> UncertaintySpec:
@@ -39,7 +55,7 @@ def spec_from(methodology: Methodology) -> UncertaintySpec:
         settings["qualitative_share_range"] = tuple(settings["qualitative_share_range"])
     if "normalisations" in settings:
         settings["normalisations"] = tuple(settings["normalisations"])
-    return UncertaintySpec(**settings)
+    return UncertaintySpec(**settings, sensitivity=methodology.sensitivity)
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,34 @@ class _Inputs:
     dimension_aggregation: str
     platform_aggregation: str
     geometric_shift: float
+    normalisations: tuple[str, ...]
+    """The normalisations computed, the methodology's own first."""
+    variant_scores: np.ndarray
+    """indicator tables × normalisations × rows × 3: the month's own table first, then the variants."""
+    variants: tuple[str, ...]
+    criterion_shares: np.ndarray | None
+    """platforms × criteria, when the weights table has the shares and they give its weights."""
+    criterion_weights: np.ndarray
+
+
+def _dimension_scores(
+    indicators: pl.DataFrame, rows: pl.DataFrame, normalisations: tuple[str, ...], methodology: Methodology
+) -> dict[str, np.ndarray]:
+    scores = {}
+    for how in normalisations:
+        dims = aggregate_platform(normalise(indicators, how), methodology)
+        aligned = rows.join(dims, on=["platform", "city_id"], how="left")
+        scores[how] = aligned.select(f"{d}_score" for d in DIMENSIONS).to_numpy()
+    return scores
+
+
+def _criterion_shares(weights: pl.DataFrame, criteria: np.ndarray) -> np.ndarray | None:
+    """The platforms' criterion shares, if the weights table has them and they reproduce its weights
+    (otherwise the weights are drawn directly)."""
+    if not set(CRITERION_SHARES) <= set(weights.columns):
+        return None
+    shares = weights.select(CRITERION_SHARES).to_numpy()
+    return shares if np.allclose(shares @ criteria, weights["weight"].to_numpy(), atol=1e-9) else None
 
 
 def _inputs(
@@ -66,25 +110,31 @@ def _inputs(
     cities: list[str],
     methodology: Methodology,
     spec: UncertaintySpec,
+    indicator_variants: Mapping[str, pl.DataFrame],
 ) -> _Inputs:
-    platforms = weights.sort("platform")["platform"].to_list()
+    weights = weights.sort("platform")
+    platforms = weights["platform"].to_list()
     indicators = indicators.filter(pl.col("platform").is_in(platforms))  # monitored-only platforms: no weight
     rows = indicators.select("platform", "city_id").unique().sort("platform", "city_id")
-    scores = {}
-    for how in dict.fromkeys((methodology.normalisation, *spec.normalisations)):
-        dims = aggregate_platform(normalise(indicators, how), methodology)
-        aligned = rows.join(dims, on=["platform", "city_id"], how="left")
-        scores[how] = aligned.select(f"{d}_score" for d in DIMENSIONS).to_numpy()
+    normalisations = tuple(dict.fromkeys((methodology.normalisation, *spec.normalisations)))
+    scores = _dimension_scores(indicators, rows, normalisations, methodology)
+    tables = [scores]
+    for name, variant in indicator_variants.items():
+        variant = variant.filter(pl.col("platform").is_in(platforms))
+        if not variant.select("platform", "city_id").unique().sort("platform", "city_id").equals(rows):
+            raise ValueError(f"indicator variant {name!r} does not have the month's city-platform rows")
+        tables.append(_dimension_scores(variant, rows, normalisations, methodology))
     city_index = {city: i for i, city in enumerate(cities)}
     platform_index = {platform: i for i, platform in enumerate(platforms)}
     panel = dict(qualitative.group_by("city_id").agg(pl.col("score").sort().mean()).iter_rows())
+    criterion_weights = np.array([methodology.platform_weight_criteria[c] for c in CRITERIA])
     return _Inputs(
         cities=cities,
         platforms=platforms,
         dimension_scores=scores,
         row_city=np.array([city_index[c] for c in rows["city_id"]], dtype=np.int64),
         row_platform=np.array([platform_index[p] for p in rows["platform"]], dtype=np.int64),
-        platform_weights=weights.sort("platform")["weight"].to_numpy(),
+        platform_weights=weights["weight"].to_numpy(),
         dimension_weights=np.array([d.weight for d in methodology.dimensions]),
         qualitative=np.array([panel.get(city, 0.0) for city in cities]),
         qualitative_share=methodology.qualitative_share,
@@ -92,6 +142,11 @@ def _inputs(
         dimension_aggregation=methodology.aggregation.dimensions,
         platform_aggregation=methodology.aggregation.platforms,
         geometric_shift=methodology.aggregation.geometric_shift,
+        normalisations=normalisations,
+        variant_scores=np.stack([np.stack([table[how] for how in normalisations]) for table in tables]),
+        variants=(NOMINAL_VARIANT, *indicator_variants),
+        criterion_shares=_criterion_shares(weights, criterion_weights),
+        criterion_weights=criterion_weights,
     )
 
 
@@ -121,10 +176,42 @@ def _scores(
     return (1.0 - share) * quantitative + share * inputs.qualitative
 
 
+def _batch_scores(inputs: _Inputs, choices: Choices) -> np.ndarray:
+    """`_scores` for every run at once (runs × cities): one matrix product per indicator table and
+    normalisation drawn, one over the platforms."""
+    shift = inputs.geometric_shift
+    per_row = np.empty((len(inputs.row_city), choices.runs))
+    for variant, how in {
+        (int(v), int(n)) for v, n in zip(choices.indicator_variant, choices.normalisation, strict=True)
+    }:
+        runs = (choices.indicator_variant == variant) & (choices.normalisation == how)
+        dimension_scores = inputs.variant_scores[variant, how]
+        per_row[:, runs] = _mean(
+            dimension_scores, choices.dimension_weights[runs].T, inputs.dimension_aggregation, shift
+        )
+    matrix = np.zeros((len(inputs.cities), len(inputs.platforms), choices.runs))
+    matrix[inputs.row_city, inputs.row_platform] = per_row
+    if inputs.platform_aggregation == "arithmetic":
+        quantitative = np.einsum("cpr,rp->rc", matrix, choices.platform_weights)
+    else:
+        quantitative = (
+            np.exp(np.einsum("cpr,rp->rc", np.log(matrix + shift), choices.platform_weights)) - shift
+        )
+    share = choices.qualitative_share[:, None]
+    return (1.0 - share) * quantitative + share * inputs.qualitative[None, :]
+
+
 def competition_ranks(scores: np.ndarray) -> np.ndarray:
-    """1 + the number of cities with a strictly higher score (1, 2, 2, 4), per row of draws."""
+    """1 + the number of cities with a strictly higher score (1, 2, 2, 4), per row of draws: sorted
+    highest first, a city takes the first place of the run of equal scores it is in."""
     scores = np.atleast_2d(scores)
-    return 1 + (scores[:, None, :] > scores[:, :, None]).sum(axis=2)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ordered = np.take_along_axis(scores, order, axis=1)
+    places = np.arange(scores.shape[1])
+    starts = np.where(np.diff(ordered, axis=1, prepend=np.nan) != 0, places, 0)
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, 1 + np.maximum.accumulate(starts, axis=1), axis=1)
+    return ranks
 
 
 def _draw_ranks(
@@ -157,33 +244,56 @@ def _draw_ranks(
     return competition_ranks(all_scores)
 
 
-def simulate_uncertainty(
-    indicators: pl.DataFrame,
-    weights: pl.DataFrame,
-    qualitative: pl.DataFrame,
-    cities: list[str],
-    methodology: Methodology,
-    spec: UncertaintySpec | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rank intervals per city, and the first-order sensitivity of ranks to each choice.
-
-    `indicators` are the month's idx.platform_indicators rows (treated values); `weights` the
-    month's platform weights; `qualitative` the panel's scores.
-    """
-    spec = spec or spec_from(methodology)
-    inputs = _inputs(indicators, weights, qualitative, sorted(cities), methodology, spec)
-    nominal = competition_ranks(
-        _scores(
-            inputs,
-            inputs.normalisation,
-            inputs.dimension_weights,
-            inputs.platform_weights,
-            inputs.qualitative_share,
+def sensitivity_factors(inputs: _Inputs, spec: UncertaintySpec) -> tuple[Factor, ...]:
+    """The factors drawn, in the order of their uniforms. Platform weights come through their
+    criteria when the weights table gives the criterion shares, otherwise they are drawn directly;
+    indicator tables are a factor only when there is more than one."""
+    concentration = spec.weight_concentration
+    if inputs.criterion_shares is not None:
+        platform_weights = Factor(
+            "platform_weight_criteria",
+            len(CRITERIA),
+            "platform_weights",
+            through(inputs.criterion_shares, dirichlet(inputs.criterion_weights, concentration)),
         )
-    )[0]
-    ranks = _draw_ranks(inputs, spec, frozenset(CHOICES), spec.draws, spec.seed)
+    else:
+        platform_weights = Factor(
+            "platform_weights",
+            len(inputs.platforms),
+            "platform_weights",
+            dirichlet(inputs.platform_weights, concentration),
+        )
+    drawn_normalisations = np.array([inputs.normalisations.index(how) for how in spec.normalisations])
+    factors = [
+        platform_weights,
+        Factor(
+            "dimension_weights", 3, "dimension_weights", dirichlet(inputs.dimension_weights, concentration)
+        ),
+        Factor("normalisation", 1, "normalisation", one_of(drawn_normalisations)),
+        Factor("qualitative_share", 1, "qualitative_share", between(*spec.qualitative_share_range)),
+    ]
+    if len(inputs.variants) > 1:
+        factors.append(
+            Factor("interaction_weights", 1, "indicator_variant", one_of(np.arange(len(inputs.variants))))
+        )
+    return tuple(factors)
+
+
+def _nominal_choices(inputs: _Inputs) -> Choices:
+    return Choices(
+        platform_weights=inputs.platform_weights[None, :],
+        dimension_weights=inputs.dimension_weights[None, :],
+        normalisation=np.array([inputs.normalisations.index(inputs.normalisation)]),
+        qualitative_share=np.array([inputs.qualitative_share]),
+        indicator_variant=np.array([0]),
+    )
+
+
+def _intervals(
+    inputs: _Inputs, spec: UncertaintySpec, nominal: np.ndarray, ranks: np.ndarray
+) -> pl.DataFrame:
     low, high = np.percentile(ranks, [5, 95], axis=0, method="lower")
-    intervals = pl.DataFrame(
+    return pl.DataFrame(
         {
             "city_id": inputs.cities,
             "nominal_rank": nominal.astype(np.int32),
@@ -191,10 +301,18 @@ def simulate_uncertainty(
             "rank_p05": low.astype(np.int32),
             "rank_p95": high.astype(np.int32),
             "robust": (high - low) <= spec.robust_interval,
-            "draws": spec.draws,
+            "draws": ranks.shape[0],
             "seed": spec.seed,
         }
     ).sort("nominal_rank", "city_id")
+
+
+def _one_at_a_time(
+    inputs: _Inputs, spec: UncertaintySpec, nominal: np.ndarray
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The legacy analysis (0.4.0 and before): Monte Carlo intervals, and per choice the mean rank
+    variance of a batch in which it alone varies over that of the full draws."""
+    ranks = _draw_ranks(inputs, spec, frozenset(CHOICES), spec.draws, spec.seed)
     total_variance = float(ranks.var(axis=0).mean())
     sensitivity = []
     for offset, choice in enumerate(CHOICES, start=1):
@@ -208,4 +326,72 @@ def simulate_uncertainty(
                 "mean_abs_rank_shift": float(np.abs(alone - nominal).mean()),
             }
         )
+    intervals = _intervals(inputs, spec, nominal, ranks)
     return intervals, pl.DataFrame(sensitivity).sort("share_of_total_variance", descending=True)
+
+
+def _sobol(
+    inputs: _Inputs, spec: UncertaintySpec, sensitivity: SensitivitySpec, nominal: np.ndarray
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Sobol indices of the ranks on Saltelli's design; the intervals from its 2N base runs (A and B),
+    which are independent draws of every factor."""
+    factors = sensitivity_factors(inputs, spec)
+    design = saltelli_design(sensitivity.base_samples, tuple(f.uniforms for f in factors), spec.seed)
+    choices = choices_of(design.uniforms(), factors, _nominal_choices(inputs))
+    ranks = competition_ranks(_batch_scores(inputs, choices))
+    indices = sobol_indices(ranks, len(factors), sensitivity.bootstrap, sensitivity.confidence, spec.seed + 1)
+    table = pl.DataFrame(
+        {
+            "choice": [f.name for f in factors],
+            "first_order": indices.first_order,
+            "first_order_low": indices.first_order_low,
+            "first_order_high": indices.first_order_high,
+            "total_order": indices.total,
+            "total_order_low": indices.total_low,
+            "total_order_high": indices.total_high,
+            "interaction_share": 1.0 - float(indices.first_order.sum()),
+            "mean_rank_variance": indices.output_variance / len(inputs.cities),
+            "model_runs": design.runs,
+            "base_samples": design.base_samples,
+            "bootstrap": sensitivity.bootstrap,
+            "confidence": sensitivity.confidence,
+        }
+    ).with_columns(
+        pl.lit(None, pl.Float64).alias(column)
+        for column in ("mean_rank_variance_alone", "share_of_total_variance", "mean_abs_rank_shift")
+    )
+    intervals = _intervals(inputs, spec, nominal, ranks[: 2 * design.base_samples])
+    return intervals, table.sort("total_order", "choice", descending=[True, False])
+
+
+def simulate_uncertainty(
+    indicators: pl.DataFrame,
+    weights: pl.DataFrame,
+    qualitative: pl.DataFrame,
+    cities: list[str],
+    methodology: Methodology,
+    spec: UncertaintySpec | None = None,
+    indicator_variants: Mapping[str, pl.DataFrame] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rank intervals per city, and the sensitivity of ranks to each choice.
+
+    `indicators` are the month's idx.platform_indicators rows (treated values); `weights` the
+    month's platform weights; `qualitative` the panel's scores. `indicator_variants` are other full
+    indicator tables (e.g. under other interaction weights), by name: with any, the Sobol analysis
+    draws the table among `indicators` and them, uniformly (the legacy analysis ignores them).
+    """
+    spec = spec or spec_from(methodology)
+    variants = (indicator_variants or {}) if spec.sensitivity is not None else {}
+    inputs = _inputs(indicators, weights, qualitative, sorted(cities), methodology, spec, variants)
+    nominal = competition_ranks(
+        _scores(
+            inputs,
+            inputs.normalisation,
+            inputs.dimension_weights,
+            inputs.platform_weights,
+            inputs.qualitative_share,
+        )
+    )[0]
+    if spec.sensitivity is None:
+        return _one_at_a_time(inputs, spec, nominal)
+    return _sobol(inputs, spec, spec.sensitivity, nominal)
