@@ -19,18 +19,22 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cityindex_pipeline.method.aggregation import aggregate_platform
-from cityindex_pipeline.method.config import DIMENSIONS, NORMALISATIONS, Methodology
+from cityindex_pipeline.method.config import NORMALISATIONS, Methodology
 from cityindex_pipeline.method.factors import Choices, Factor, between, choices_of, dirichlet, one_of, through
-from cityindex_pipeline.method.indicators import normalise
 from cityindex_pipeline.method.sobol import SensitivitySpec, saltelli_design, sobol_indices
+from cityindex_pipeline.method.uncertainty_model import (
+    CRITERIA,
+    ModelInputs,
+    batch_scores,
+    competition_ranks,
+    model_inputs,
+    scores_of,
+)
+
+__all__ = ["UncertaintySpec", "competition_ranks", "sensitivity_summary", "simulate_uncertainty", "spec_from"]
 
 CHOICES = ("platform_weights", "dimension_weights", "normalisation", "qualitative_share")
 """The choices of the legacy one-at-a-time analysis (0.4.0 and before)."""
-CRITERIA = ("user_scale", "activity", "relevance")
-"""The platform-weight criteria, in the order of the weights table's share columns."""
-CRITERION_SHARES = tuple(f"{criterion}_share" for criterion in CRITERIA)
-NOMINAL_VARIANT = "nominal"
 
 
 @dataclass(frozen=True)
@@ -58,164 +62,8 @@ def spec_from(methodology: Methodology) -> UncertaintySpec:
     return UncertaintySpec(**settings, sensitivity=methodology.sensitivity)
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    cities: list[str]
-    platforms: list[str]
-    dimension_scores: dict[str, np.ndarray]  # per normalisation: rows x 3 (G, I, U)
-    row_city: np.ndarray
-    row_platform: np.ndarray
-    platform_weights: np.ndarray
-    dimension_weights: np.ndarray
-    qualitative: np.ndarray
-    qualitative_share: float
-    normalisation: str
-    dimension_aggregation: str
-    platform_aggregation: str
-    geometric_shift: float
-    normalisations: tuple[str, ...]
-    """The normalisations computed, the methodology's own first."""
-    variant_scores: np.ndarray
-    """indicator tables × normalisations × rows × 3: the month's own table first, then the variants."""
-    variants: tuple[str, ...]
-    criterion_shares: np.ndarray | None
-    """platforms × criteria, when the weights table has the shares and they give its weights."""
-    criterion_weights: np.ndarray
-
-
-def _dimension_scores(
-    indicators: pl.DataFrame, rows: pl.DataFrame, normalisations: tuple[str, ...], methodology: Methodology
-) -> dict[str, np.ndarray]:
-    scores = {}
-    for how in normalisations:
-        dims = aggregate_platform(normalise(indicators, how), methodology)
-        aligned = rows.join(dims, on=["platform", "city_id"], how="left")
-        scores[how] = aligned.select(f"{d}_score" for d in DIMENSIONS).to_numpy()
-    return scores
-
-
-def _criterion_shares(weights: pl.DataFrame, criteria: np.ndarray) -> np.ndarray | None:
-    """The platforms' criterion shares, if the weights table has them and they reproduce its weights
-    (otherwise the weights are drawn directly)."""
-    if not set(CRITERION_SHARES) <= set(weights.columns):
-        return None
-    shares = weights.select(CRITERION_SHARES).to_numpy()
-    return shares if np.allclose(shares @ criteria, weights["weight"].to_numpy(), atol=1e-9) else None
-
-
-def _inputs(
-    indicators: pl.DataFrame,
-    weights: pl.DataFrame,
-    qualitative: pl.DataFrame,
-    cities: list[str],
-    methodology: Methodology,
-    spec: UncertaintySpec,
-    indicator_variants: Mapping[str, pl.DataFrame],
-) -> _Inputs:
-    weights = weights.sort("platform")
-    platforms = weights["platform"].to_list()
-    indicators = indicators.filter(pl.col("platform").is_in(platforms))  # monitored-only platforms: no weight
-    rows = indicators.select("platform", "city_id").unique().sort("platform", "city_id")
-    normalisations = tuple(dict.fromkeys((methodology.normalisation, *spec.normalisations)))
-    scores = _dimension_scores(indicators, rows, normalisations, methodology)
-    tables = [scores]
-    for name, variant in indicator_variants.items():
-        variant = variant.filter(pl.col("platform").is_in(platforms))
-        if not variant.select("platform", "city_id").unique().sort("platform", "city_id").equals(rows):
-            raise ValueError(f"indicator variant {name!r} does not have the month's city-platform rows")
-        tables.append(_dimension_scores(variant, rows, normalisations, methodology))
-    city_index = {city: i for i, city in enumerate(cities)}
-    platform_index = {platform: i for i, platform in enumerate(platforms)}
-    panel = dict(qualitative.group_by("city_id").agg(pl.col("score").sort().mean()).iter_rows())
-    criterion_weights = np.array([methodology.platform_weight_criteria[c] for c in CRITERIA])
-    return _Inputs(
-        cities=cities,
-        platforms=platforms,
-        dimension_scores=scores,
-        row_city=np.array([city_index[c] for c in rows["city_id"]], dtype=np.int64),
-        row_platform=np.array([platform_index[p] for p in rows["platform"]], dtype=np.int64),
-        platform_weights=weights["weight"].to_numpy(),
-        dimension_weights=np.array([d.weight for d in methodology.dimensions]),
-        qualitative=np.array([panel.get(city, 0.0) for city in cities]),
-        qualitative_share=methodology.qualitative_share,
-        normalisation=methodology.normalisation,
-        dimension_aggregation=methodology.aggregation.dimensions,
-        platform_aggregation=methodology.aggregation.platforms,
-        geometric_shift=methodology.aggregation.geometric_shift,
-        normalisations=normalisations,
-        variant_scores=np.stack([np.stack([table[how] for how in normalisations]) for table in tables]),
-        variants=(NOMINAL_VARIANT, *indicator_variants),
-        criterion_shares=_criterion_shares(weights, criterion_weights),
-        criterion_weights=criterion_weights,
-    )
-
-
-def _mean(scores: np.ndarray, weights: np.ndarray, how: str, shift: float) -> np.ndarray:
-    """Rows of scores combined by weights that sum to 1: arithmetic, or geometric of (score + shift)."""
-    if how == "arithmetic":
-        return scores @ weights
-    return np.exp(np.log(scores + shift) @ weights) - shift
-
-
-def _scores(
-    inputs: _Inputs,
-    normalisation: str,
-    dimension_weights: np.ndarray,
-    platform_weights: np.ndarray,
-    share: float,
-) -> np.ndarray:
-    """The comprehensive score of every city for one set of choices (absent platform = 0), aggregated
-    as the methodology says."""
-    shift = inputs.geometric_shift
-    per_row = _mean(
-        inputs.dimension_scores[normalisation], dimension_weights, inputs.dimension_aggregation, shift
-    )
-    matrix = np.zeros((len(inputs.cities), len(inputs.platforms)))
-    matrix[inputs.row_city, inputs.row_platform] = per_row
-    quantitative = _mean(matrix, platform_weights, inputs.platform_aggregation, shift)
-    return (1.0 - share) * quantitative + share * inputs.qualitative
-
-
-def _batch_scores(inputs: _Inputs, choices: Choices) -> np.ndarray:
-    """`_scores` for every run at once (runs × cities): one matrix product per indicator table and
-    normalisation drawn, one over the platforms."""
-    shift = inputs.geometric_shift
-    per_row = np.empty((len(inputs.row_city), choices.runs))
-    for variant, how in {
-        (int(v), int(n)) for v, n in zip(choices.indicator_variant, choices.normalisation, strict=True)
-    }:
-        runs = (choices.indicator_variant == variant) & (choices.normalisation == how)
-        dimension_scores = inputs.variant_scores[variant, how]
-        per_row[:, runs] = _mean(
-            dimension_scores, choices.dimension_weights[runs].T, inputs.dimension_aggregation, shift
-        )
-    matrix = np.zeros((len(inputs.cities), len(inputs.platforms), choices.runs))
-    matrix[inputs.row_city, inputs.row_platform] = per_row
-    if inputs.platform_aggregation == "arithmetic":
-        quantitative = np.einsum("cpr,rp->rc", matrix, choices.platform_weights)
-    else:
-        quantitative = (
-            np.exp(np.einsum("cpr,rp->rc", np.log(matrix + shift), choices.platform_weights)) - shift
-        )
-    share = choices.qualitative_share[:, None]
-    return (1.0 - share) * quantitative + share * inputs.qualitative[None, :]
-
-
-def competition_ranks(scores: np.ndarray) -> np.ndarray:
-    """1 + the number of cities with a strictly higher score (1, 2, 2, 4), per row of draws: sorted
-    highest first, a city takes the first place of the run of equal scores it is in."""
-    scores = np.atleast_2d(scores)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ordered = np.take_along_axis(scores, order, axis=1)
-    places = np.arange(scores.shape[1])
-    starts = np.where(np.diff(ordered, axis=1, prepend=np.nan) != 0, places, 0)
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, 1 + np.maximum.accumulate(starts, axis=1), axis=1)
-    return ranks
-
-
 def _draw_ranks(
-    inputs: _Inputs, spec: UncertaintySpec, vary: frozenset[str], draws: int, seed: int
+    inputs: ModelInputs, spec: UncertaintySpec, vary: frozenset[str], draws: int, seed: int
 ) -> np.ndarray:
     rng = np.random.default_rng(seed)
     all_scores = np.empty((draws, len(inputs.cities)))
@@ -240,11 +88,11 @@ def _draw_ranks(
             if "qualitative_share" in vary
             else inputs.qualitative_share
         )
-        all_scores[k] = _scores(inputs, how, dimension_weights, platform_weights, share)
+        all_scores[k] = scores_of(inputs, how, dimension_weights, platform_weights, share)
     return competition_ranks(all_scores)
 
 
-def sensitivity_factors(inputs: _Inputs, spec: UncertaintySpec) -> tuple[Factor, ...]:
+def sensitivity_factors(inputs: ModelInputs, spec: UncertaintySpec) -> tuple[Factor, ...]:
     """The factors drawn, in the order of their uniforms. Platform weights come through their
     criteria when the weights table gives the criterion shares, otherwise they are drawn directly;
     indicator tables are a factor only when there is more than one."""
@@ -279,7 +127,7 @@ def sensitivity_factors(inputs: _Inputs, spec: UncertaintySpec) -> tuple[Factor,
     return tuple(factors)
 
 
-def _nominal_choices(inputs: _Inputs) -> Choices:
+def _nominal_choices(inputs: ModelInputs) -> Choices:
     return Choices(
         platform_weights=inputs.platform_weights[None, :],
         dimension_weights=inputs.dimension_weights[None, :],
@@ -290,7 +138,7 @@ def _nominal_choices(inputs: _Inputs) -> Choices:
 
 
 def _intervals(
-    inputs: _Inputs, spec: UncertaintySpec, nominal: np.ndarray, ranks: np.ndarray
+    inputs: ModelInputs, spec: UncertaintySpec, nominal: np.ndarray, ranks: np.ndarray
 ) -> pl.DataFrame:
     low, high = np.percentile(ranks, [5, 95], axis=0, method="lower")
     return pl.DataFrame(
@@ -308,7 +156,7 @@ def _intervals(
 
 
 def _one_at_a_time(
-    inputs: _Inputs, spec: UncertaintySpec, nominal: np.ndarray
+    inputs: ModelInputs, spec: UncertaintySpec, nominal: np.ndarray
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The legacy analysis (0.4.0 and before): Monte Carlo intervals, and per choice the mean rank
     variance of a batch in which it alone varies over that of the full draws."""
@@ -331,14 +179,14 @@ def _one_at_a_time(
 
 
 def _sobol(
-    inputs: _Inputs, spec: UncertaintySpec, sensitivity: SensitivitySpec, nominal: np.ndarray
+    inputs: ModelInputs, spec: UncertaintySpec, sensitivity: SensitivitySpec, nominal: np.ndarray
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Sobol indices of the ranks on Saltelli's design; the intervals from its 2N base runs (A and B),
     which are independent draws of every factor."""
     factors = sensitivity_factors(inputs, spec)
     design = saltelli_design(sensitivity.base_samples, tuple(f.uniforms for f in factors), spec.seed)
     choices = choices_of(design.uniforms(), factors, _nominal_choices(inputs))
-    ranks = competition_ranks(_batch_scores(inputs, choices))
+    ranks = competition_ranks(batch_scores(inputs, choices))
     indices = sobol_indices(ranks, len(factors), sensitivity.bootstrap, sensitivity.confidence, spec.seed + 1)
     table = pl.DataFrame(
         {
@@ -382,9 +230,11 @@ def simulate_uncertainty(
     """
     spec = spec or spec_from(methodology)
     variants = (indicator_variants or {}) if spec.sensitivity is not None else {}
-    inputs = _inputs(indicators, weights, qualitative, sorted(cities), methodology, spec, variants)
+    inputs = model_inputs(
+        indicators, weights, qualitative, sorted(cities), methodology, spec.normalisations, variants
+    )
     nominal = competition_ranks(
-        _scores(
+        scores_of(
             inputs,
             inputs.normalisation,
             inputs.dimension_weights,
@@ -395,3 +245,30 @@ def simulate_uncertainty(
     if spec.sensitivity is None:
         return _one_at_a_time(inputs, spec, nominal)
     return _sobol(inputs, spec, spec.sensitivity, nominal)
+
+
+SOBOL_SUMMARY = (
+    "choice",
+    "first_order",
+    "first_order_low",
+    "first_order_high",
+    "total_order",
+    "total_order_low",
+    "total_order_high",
+)
+LEGACY_SUMMARY = ("choice", "share_of_total_variance", "mean_abs_rank_shift")
+
+
+def sensitivity_summary(sensitivity: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float | int]]:
+    """What a reader of a run needs of its sensitivity table: the indices with their intervals and the
+    model runs (Sobol), or the legacy one-at-a-time shares."""
+    if "first_order" not in sensitivity.columns or sensitivity["first_order"].is_null().all():
+        return sensitivity.select(LEGACY_SUMMARY), {}
+    first = sensitivity.row(0, named=True)
+    return sensitivity.select(SOBOL_SUMMARY), {
+        "model_runs": int(first["model_runs"]),
+        "base_samples": int(first["base_samples"]),
+        "bootstrap": int(first["bootstrap"]),
+        "confidence": float(first["confidence"]),
+        "interaction_share": float(first["interaction_share"]),
+    }
