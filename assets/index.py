@@ -16,7 +16,7 @@ from cityindex_pipeline.defs.resources import (
     WarehouseResource,
 )
 from cityindex_pipeline.method.panel import panel_for_month, read_panel_file
-from cityindex_pipeline.method.uncertainty import simulate_uncertainty
+from cityindex_pipeline.method.uncertainty import sensitivity_summary, simulate_uncertainty
 
 from .clean import clean_account_metrics, clean_posts
 from .registry import account_registry, platform_reference
@@ -276,7 +276,9 @@ def index_uncertainty(
     methodology_version: MethodologyVersion,
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
-    """How sure each rank is: a seeded Monte Carlo over weights, normalisation and the qualitative share."""
+    """How sure each rank is, and which choice moves it: the index recomputed under other weights,
+    normalisations and qualitative shares, seeded; Sobol first-order and total indices with bootstrap
+    intervals (0.5.0 on), or one-at-a-time shares of the rank variance (the legacy analysis)."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = methodology_version.load()
@@ -287,6 +289,7 @@ def index_uncertainty(
         cities=store.read_month("clean.registry_cities", month)["city_id"].to_list(),
         methodology=methodology,
     )
+    summary, sobol_design = sensitivity_summary(sensitivity)
     version = pl.lit(methodology.version).alias("methodology_version")
     data_sha256 = store.replace_month(
         month,
@@ -312,6 +315,7 @@ def index_uncertainty(
                     )
                 )
             ),
-            "sensitivity": dg.MetadataValue.md(markdown_table(sensitivity, 3)),
+            "sensitivity": dg.MetadataValue.md(markdown_table(summary, 3)),
+            **sobol_design,
         },
     )

@@ -19,6 +19,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.variables import METHODOLOGY_VERSION_VARIABLE, methodology_version_from_env
 from cityindex_pipeline.method.panel import MISSING_PANEL_POLICIES, PanelSpec
+from cityindex_pipeline.method.sobol import SENSITIVITY_METHODS, SensitivitySpec
 from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
@@ -133,6 +134,9 @@ class Methodology:
     silent_accounts: str = "missing"
     """What the audience measure of a city whose accounts published nothing is: `zero` (0.5.0 on) or
     `missing` (re-weighted over its other Utilize indicators, before 0.5.0)."""
+    sensitivity: SensitivitySpec | None = None
+    """`uncertainty.sensitivity`: Sobol indices on Saltelli's design (0.5.0 on); None: the legacy
+    Monte Carlo with one-at-a-time shares of the rank variance (0.2.0 to 0.4.0)."""
     """The panel's criteria, its minimum raters per city and the policy for a month without a panel
     (before 0.4.0: simulate)."""
 
@@ -196,7 +200,7 @@ def _load(path: Path) -> Methodology:
             quantitative_share=float(raw["quantitative_share"]),
             qualitative_share=float(raw["qualitative_share"]),
             top_n=int(raw["top_n"]),
-            uncertainty=dict(raw.get("uncertainty") or {}),
+            uncertainty={k: v for k, v in (raw.get("uncertainty") or {}).items() if k != "sensitivity"},
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             treatment=_treatment(raw.get("treatment")),
             aggregation=Aggregation(**(raw.get("aggregation") or {})),
@@ -206,6 +210,7 @@ def _load(path: Path) -> Methodology:
             platform_weight_inputs=str(raw.get("platform_weight_inputs", "reference")),
             interaction_weights=_interaction_weights(raw.get("interaction_weights")),
             silent_accounts=str(raw.get("silent_accounts", "missing")),
+            sensitivity=_sensitivity((raw.get("uncertainty") or {}).get("sensitivity")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MethodologyError(f"{path.name}: missing or malformed entry {error}") from None
@@ -259,6 +264,37 @@ def _treatment(raw: dict | None) -> TreatmentSpec | None:
         winsorise_max_points=int(raw["winsorise_max_points"]),
         steps=tuple(raw["steps"]),
     )
+
+
+def _sensitivity(raw: dict | None) -> SensitivitySpec | None:
+    if raw is None:
+        return None
+    unknown = sorted(set(raw) - {"method", "base_samples", "bootstrap", "confidence"})
+    if unknown:
+        raise MethodologyError(f"uncertainty.sensitivity: unknown key(s) {unknown}")
+    defaults = SensitivitySpec()
+    return SensitivitySpec(
+        method=str(raw.get("method", defaults.method)),
+        base_samples=int(raw.get("base_samples", defaults.base_samples)),
+        bootstrap=int(raw.get("bootstrap", defaults.bootstrap)),
+        confidence=float(raw.get("confidence", defaults.confidence)),
+    )
+
+
+def _validate_sensitivity(sensitivity: SensitivitySpec | None, name: str) -> None:
+    if sensitivity is None:
+        return
+    if sensitivity.method not in SENSITIVITY_METHODS:
+        raise MethodologyError(f"{name}: uncertainty.sensitivity.method must be one of {SENSITIVITY_METHODS}")
+    n = sensitivity.base_samples
+    if n < 16 or n & (n - 1):
+        raise MethodologyError(
+            f"{name}: uncertainty.sensitivity.base_samples must be a power of 2, 16 or more"
+        )
+    if sensitivity.bootstrap < 10:
+        raise MethodologyError(f"{name}: uncertainty.sensitivity.bootstrap must be 10 resamples or more")
+    if not 0 < sensitivity.confidence < 1:
+        raise MethodologyError(f"{name}: uncertainty.sensitivity.confidence must be between 0 and 1")
 
 
 def validate(methodology: Methodology, name: str = "methodology") -> None:
@@ -321,6 +357,7 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
     _validate_interaction_weights(methodology, name)
     if not close_to_one(sum(methodology.platform_weight_criteria.values())):
         raise MethodologyError(f"{name}: platform weight criteria must sum to 1")
+    _validate_sensitivity(methodology.sensitivity, name)
 
 
 def _validate_interaction_weights(methodology: Methodology, name: str) -> None:

@@ -137,7 +137,7 @@ def build_content(
         "uncertainty": {
             "draws": int(uncertainty["draws"][0]) if uncertainty.height else None,
             "seed": int(uncertainty["seed"][0]) if uncertainty.height else None,
-            "sensitivity": facts.sensitivity.to_dicts(),
+            "sensitivity": sentences.sensitivity_sentence(facts.sensitivity.to_dicts()),
         },
         "checks": checks or [],
         "checks_passed": sum(c.passed for c in checks or []),

@@ -275,7 +275,7 @@ def read_facts(warehouse: Warehouse, month: Month, version: int | None = None) -
         locations=index.join(cities, on="city_id", how="left"),
         uncertainty=warehouse.read_month("idx.index_uncertainty", month),
         sensitivity=warehouse.read_month("idx.uncertainty_sensitivity", month).sort(
-            "share_of_total_variance", descending=True
+            pl.coalesce("total_order", "share_of_total_variance"), descending=True
         ),
         sources={
             "raw": pull_sources(warehouse, list(pub["pull_ids"])),

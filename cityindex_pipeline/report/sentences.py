@@ -115,3 +115,29 @@ def certainty_sentences(top: list[dict[str, Any]]) -> list[str]:
             f" (median {loosest['median_rank']:g})."
         )
     return sentences
+
+
+def sensitivity_sentence(rows: list[dict[str, Any]]) -> str | None:
+    """Which choices move the ranks, most first: Sobol first-order and total indices with their
+    intervals and the model runs (0.5.0 on), or the legacy one-at-a-time shares (0.4.0 and before)."""
+    if not rows:
+        return None
+    first = rows[0]
+    if first.get("first_order") is None:
+        shares = ", ".join(
+            f"{r['choice'].replace('_', ' ')} ({round(100 * r['share_of_total_variance'])} % of the rank variance)"
+            for r in rows
+        )
+        return f"What moves the ranks most: {shares}."
+    factors = "; ".join(
+        f"{r['choice'].replace('_', ' ')} {r['first_order']:.2f} ({r['first_order_low']:.2f}–"
+        f"{r['first_order_high']:.2f}) alone, {r['total_order']:.2f} ({r['total_order_low']:.2f}–"
+        f"{r['total_order_high']:.2f}) in all"
+        for r in rows
+    )
+    return (
+        f"What moves the ranks most, as shares of the rank variance (Sobol first-order and total indices, "
+        f"{round(100 * first['confidence'])} % bootstrap intervals, {first['model_runs']:,} model runs): "
+        f"{factors}. Interactions between the choices account for "
+        f"{max(round(100 * first['interaction_share']), 0)} % of the variance."
+    )

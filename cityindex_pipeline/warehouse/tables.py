@@ -175,8 +175,16 @@ DECLARED: dict[str, Table] = {
         VARCHAR("methodology_version"),
     ),
     "idx.uncertainty_sensitivity": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("choice"), DOUBLE("mean_rank_variance_alone"),
-        DOUBLE("share_of_total_variance"), DOUBLE("mean_abs_rank_shift"), VARCHAR("methodology_version"),
+        DATE("month"), VARCHAR("run_id"), VARCHAR("choice"), DOUBLE("mean_rank_variance_alone", null=True),
+        DOUBLE("share_of_total_variance", null=True), DOUBLE("mean_abs_rank_shift", null=True),
+        VARCHAR("methodology_version"),
+        # Sobol indices (methodology 0.5.0 on; null in the legacy one-at-a-time rows above)
+        DOUBLE("first_order", null=True), DOUBLE("first_order_low", null=True),
+        DOUBLE("first_order_high", null=True), DOUBLE("total_order", null=True),
+        DOUBLE("total_order_low", null=True), DOUBLE("total_order_high", null=True),
+        DOUBLE("interaction_share", null=True), DOUBLE("mean_rank_variance", null=True),
+        INTEGER("model_runs", null=True), INTEGER("base_samples", null=True), INTEGER("bootstrap", null=True),
+        DOUBLE("confidence", null=True),
     ),
     "publish.publications": Table(
         DATE("month"), INTEGER("version"), VARCHAR("run_id"), TIMESTAMPTZ("published_at"),
@@ -263,22 +271,26 @@ def check_tables(tables: object) -> None:
 
 
 def create_tables(con: duckdb.DuckDBPyConnection, path: object) -> None:
-    """Create what is missing; add nullable columns a newer version introduced to older tables.
+    """Create what is missing; add nullable columns a newer version introduced to older tables, and
+    drop the NOT NULL of a column a newer version made nullable (old rows all have a value).
     A missing NOT NULL column cannot be filled in for old rows: that is an error naming it."""
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table, ddl in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
     # one query for every table's columns: one per table cost 30 ms each (0.6 s per step)
-    columns: dict[str, set[str]] = {}
-    for table, column in con.sql(
-        "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns"
+    columns: dict[str, dict[str, bool]] = {}
+    for table, column, nullable in con.sql(
+        "SELECT table_schema || '.' || table_name, column_name, is_nullable = 'YES'"
+        " FROM information_schema.columns"
     ).fetchall():
-        columns.setdefault(table, set()).add(column)
+        columns.setdefault(table, {})[column] = nullable
     for table, declared in DECLARED.items():
-        existing = columns.get(table, set())
+        existing = columns.get(table, {})
         for column in declared.columns:
             if column.name in existing:
+                if column.null and not existing[column.name]:
+                    con.execute(f"ALTER TABLE {table} ALTER COLUMN {column.name} DROP NOT NULL")
                 continue
             if "NOT NULL" in column.definition:
                 raise WarehouseSchemaError(

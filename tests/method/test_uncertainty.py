@@ -1,4 +1,5 @@
-"""The Monte Carlo over the method's choices on a small hand-made month."""
+"""The uncertainty and sensitivity analysis on a small hand-made month: the Sobol indices of 0.5.0 on,
+and the legacy Monte Carlo with one-at-a-time shares (an `UncertaintySpec` without `sensitivity`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import polars as pl
 import pytest
 
 from cityindex_pipeline import method
-from cityindex_pipeline.method.config import Aggregation, load_methodology
-from cityindex_pipeline.method.uncertainty import UncertaintySpec, competition_ranks, simulate_uncertainty
+from cityindex_pipeline.method.config import Aggregation, MethodologyError, load_methodology, validate
+from cityindex_pipeline.method.sobol import SensitivitySpec
+from cityindex_pipeline.method.uncertainty import (
+    UncertaintySpec,
+    competition_ranks,
+    simulate_uncertainty,
+    spec_from,
+)
 
 M = load_methodology()
 
@@ -42,6 +49,104 @@ def month_of(cities: int, seed: int = 1):
 
 def test_competition_ranks():
     assert competition_ranks(np.array([10.0, 30.0, 30.0, 5.0])).tolist() == [[3, 1, 1, 4]]
+
+
+def test_competition_ranks_are_one_plus_the_cities_strictly_ahead_with_ties():
+    scores = np.random.default_rng(2).integers(0, 6, size=(50, 12)).astype(float)
+    ahead = (scores[:, None, :] > scores[:, :, None]).sum(axis=2)
+    np.testing.assert_array_equal(competition_ranks(scores), 1 + ahead)
+
+
+SOBOL = UncertaintySpec(sensitivity=SensitivitySpec(base_samples=64, bootstrap=50, confidence=0.9))
+
+
+def test_the_sobol_analysis_states_its_indices_intervals_and_runs():
+    indicators, weights, panel, cities = month_of(12)
+    intervals, sensitivity = simulate_uncertainty(indicators, weights, panel, cities, M, SOBOL)
+    again, same = simulate_uncertainty(indicators, weights, panel, cities, M, SOBOL)
+    assert intervals.equals(again) and sensitivity.equals(same), "seeded"
+    assert set(sensitivity["choice"]) == {
+        "platform_weights",
+        "dimension_weights",
+        "normalisation",
+        "qualitative_share",
+    }
+    row = sensitivity.row(0, named=True)
+    stated = (row["model_runs"], row["base_samples"], row["bootstrap"], row["confidence"])
+    assert stated == (64 * 6, 64, 50, 0.9)
+    assert intervals["draws"].to_list() == [128] * 12, "the rank intervals come from the A and B runs"
+    assert (sensitivity["first_order_low"] <= sensitivity["first_order"]).all()
+    assert (sensitivity["first_order"] <= sensitivity["first_order_high"]).all()
+    assert (sensitivity["total_order"] >= sensitivity["first_order"] - 0.05).all()
+    assert sensitivity["first_order"].sum() <= 1.05
+    assert row["interaction_share"] == pytest.approx(1 - sensitivity["first_order"].sum())
+    assert sensitivity["share_of_total_variance"].is_null().all(), "the legacy figures are not filled"
+    assert sensitivity["total_order"].is_sorted(descending=True)
+
+
+def test_a_choice_that_cannot_move_the_ranks_has_indices_of_zero():
+    indicators, weights, panel, cities = month_of(10)
+    spec = dataclasses.replace(SOBOL, qualitative_share_range=(0.2, 0.2))
+    _, sensitivity = simulate_uncertainty(indicators, weights, panel, cities, M, spec)
+    share = sensitivity.filter(choice="qualitative_share").row(0, named=True)
+    assert share["first_order"] == pytest.approx(0.0, abs=1e-12)
+    assert share["total_order"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_with_the_criterion_shares_the_criteria_weights_are_drawn():
+    indicators, weights, panel, cities = month_of(10)
+    shares = pl.DataFrame(
+        {"user_scale_share": [0.8, 0.2], "activity_share": [0.6, 0.4], "relevance_share": [0.5, 0.5]}
+    )
+    with_shares = pl.concat([weights.drop("weight"), shares], how="horizontal").with_columns(
+        weight=0.4 * pl.col("user_scale_share")
+        + 0.3 * pl.col("activity_share")
+        + 0.3 * pl.col("relevance_share")
+    )
+    intervals, sensitivity = simulate_uncertainty(indicators, with_shares, panel, cities, M, SOBOL)
+    assert "platform_weight_criteria" in sensitivity["choice"].to_list()
+    assert "platform_weights" not in sensitivity["choice"].to_list()
+    direct, _ = simulate_uncertainty(indicators, with_shares.drop(shares.columns), panel, cities, M, SOBOL)
+    assert intervals["nominal_rank"].equals(direct["nominal_rank"])
+
+
+def test_indicator_variants_are_a_factor_that_matters_only_when_they_differ():
+    indicators, weights, panel, cities = month_of(10)
+    _, same = simulate_uncertainty(
+        indicators, weights, panel, cities, M, SOBOL, indicator_variants={"copy": indicators}
+    )
+    copy = same.filter(choice="interaction_weights").row(0, named=True)
+    assert (copy["first_order"], copy["total_order"]) == pytest.approx((0.0, 0.0), abs=1e-12)
+    other, *_ = month_of(10, seed=9)
+    _, varied = simulate_uncertainty(
+        indicators, weights, panel, cities, M, SOBOL, indicator_variants={"other": other}
+    )
+    assert varied.filter(choice="interaction_weights")["total_order"].item() > 0.1
+    with pytest.raises(ValueError, match="variant 'short'"):
+        simulate_uncertainty(
+            indicators,
+            weights,
+            panel,
+            cities,
+            M,
+            SOBOL,
+            indicator_variants={"short": other.filter(city_id="c01")},
+        )
+
+
+def test_the_methodology_gates_the_sobol_analysis():
+    assert spec_from(M).sensitivity == SensitivitySpec(
+        method="sobol", base_samples=512, bootstrap=200, confidence=0.95
+    )
+    assert spec_from(load_methodology("0.4.0")).sensitivity is None, "0.4.0: the one-at-a-time shares"
+    for bad, message in (
+        (SensitivitySpec(base_samples=500), "power of 2"),
+        (SensitivitySpec(method="morris"), "method"),
+        (SensitivitySpec(confidence=1.5), "confidence"),
+        (SensitivitySpec(bootstrap=0), "bootstrap"),
+    ):
+        with pytest.raises(MethodologyError, match=message):
+            validate(dataclasses.replace(M, sensitivity=bad))
 
 
 def test_intervals_are_seeded_ordered_and_centred_on_the_nominal_ranks():

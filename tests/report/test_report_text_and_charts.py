@@ -11,7 +11,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from cityindex_pipeline.report import charts
 from cityindex_pipeline.report.content import movers_of, platform_ranking, with_previous
-from cityindex_pipeline.report.sentences import movement_sentence, ordinal
+from cityindex_pipeline.report.sentences import movement_sentence, ordinal, sensitivity_sentence
 
 
 def test_movements_are_written_out_in_words():
@@ -24,6 +24,24 @@ def test_movements_are_written_out_in_words():
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
     ]  # fmt: skip
+
+
+def test_the_sensitivity_is_told_as_sobol_indices_or_as_the_legacy_shares():
+    sobol = {
+        "choice": "normalisation", "first_order": 0.736, "first_order_low": 0.673, "first_order_high": 0.797,
+        "total_order": 0.77, "total_order_low": 0.714, "total_order_high": 0.82, "interaction_share": 0.041,
+        "model_runs": 3072, "confidence": 0.95, "share_of_total_variance": None,
+    }  # fmt: skip
+    assert sensitivity_sentence([sobol]) == (
+        "What moves the ranks most, as shares of the rank variance (Sobol first-order and total indices, 95 %"
+        " bootstrap intervals, 3,072 model runs): normalisation 0.74 (0.67–0.80) alone, 0.77 (0.71–0.82) in"
+        " all. Interactions between the choices account for 4 % of the variance."
+    )
+    legacy = {"choice": "platform_weights", "share_of_total_variance": 0.414, "first_order": None}
+    assert sensitivity_sentence([legacy]) == (
+        "What moves the ranks most: platform weights (41 % of the rank variance)."
+    )
+    assert sensitivity_sentence([]) is None
 
 
 def test_platform_ranks_and_movers_come_from_published_scores():

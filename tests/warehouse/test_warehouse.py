@@ -59,6 +59,36 @@ def test_new_nullable_columns_are_added_to_an_older_table(tmp_path):
     assert {"rank_p05", "rank_p95", "rank_robust", "facebook_score"} <= columns
 
 
+def test_an_older_sensitivity_table_takes_the_sobol_rows_and_keeps_its_own(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA idx")
+        con.execute(
+            "CREATE TABLE idx.uncertainty_sensitivity (month DATE NOT NULL, run_id VARCHAR NOT NULL, "
+            "choice VARCHAR NOT NULL, mean_rank_variance_alone DOUBLE NOT NULL, "
+            "share_of_total_variance DOUBLE NOT NULL, mean_abs_rank_shift DOUBLE NOT NULL, "
+            "methodology_version VARCHAR NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO idx.uncertainty_sensitivity VALUES ('2024-08-01', 'r', 'normalisation', 2, 0.5, 1, '0.4.0')"
+        )
+    warehouse = Warehouse(path)
+    warehouse.ensure_schema()
+    sobol = pl.DataFrame(
+        {
+            "choice": ["normalisation"],
+            "first_order": [0.4],
+            "total_order": [0.5],
+            "methodology_version": ["0.5.0"],
+        }
+    )
+    warehouse.replace_month(SEPTEMBER, "run-2", {"idx.uncertainty_sensitivity": sobol})
+    kept = warehouse.read_month("idx.uncertainty_sensitivity", Month(2024, 8)).row(0, named=True)
+    new = warehouse.read_month("idx.uncertainty_sensitivity", SEPTEMBER).row(0, named=True)
+    assert (kept["share_of_total_variance"], kept["first_order"]) == (0.5, None)
+    assert (new["share_of_total_variance"], new["first_order"]) == (None, 0.4)
+
+
 def test_a_missing_required_column_is_a_clear_error(tmp_path):
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
