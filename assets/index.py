@@ -267,7 +267,7 @@ def comprehensive_index(
     partitions_def=monthly,
     group_name="index",
     pool="warehouse",
-    deps=[comprehensive_index, platform_indicators, platform_weights, qualitative_scores],
+    deps=[comprehensive_index, platform_indicators, platform_weights, qualitative_scores, clean_posts],
     kinds={"duckdb", "numpy"},
 )
 def index_uncertainty(
@@ -282,12 +282,19 @@ def index_uncertainty(
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     methodology = methodology_version.load()
+    variants = method.interaction_weight_variants(
+        store.read_month("clean.account_metrics", month),
+        store.read_month("clean.posts", month),
+        methodology,
+        methodology.coverage.platforms_in(month),
+    )
     intervals, sensitivity = simulate_uncertainty(
         indicators=store.read_month("idx.platform_indicators", month),
         weights=store.read_month("idx.platform_weights", month),
         qualitative=store.read_month("idx.qualitative_scores", month),
         cities=store.read_month("clean.registry_cities", month)["city_id"].to_list(),
         methodology=methodology,
+        indicator_variants=variants or None,
     )
     summary, sobol_design = sensitivity_summary(sensitivity)
     version = pl.lit(methodology.version).alias("methodology_version")

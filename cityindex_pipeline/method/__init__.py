@@ -14,6 +14,7 @@ from cityindex_pipeline.method.index import changes, comprehensive_index, platfo
 from cityindex_pipeline.method.indicators import (
     city_indicators,
     cover,
+    interaction_weight_variants,
     normalise,
     platform_indicators,
     to_long,
@@ -31,6 +32,7 @@ __all__ = [
     "comprehensive_index",
     "cover",
     "decompose",
+    "interaction_weight_variants",
     "normalise",
     "platform_activity",
     "platform_index",

@@ -5,6 +5,8 @@ reads, one row per (platform, city, indicator)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 
 from cityindex_pipeline.core.months import Month
@@ -239,3 +241,15 @@ def platform_indicators(
             for platform in platforms
         ]
     ).with_columns(methodology_version=pl.lit(methodology.version))
+
+
+def interaction_weight_variants(
+    metrics: pl.DataFrame, posts: pl.DataFrame, methodology: Methodology, platforms: tuple[str, ...]
+) -> dict[str, pl.DataFrame]:
+    """The month's indicators under the other rule for interactions, for the uncertainty analysis
+    to draw between: every part counted once (`unweighted`) when the methodology weighs them; none
+    when it does not (there is no other rule to draw)."""
+    if methodology.interaction_weights is None:
+        return {}
+    unweighted = dataclasses.replace(methodology, interaction_weights=None)
+    return {"unweighted": platform_indicators(metrics, posts, unweighted, platforms)}

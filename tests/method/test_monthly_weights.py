@@ -199,3 +199,11 @@ def test_the_new_rules_are_values_the_methodology_knows():
     assert (LEGACY.silent_accounts, LEGACY.platform_weight_inputs, LEGACY.interaction_weights) == (
         "missing", "reference", None,
     )  # fmt: skip
+
+
+def test_the_uncertainty_analysis_draws_the_unweighted_count_as_the_other_rule():
+    variants = method.interaction_weight_variants(account_metrics(), posts(), CURRENT, ("facebook",))
+    assert list(variants) == ["unweighted"]
+    unweighted = variants["unweighted"].filter(city_id="a", indicator="interactions")
+    assert unweighted["raw_value"][0] == 17.0, "every part counted once"
+    assert method.interaction_weight_variants(account_metrics(), posts(), LEGACY, ("facebook",)) == {}
