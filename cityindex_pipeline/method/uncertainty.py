@@ -72,7 +72,7 @@ def _inputs(
     rows = indicators.select("platform", "city_id").unique().sort("platform", "city_id")
     scores = {}
     for how in dict.fromkeys((methodology.normalisation, *spec.normalisations)):
-        dims = aggregate_platform(normalise(indicators, how), methodology)
+        dims = aggregate_platform(normalise(indicators, how, methodology.normalisation_constant), methodology)
         aligned = rows.join(dims, on=["platform", "city_id"], how="left")
         scores[how] = aligned.select(f"{d}_score" for d in DIMENSIONS).to_numpy()
     city_index = {city: i for i, city in enumerate(cities)}
@@ -96,7 +96,15 @@ def _inputs(
 
 
 def _mean(scores: np.ndarray, weights: np.ndarray, how: str, shift: float) -> np.ndarray:
-    """Rows of scores combined by weights that sum to 1: arithmetic, or geometric of (score + shift)."""
+    """Rows of scores combined by weights that sum to 1: arithmetic, or geometric of (score + shift).
+    NaN (a missing dimension under `missing_dimension: reweight`) is left out, the row's other weights
+    re-scaled; a row of NaN (no platform index) scores 0, as an absent platform does."""
+    if np.isnan(scores).any():
+        weight = np.where(np.isnan(scores), 0.0, weights)
+        total = weight.sum(axis=1)
+        terms = np.nan_to_num(scores if how == "arithmetic" else np.log(scores + shift))
+        mean = (terms * weight).sum(axis=1) / np.where(total > 0, total, 1.0)
+        return np.where(total > 0, mean if how == "arithmetic" else np.exp(mean) - shift, 0.0)
     if how == "arithmetic":
         return scores @ weights
     return np.exp(np.log(scores + shift) @ weights) - shift
