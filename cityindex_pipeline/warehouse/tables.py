@@ -3,7 +3,7 @@ frames written to it are both built from this list, so a column is renamed or re
 
 The tables and their columns are a contract for tools outside (see docs/tables.md). Columns are
 NOT NULL unless declared `null=True`; a newer version may only add nullable columns to a table that
-exists (`create_tables`).
+exists, or let a NOT NULL column hold nulls (`create_tables`).
 """
 
 from __future__ import annotations
@@ -149,8 +149,10 @@ DECLARED: dict[str, Table] = {
         DOUBLE("treated_kurtosis", null=True), BOOLEAN("winsorised", null=True),
     ),
     "idx.platform_index": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"), DOUBLE("generate_score"),
-        DOUBLE("interactive_score"), DOUBLE("utilize_score"), DOUBLE("score"), INTEGER("rank"),
+        # a dimension score is null when the city has no value of its indicators (methodology 0.5.0 on)
+        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"),
+        DOUBLE("generate_score", null=True), DOUBLE("interactive_score", null=True),
+        DOUBLE("utilize_score", null=True), DOUBLE("score"), INTEGER("rank"),
         BOOLEAN("in_top_ten"), INTEGER("previous_rank", null=True), INTEGER("rank_change", null=True),
         VARCHAR("methodology_version"), DOUBLE("previous_score", null=True),
         DOUBLE("score_change", null=True),
@@ -260,22 +262,25 @@ def check_tables(tables: object) -> None:
 
 
 def create_tables(con: duckdb.DuckDBPyConnection, path: object) -> None:
-    """Create what is missing; add nullable columns a newer version introduced to older tables.
+    """Create what is missing; add nullable columns a newer version introduced to older tables, and
+    drop NOT NULL where a newer version declares the column nullable (old rows still qualify).
     A missing NOT NULL column cannot be filled in for old rows: that is an error naming it."""
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table, ddl in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
     # one query for every table's columns: one per table cost 30 ms each (0.6 s per step)
-    columns: dict[str, set[str]] = {}
-    for table, column in con.sql(
-        "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns"
+    columns: dict[str, dict[str, bool]] = {}
+    for table, column, nullable in con.sql(
+        "SELECT table_schema || '.' || table_name, column_name, is_nullable = 'YES' FROM information_schema.columns"
     ).fetchall():
-        columns.setdefault(table, set()).add(column)
+        columns.setdefault(table, {})[column] = nullable
     for table, declared in DECLARED.items():
-        existing = columns.get(table, set())
+        existing = columns.get(table, {})
         for column in declared.columns:
             if column.name in existing:
+                if column.null and not existing[column.name]:
+                    con.execute(f"ALTER TABLE {table} ALTER COLUMN {column.name} DROP NOT NULL")
                 continue
             if "NOT NULL" in column.definition:
                 raise WarehouseSchemaError(
