@@ -5,6 +5,7 @@ recomputed from its stored text. The levels are the records of `trace_records`."
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -240,17 +241,20 @@ def _platform_reconciliations(traced: TracedPlatform, methodology: Methodology) 
             ),
         )
     ]
+    missing = None if aggregation.missing_dimension == "reweight" else 0.0
     for name, dimension in dimensions.items():
         used = [i for i in traced.indicators if i.dimension == name and i.normalised is not None]
         total_weight = sum(i.indicator_weight for i in used)
         recomputed = (
-            sum(i.normalised * i.indicator_weight for i in used) / total_weight if total_weight else 0.0
+            sum(i.normalised * i.indicator_weight for i in used) / total_weight if total_weight else missing
         )
+        if dimension.score is None and recomputed is None:
+            continue  # a missing dimension, left out of the platform score: nothing to add up
         checks.append(
             Reconciliation(
                 f"{traced.platform} {name} = weighted mean of its normalised indicators",
-                dimension.score,
-                recomputed,
+                math.nan if dimension.score is None else dimension.score,
+                math.nan if recomputed is None else recomputed,
             )
         )
     return checks

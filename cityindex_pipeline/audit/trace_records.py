@@ -78,7 +78,8 @@ class WeightShares:
 
 @dataclass(frozen=True)
 class DimensionScore:
-    score: float
+    score: float | None
+    """None: the city has no value of the dimension's indicators (missing, re-weighted away)."""
     weight: float
 
 

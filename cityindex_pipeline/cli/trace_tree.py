@@ -44,7 +44,8 @@ def print_trace(traced: CityTrace) -> None:
             f"  (rank {entry.rank} on the platform)"
         )
         for name, dimension in entry.dimensions.items():
-            dim = node.add(f"{name} {dimension.score:.2f} (weight {dimension.weight})")
+            shown = "missing" if dimension.score is None else f"{dimension.score:.2f}"
+            dim = node.add(f"{name} {shown} (weight {dimension.weight})")
             for indicator in (i for i in entry.indicators if i.dimension == name):
                 dim.add(_indicator_line(indicator))
         accounts = node.add(f"accounts ({len(entry.accounts)})")

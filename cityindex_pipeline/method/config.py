@@ -20,7 +20,7 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.variables import METHODOLOGY_VERSION_VARIABLE, methodology_version_from_env
 from cityindex_pipeline.method.panel import MISSING_PANEL_POLICIES, PanelSpec
 from cityindex_pipeline.method.sobol import SENSITIVITY_METHODS, SensitivitySpec
-from cityindex_pipeline.method.treatment import TREATMENT_STEPS, TreatmentSpec
+from cityindex_pipeline.method.treatment import LOG_FORMS, TIES_AT_EXTREME, TREATMENT_STEPS, TreatmentSpec
 
 DEFAULT_METHODOLOGY = Path(__file__).with_name("methodology.yaml")
 VERSIONS_DIR = Path(__file__).with_name("versions")
@@ -29,6 +29,8 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 DIMENSIONS = ("generate", "interactive", "utilize")
 NORMALISATIONS = ("min-max", "z-score", "rank", "distance-to-best")
 AGGREGATIONS = ("arithmetic", "geometric")
+MISSING_DIMENSIONS = ("zero", "reweight")
+CONSTANT_INDICATORS = ("fifty", "drop")
 TOP_TEN_ORDERS = ("ranked", "alphabetical")
 PLATFORM_WEIGHT_INPUTS = ("reference", "monthly")
 SILENT_ACCOUNT_RULES = ("missing", "zero")
@@ -63,6 +65,9 @@ class Aggregation:
     dimensions: str = "arithmetic"
     platforms: str = "arithmetic"
     geometric_shift: float = 1.0
+    missing_dimension: str = "zero"
+    """A dimension with no indicator value: scored 0 (`zero`, to 0.4.0), or missing, the platform
+    index then the mean over the dimensions present, their weights re-scaled (`reweight`, COINr)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,9 @@ class Methodology:
     aggregation: Aggregation = Aggregation()
     """Arithmetic at both levels unless the file says otherwise (always so before 0.4.0)."""
     qualitative: PanelSpec = field(default_factory=PanelSpec)
+    normalisation_constant: str = "fifty"
+    """An indicator with the same value for every city: 50 for all (`fifty`, to 0.4.0), or missing for
+    all, its weight re-scaled over the dimension's other indicators (`drop`, COINr)."""
     top_ten_order: str = "ranked"
     """How a top ten is shown: `ranked`, or `alphabetical` (unordered: no ranks or scores shown)."""
     coverage: Coverage = field(default_factory=Coverage)
@@ -196,6 +204,7 @@ def _load(path: Path) -> Methodology:
             ),
             log_transform=frozenset(raw.get("log_transform") or ()),
             normalisation=str(raw["normalisation"]),
+            normalisation_constant=str(raw.get("normalisation_constant", "fifty")),
             platform_weight_criteria={k: float(v) for k, v in raw["platform_weight_criteria"].items()},
             quantitative_share=float(raw["quantitative_share"]),
             qualitative_share=float(raw["qualitative_share"]),
@@ -263,6 +272,8 @@ def _treatment(raw: dict | None) -> TreatmentSpec | None:
         kurtosis=float(raw["kurtosis"]),
         winsorise_max_points=int(raw["winsorise_max_points"]),
         steps=tuple(raw["steps"]),
+        log=str(raw.get("log", "shifted_log1p")),
+        ties_at_extreme=str(raw.get("ties_at_extreme", "refuse")),
     )
 
 
@@ -321,11 +332,19 @@ def validate(methodology: Methodology, name: str = "methodology") -> None:
             raise MethodologyError(f"{name}: give either treatment or log_transform, not both")
         if methodology.treatment.winsorise_max_points < 0:
             raise MethodologyError(f"{name}: winsorise_max_points must be 0 or more")
+        if methodology.treatment.log not in LOG_FORMS:
+            raise MethodologyError(f"{name}: treatment.log must be one of {LOG_FORMS}")
+        if methodology.treatment.ties_at_extreme not in TIES_AT_EXTREME:
+            raise MethodologyError(f"{name}: treatment.ties_at_extreme must be one of {TIES_AT_EXTREME}")
     aggregation = methodology.aggregation
     if aggregation.dimensions not in AGGREGATIONS or aggregation.platforms not in AGGREGATIONS:
         raise MethodologyError(
             f"{name}: aggregation of dimensions and platforms must be one of {AGGREGATIONS}"
         )
+    if aggregation.missing_dimension not in MISSING_DIMENSIONS:
+        raise MethodologyError(f"{name}: aggregation.missing_dimension must be one of {MISSING_DIMENSIONS}")
+    if methodology.normalisation_constant not in CONSTANT_INDICATORS:
+        raise MethodologyError(f"{name}: normalisation_constant must be one of {CONSTANT_INDICATORS}")
     if not aggregation.geometric_shift > 0:
         raise MethodologyError(
             f"{name}: aggregation.geometric_shift must be positive (it keeps ln defined at 0)"

@@ -11,7 +11,7 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.method.config import NORMALISATIONS, Methodology
+from cityindex_pipeline.method.config import CONSTANT_INDICATORS, NORMALISATIONS, Methodology
 from cityindex_pipeline.method.treatment import apply_plans, treatment_plans
 
 INDICATOR_COLUMNS = (
@@ -191,16 +191,21 @@ def treatment_summary(long: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def normalise(long: pl.DataFrame, method: str = "min-max") -> pl.DataFrame:
+def normalise(long: pl.DataFrame, method: str = "min-max", constant: str = "fifty") -> pl.DataFrame:
     """Scale each indicator to 0-100 within platform and indicator, over the cities present.
 
     min-max: 100 (x - min) / (max - min). z-score: 50 + 15 z, clipped to [0, 100]. rank: 100 (r - 1) /
     (n - 1) with average ranks. distance-to-best: 100 x / max (min-max where values can be negative).
-    A constant indicator scores 50; a missing value stays missing. `platform_min`/`platform_max` are
-    kept for the auditor whatever the method.
+    A constant indicator (max = min) scores 50 (`constant="fifty"`, to 0.4.0) or, carrying no
+    information, is missing for every city (`"drop"`, as COINr); a missing value stays missing.
+    `platform_min`/`platform_max` are kept for the auditor whatever the method.
     """
     if method not in NORMALISATIONS:
         raise ValueError(f"unknown normalisation {method!r}; expected one of {NORMALISATIONS}")
+    if constant not in CONSTANT_INDICATORS:
+        raise ValueError(
+            f"unknown rule for a constant indicator {constant!r}; expected one of {CONSTANT_INDICATORS}"
+        )
     by = ("platform", "indicator")
     x = pl.col("treated_value")
     low, high = pl.col("platform_min"), pl.col("platform_max")
@@ -215,7 +220,12 @@ def normalise(long: pl.DataFrame, method: str = "min-max") -> pl.DataFrame:
         "distance-to-best": pl.when(low >= 0).then(x / high * 100.0).otherwise(min_max),
     }[method]
     return long.with_columns(platform_min=x.min().over(by), platform_max=x.max().over(by)).with_columns(
-        pl.when(x.is_null()).then(None).when(high == low).then(50.0).otherwise(scaled).alias("normalised")
+        pl.when(x.is_null())
+        .then(None)
+        .when(high == low)
+        .then(None if constant == "drop" else 50.0)
+        .otherwise(scaled)
+        .alias("normalised")
     )
 
 
@@ -237,6 +247,7 @@ def platform_indicators(
                     to_long(city_indicators(metrics, posts, platform, methodology), methodology), methodology
                 ),
                 methodology.normalisation,
+                methodology.normalisation_constant,
             )
             for platform in platforms
         ]

@@ -5,11 +5,15 @@ flagged when |skewness| > 2 and kurtosis > 3.5 (both thresholds in the methodolo
 flagged indicator goes through the configured steps in order, keeping the first that clears the
 flag (or the last one tried):
 
-- `winsorise`: the most extreme value(s) on the side of the skew are set to the next value in, one
-  step at a time, while the flag holds and no more than `winsorise_max_points` cities have been
-  changed; the result is the original values clipped to [`low_cap`, `high_cap`];
-- `log`: ln(1 + x - m) of the original values, m = min(0, smallest value), so that zero and
-  negative values stay defined.
+- `winsorise`: the most extreme value(s) on the side of the skew (read again at every step) are set
+  to the next value in, all the values tied at the extreme together, while the flag holds and fewer
+  than `winsorise_max_points` cities have been changed; the result is the original values clipped
+  to [`low_cap`, `high_cap`]. `ties_at_extreme` says what happens when a step would take the count
+  past the cap: `refuse` (to 0.4.0) does not take it; `together` (COINr) takes it, so the count
+  can end above the cap;
+- `log`: of the original values, `shifted_log1p` (to 0.4.0) ln(1 + x - m), m = min(0, smallest
+  value), or `log_ct` (COINr's `log_CT`) ln(x - min + 0.01 (max - min)), which does not depend on
+  the unit of x.
 
 Skewness and kurtosis are the bias-corrected sample statistics of spreadsheets (Excel `SKEW` and
 `KURT`, e1071 type 2): with n values, d = x - mean,
@@ -29,6 +33,10 @@ import numpy as np
 import polars as pl
 
 TREATMENT_STEPS = ("winsorise", "log")
+LOG_FORMS = ("shifted_log1p", "log_ct")
+TIES_AT_EXTREME = ("refuse", "together")
+LOG_CT_OFFSET = 0.01
+"""COINr's `log_CT`: the smallest value is logged at 1 % of the range above the minimum."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,11 @@ class TreatmentSpec:
     kurtosis: float = 3.5
     winsorise_max_points: int = 5
     steps: tuple[str, ...] = TREATMENT_STEPS
+    log: str = "shifted_log1p"
+    """`shifted_log1p` ln(1 + x - min(0, min x)) (to 0.4.0) | `log_ct` ln(x - min + 0.01 range) (COINr)."""
+    ties_at_extreme: str = "refuse"
+    """A winsorising step that would move the count past the cap: `refuse` it (to 0.4.0), or take
+    it with every tied value (`together`, COINr: the count can end above the cap)."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +65,18 @@ class Plan:
     low_cap: float | None = None
     high_cap: float | None = None
     log_shift: float = 0.0
+    log_offset: float | None = None
+    """None: ln(1 + x - log_shift) (shifted_log1p); else ln(x - log_shift + log_offset) (log_ct)."""
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         if self.treatment == "winsorised":
             low = -np.inf if self.low_cap is None else self.low_cap
             high = np.inf if self.high_cap is None else self.high_cap
             return np.clip(values, low, high)
-        if self.treatment == "log":
+        if self.treatment == "log" and self.log_offset is None:
             return np.log1p(np.maximum(values - self.log_shift, 0.0))
+        if self.treatment == "log":
+            return np.log(np.maximum(values - self.log_shift, 0.0) + self.log_offset)
         return values
 
 
@@ -91,17 +108,21 @@ def flagged(values: np.ndarray, spec: TreatmentSpec) -> bool:
     return skew is not None and kurt is not None and abs(skew) > spec.skewness and kurt > spec.kurtosis
 
 
-def _winsorise(values: np.ndarray, spec: TreatmentSpec) -> tuple[np.ndarray, int, float | None, float | None]:
-    """Move the extreme value(s) on the side of the skew in, one distinct value at a time."""
+def winsorise(values: np.ndarray, spec: TreatmentSpec) -> tuple[np.ndarray, int, float | None, float | None]:
+    """Move the extreme value(s) on the side of the skew in, one distinct value at a time: the values,
+    how many points moved (also when the log is then used instead) and the caps reached."""
     treated = values.copy()
     low_cap = high_cap = None
+    together = spec.ties_at_extreme == "together"
     while flagged(treated, spec):
+        if together and int(np.sum(treated != values)) >= spec.winsorise_max_points:
+            break  # COINr checks the cap before a step only: the last step may have passed it
         high_side = (skewness(treated) or 0.0) > 0
         extreme = treated.max() if high_side else treated.min()
         at_extreme = treated == extreme
         rest = treated[~at_extreme]
         candidate = np.where(at_extreme, rest.max() if high_side else rest.min(), treated)
-        if int(np.sum(candidate != values)) > spec.winsorise_max_points:
+        if not together and int(np.sum(candidate != values)) > spec.winsorise_max_points:
             break
         treated = candidate
         if high_side:
@@ -120,7 +141,7 @@ def plan_treatment(values: np.ndarray, spec: TreatmentSpec) -> Plan:
     plan = Plan("none", skew, kurt, skew, kurt)
     for step in spec.steps:
         if step == "winsorise":
-            treated, points, low_cap, high_cap = _winsorise(values, spec)
+            treated, points, low_cap, high_cap = winsorise(values, spec)
             plan = Plan(
                 "winsorised",
                 skew,
@@ -134,14 +155,24 @@ def plan_treatment(values: np.ndarray, spec: TreatmentSpec) -> Plan:
             if points == 0:  # not even one point could be moved within the limit
                 plan = Plan("none", skew, kurt, skew, kurt)
         elif step == "log":
-            shift = min(0.0, float(values.min()))
-            treated = np.log1p(values - shift)
-            plan = Plan("log", skew, kurt, skewness(treated), kurtosis(treated), log_shift=shift)
+            plan = _log_plan(values, spec, skew, kurt)
         else:  # validated when the methodology is loaded
             raise ValueError(f"unknown treatment step {step!r}")
         if plan.treatment != "none" and not flagged(plan.apply(values), spec):
             break
     return plan
+
+
+def _log_plan(values: np.ndarray, spec: TreatmentSpec, skew: float | None, kurt: float | None) -> Plan:
+    """The log of the original values, in the form the methodology names."""
+    if spec.log == "log_ct":
+        low, high = float(values.min()), float(values.max())
+        shift, offset = low, LOG_CT_OFFSET * (high - low)
+        treated = np.log(values - shift + offset)
+    else:
+        shift, offset = min(0.0, float(values.min())), None
+        treated = np.log1p(values - shift)
+    return Plan("log", skew, kurt, skewness(treated), kurtosis(treated), log_shift=shift, log_offset=offset)
 
 
 PLAN_COLUMNS = {
@@ -156,6 +187,7 @@ PLAN_COLUMNS = {
     "low_cap": pl.Float64,
     "high_cap": pl.Float64,
     "log_shift": pl.Float64,
+    "log_offset": pl.Float64,
 }
 
 
@@ -180,6 +212,7 @@ def treatment_plans(long: pl.DataFrame, spec: TreatmentSpec) -> pl.DataFrame:
                 "low_cap": plan.low_cap,
                 "high_cap": plan.high_cap,
                 "log_shift": plan.log_shift,
+                "log_offset": plan.log_offset,
             }
         )
     return pl.DataFrame(rows, schema=PLAN_COLUMNS)
@@ -194,8 +227,10 @@ def apply_plans(long: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFrame:
     treated = (
         pl.when(pl.col("transform") == "winsorised")
         .then(pl.min_horizontal(pl.max_horizontal(x, low), high))
-        .when(pl.col("transform") == "log")
+        .when((pl.col("transform") == "log") & pl.col("log_offset").is_null())
         .then((x - pl.col("log_shift")).clip(lower_bound=0.0).log1p())
+        .when(pl.col("transform") == "log")
+        .then(((x - pl.col("log_shift")).clip(lower_bound=0.0) + pl.col("log_offset")).log())
         .otherwise(x)
     )
     return joined.with_columns(
@@ -207,4 +242,4 @@ def apply_plans(long: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.lit(False))
             .fill_null(False)
         ).alias("winsorised"),
-    ).drop("low_cap", "high_cap", "log_shift")
+    ).drop("low_cap", "high_cap", "log_shift", "log_offset")

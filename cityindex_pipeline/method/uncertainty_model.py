@@ -53,7 +53,7 @@ def _dimension_scores(
 ) -> dict[str, np.ndarray]:
     scores = {}
     for how in normalisations:
-        dims = aggregate_platform(normalise(indicators, how), methodology)
+        dims = aggregate_platform(normalise(indicators, how, methodology.normalisation_constant), methodology)
         aligned = rows.join(dims, on=["platform", "city_id"], how="left")
         scores[how] = aligned.select(f"{d}_score" for d in DIMENSIONS).to_numpy()
     return scores
@@ -118,10 +118,19 @@ def model_inputs(
 
 
 def _mean(scores: np.ndarray, weights: np.ndarray, how: str, shift: float) -> np.ndarray:
-    """Rows of scores combined by weights that sum to 1: arithmetic, or geometric of (score + shift)."""
-    if how == "arithmetic":
-        return scores @ weights
-    return np.exp(np.log(scores + shift) @ weights) - shift
+    """Rows of scores combined by weights that sum to 1 (a vector, or one column per run):
+    arithmetic, or geometric of (score + shift). NaN (a missing dimension under `missing_dimension:
+    reweight`) is left out, the row's other weights re-scaled; a row of NaN (no platform index)
+    scores 0, as an absent platform does."""
+    missing = np.isnan(scores)
+    if not missing.any():
+        if how == "arithmetic":
+            return scores @ weights
+        return np.exp(np.log(scores + shift) @ weights) - shift
+    present_weight = (~missing).astype(float) @ weights
+    terms = np.nan_to_num(scores if how == "arithmetic" else np.log(scores + shift))
+    mean = (terms @ weights) / np.where(present_weight > 0, present_weight, 1.0)
+    return np.where(present_weight > 0, mean if how == "arithmetic" else np.exp(mean) - shift, 0.0)
 
 
 def scores_of(

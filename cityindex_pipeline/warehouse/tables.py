@@ -3,7 +3,7 @@ frames written to it are both built from this list, so a column is renamed or re
 
 The tables and their columns are a contract for tools outside (see docs/tables.md). Columns are
 NOT NULL unless declared `null=True`; a newer version may only add nullable columns to a table that
-exists (`create_tables`).
+exists, or let a NOT NULL column hold nulls (`create_tables`).
 """
 
 from __future__ import annotations
@@ -152,8 +152,10 @@ DECLARED: dict[str, Table] = {
         DOUBLE("treated_kurtosis", null=True), BOOLEAN("winsorised", null=True),
     ),
     "idx.platform_index": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"), DOUBLE("generate_score"),
-        DOUBLE("interactive_score"), DOUBLE("utilize_score"), DOUBLE("score"), INTEGER("rank"),
+        # a dimension score is null when the city has no value of its indicators (methodology 0.5.0 on)
+        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"),
+        DOUBLE("generate_score", null=True), DOUBLE("interactive_score", null=True),
+        DOUBLE("utilize_score", null=True), DOUBLE("score"), INTEGER("rank"),
         BOOLEAN("in_top_ten"), INTEGER("previous_rank", null=True), INTEGER("rank_change", null=True),
         VARCHAR("methodology_version"), DOUBLE("previous_score", null=True),
         DOUBLE("score_change", null=True),

@@ -93,7 +93,7 @@ def test_aggregate_rescales_weights_over_present_indicators():
             "normalised": [100.0, 50.0, None],
         }
     )
-    (row,) = method.aggregate_platform(long, M).to_dicts()
+    (row,) = method.aggregate_platform(long, LEGACY).to_dicts()
     assert row["generate_score"] == pytest.approx((100 * 0.4 + 50 * 0.4) / 0.8)
     assert row["interactive_score"] == 0.0
     assert row["score"] == pytest.approx(0.3 * row["generate_score"])
@@ -267,7 +267,7 @@ def test_platform_index_reports_score_and_rank_change_against_the_previous_month
     previous = pl.DataFrame(
         {"platform": ["x", "x"], "city_id": ["a", "b"], "score": [10.0, 20.0], "rank": [2, 1]}
     )
-    out = {r["city_id"]: r for r in method.platform_index(long, M, previous).to_dicts()}
+    out = {r["city_id"]: r for r in method.platform_index(long, LEGACY, previous).to_dicts()}
     assert out["a"]["score"] == pytest.approx(30.0) and out["a"]["score_change"] == pytest.approx(20.0)
     assert out["a"]["rank_change"] == 1 and out["b"]["rank_change"] == -2
     assert out["c"]["previous_rank"] is None and out["c"]["score_change"] is None, "new: no change"

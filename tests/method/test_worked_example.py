@@ -15,8 +15,9 @@ from cityindex_pipeline import method
 from cityindex_pipeline.method.config import load_methodology
 
 M = load_methodology("0.4.0")
-"""The example is worked in methodology 0.4.0 (unweighted interactions, fixed platform reference);
-0.5.0's monthly weights and interaction weights are worked by hand in test_monthly_weights.py."""
+"""The example is worked in methodology 0.4.0 (unweighted interactions, fixed platform reference,
+its treatment rules); 0.5.0's new rules are worked by hand in test_monthly_weights.py and pinned
+against COINr itself in test_against_coinr.py."""
 EXACT = {"abs": 1e-9}
 
 

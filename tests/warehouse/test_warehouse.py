@@ -89,6 +89,23 @@ def test_an_older_sensitivity_table_takes_the_sobol_rows_and_keeps_its_own(tmp_p
     assert (new["share_of_total_variance"], new["first_order"]) == (None, 0.4)
 
 
+def test_a_column_a_newer_version_declares_nullable_loses_its_not_null(tmp_path):
+    # idx.platform_index's dimension scores were NOT NULL before a missing dimension could be re-weighted
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).ensure_schema()
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE idx.platform_index ALTER COLUMN utilize_score SET NOT NULL")
+    Warehouse(path).ensure_schema()
+    with duckdb.connect(str(path)) as con:
+        nullable = dict(
+            con.sql(
+                "SELECT column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = 'idx' AND table_name = 'platform_index'"
+            ).fetchall()
+        )
+    assert (nullable["utilize_score"], nullable["score"]) == ("YES", "NO")
+
+
 def test_a_missing_required_column_is_a_clear_error(tmp_path):
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
