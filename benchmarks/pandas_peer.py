@@ -193,12 +193,15 @@ def treat(values: pd.Series, spec: Any) -> pd.Series:
     for step in spec.steps:
         if step == "winsorise":
             treated, low, high = x.copy(), -np.inf, np.inf
+            together = spec.ties_at_extreme == "together"  # COINr: the cap is checked before a step
             while _flagged(treated, spec):
+                if together and (treated != x).sum() >= spec.winsorise_max_points:
+                    break
                 high_side = (_skew(treated) or 0.0) > 0
                 extreme = treated.max() if high_side else treated.min()
                 rest = treated[treated != extreme]
                 candidate = np.where(treated == extreme, rest.max() if high_side else rest.min(), treated)
-                if (candidate != x).sum() > spec.winsorise_max_points:
+                if not together and (candidate != x).sum() > spec.winsorise_max_points:
                     break
                 treated = candidate
                 if high_side:
@@ -211,8 +214,10 @@ def treat(values: pd.Series, spec: Any) -> pd.Series:
             if not _flagged(result.dropna().to_numpy(dtype=float), spec):
                 return result
         elif step == "log":
-            shift = min(0.0, x.min())
-            result = np.log1p((values - shift).clip(lower=0.0))
+            if spec.log == "log_ct":  # COINr's log_CT
+                result = np.log(values - x.min() + 0.01 * (x.max() - x.min()))
+            else:
+                result = np.log1p((values - min(0.0, x.min())).clip(lower=0.0))
             if not _flagged(result.dropna().to_numpy(dtype=float), spec):
                 return result
     return result
@@ -225,15 +230,20 @@ def platform_scores(indicators: pd.DataFrame, methodology: Any) -> pd.DataFrame:
         for name, weight in dimension.indicators.items():
             x = treat(indicators[name].astype(float), methodology.treatment)
             low, high = x.min(), x.max()
+            constant = None if methodology.normalisation_constant == "drop" else 50.0
             normalised = x.apply(
                 lambda v, low=low, high=high: (
-                    None if pd.isna(v) else 50.0 if high == low else (v - low) / (high - low) * 100.0
+                    None if pd.isna(v) else constant if high == low else (v - low) / (high - low) * 100.0
                 )
-            )
+            ).astype(float)
             weighted = weighted + normalised.fillna(0.0) * weight
             weights = weights + normalised.notna() * weight
-        scored[dimension.name] = (weighted / weights.where(weights > 0)).fillna(0.0)
-    scored["score"] = sum(scored[d.name] * d.weight for d in methodology.dimensions)
+        scored[dimension.name] = weighted / weights.where(weights > 0)
+        if methodology.aggregation.missing_dimension != "reweight":
+            scored[dimension.name] = scored[dimension.name].fillna(0.0)
+    present = sum(scored[d.name].notna() * d.weight for d in methodology.dimensions)
+    total = sum(scored[d.name].fillna(0.0) * d.weight for d in methodology.dimensions)
+    scored["score"] = (total / present.where(present > 0)).fillna(0.0)  # no dimension: adds 0
     return scored
 
 
