@@ -223,6 +223,10 @@ def treat(values: pd.Series, spec: Any) -> pd.Series:
     return result
 
 
+CONSTANT_SCORE = {"drop": None, "fifty": 50.0}
+"""What a constant indicator scores, by the methodology's `normalisation_constant`."""
+
+
 def platform_scores(indicators: pd.DataFrame, methodology: Any) -> pd.DataFrame:
     scored = indicators[["city_id"]].copy()
     for dimension in methodology.dimensions:
@@ -230,9 +234,8 @@ def platform_scores(indicators: pd.DataFrame, methodology: Any) -> pd.DataFrame:
         for name, weight in dimension.indicators.items():
             x = treat(indicators[name].astype(float), methodology.treatment)
             low, high = x.min(), x.max()
-            constant = None if methodology.normalisation_constant == "drop" else 50.0
             normalised = x.apply(
-                lambda v, low=low, high=high: (
+                lambda v, low=low, high=high, constant=CONSTANT_SCORE[methodology.normalisation_constant]: (
                     None if pd.isna(v) else constant if high == low else (v - low) / (high - low) * 100.0
                 )
             ).astype(float)
