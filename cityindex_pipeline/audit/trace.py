@@ -28,7 +28,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.method.aggregation import combine
 from cityindex_pipeline.method.config import Methodology, methodology_of
-from cityindex_pipeline.method.indicators import city_indicators
+from cityindex_pipeline.method.indicators import city_indicators, interaction_parts
 from cityindex_pipeline.reference.registry import Registry
 from cityindex_pipeline.warehouse.store import Warehouse
 from cityindex_pipeline.warehouse.trace_reads import published_city
@@ -148,11 +148,13 @@ def _trace(
             indicators.filter(platform=traced_platform),
             accounts,
             methodology,
+            interaction_parts(posts.filter(platform=traced_platform), traced_platform, methodology),
         )
         reconciliations += _indicator_reconciliations(
             traced_platform, traced.indicators, metrics, posts, methodology
         )
         reconciliations += _platform_reconciliations(traced, methodology)
+        reconciliations += _parts_reconciliation(traced)
         platforms.append(traced)
     platforms.sort(key=lambda entry: entry.contribution, reverse=True)
     reconciliations.append(
@@ -208,6 +210,7 @@ def _scored_platform(
     indicators: pl.DataFrame,
     accounts: tuple[TracedAccount, ...],
     methodology: Methodology,
+    parts: tuple[tuple[str, float, int], ...],
 ) -> TracedPlatform:
     """A platform the city has accounts on: its score, rank, dimensions and indicators."""
     return TracedPlatform(
@@ -222,7 +225,22 @@ def _scored_platform(
             TracedIndicator(**values) for values in indicators.select(INDICATOR_FIELDS).iter_rows(named=True)
         ),
         accounts=accounts,
+        interaction_parts=parts,
     )
+
+
+def _parts_reconciliation(traced: TracedPlatform) -> list[Reconciliation]:
+    """The interactions indicator from its weighted parts, summed over the city's posts."""
+    stored = next((i.raw_value for i in traced.indicators if i.indicator == "interactions"), None)
+    if stored is None or not traced.interaction_parts:
+        return []
+    return [
+        Reconciliation(
+            f"{traced.platform} interactions = Σ weight x part over the city's posts",
+            float(stored),
+            math.fsum(weight * total for _, weight, total in traced.interaction_parts),
+        )
+    ]
 
 
 def _platform_reconciliations(traced: TracedPlatform, methodology: Methodology) -> list[Reconciliation]:

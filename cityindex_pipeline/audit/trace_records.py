@@ -193,6 +193,8 @@ class TracedPlatform:
     dimensions: dict[str, DimensionScore] = dataclasses.field(default_factory=dict)
     indicators: tuple[TracedIndicator, ...] = ()
     accounts: tuple[TracedAccount, ...] = ()
+    interaction_parts: tuple[tuple[str, float, int], ...] = ()
+    """(part, weight, sum over the city's posts): how its `interactions` indicator is made."""
 
     @property
     def present(self) -> bool:
@@ -218,6 +220,10 @@ class TracedPlatform:
             "dimensions": {name: _fields(dimension) for name, dimension in self.dimensions.items()},
             "indicators": [_fields(indicator) for indicator in self.indicators],
             "accounts": [account.as_dict() for account in self.accounts],
+            "interaction_parts": [
+                {"part": part, "weight": weight, "sum": total}
+                for part, weight, total in self.interaction_parts
+            ],
         }
 
 

@@ -47,7 +47,9 @@ def print_trace(traced: CityTrace) -> None:
             shown = "missing" if dimension.score is None else f"{dimension.score:.2f}"
             dim = node.add(f"{name} {shown} (weight {dimension.weight})")
             for indicator in (i for i in entry.indicators if i.dimension == name):
-                dim.add(_indicator_line(indicator))
+                line = dim.add(_indicator_line(indicator))
+                if indicator.indicator == "interactions" and entry.interaction_parts:
+                    line.add(_parts_line(entry.interaction_parts))
         accounts = node.add(f"accounts ({len(entry.accounts)})")
         for account in entry.accounts:
             _add_posts(accounts.add(_account_line(account)), account.posts_traced)
@@ -81,6 +83,15 @@ def _indicator_line(indicator: TracedIndicator) -> str:
         f" → {indicator.transform} {_number(indicator.treated_value, 4)}"
         f" in [{_number(indicator.platform_min, 4)}, {_number(indicator.platform_max, 4)}]"
         f" → {_number(indicator.normalised)} (weight {indicator.indicator_weight})"
+    )
+
+
+def _parts_line(parts: tuple[tuple[str, float, int], ...]) -> str:
+    """The interactions indicator as its weighted parts: `1 x likes 4,726 + 2 x comments 745`."""
+    return (
+        "= "
+        + " + ".join(f"{weight:g} x {part} {total:,}" for part, weight, total in parts)
+        + " (the city's posts)"
     )
 
 

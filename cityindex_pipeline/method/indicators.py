@@ -264,3 +264,13 @@ def interaction_weight_variants(
         return {}
     unweighted = dataclasses.replace(methodology, interaction_weights=None)
     return {"unweighted": platform_indicators(metrics, posts, unweighted, platforms)}
+
+
+def interaction_parts(
+    posts: pl.DataFrame, platform: str, methodology: Methodology
+) -> tuple[tuple[str, float, int], ...]:
+    """How the `interactions` indicator of these posts (one city, one platform) is made: each part
+    with its weight (1 before 0.5.0) and its sum over the posts (a withheld count adds nothing)."""
+    parts = methodology.interactions[platform]
+    weights = (methodology.interaction_weights or {}).get(platform, dict.fromkeys(parts, 1.0))
+    return tuple((part, weights[part], int(posts[part].fill_null(0).sum())) for part in parts)

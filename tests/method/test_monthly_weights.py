@@ -207,3 +207,12 @@ def test_the_uncertainty_analysis_draws_the_unweighted_count_as_the_other_rule()
     unweighted = variants["unweighted"].filter(city_id="a", indicator="interactions")
     assert unweighted["raw_value"][0] == 17.0, "every part counted once"
     assert method.interaction_weight_variants(account_metrics(), posts(), LEGACY, ("facebook",)) == {}
+
+
+def test_the_parts_of_the_interactions_indicator_are_what_the_trace_shows():
+    from cityindex_pipeline.method.indicators import interaction_parts
+
+    parts = interaction_parts(posts(), "facebook", CURRENT)
+    assert parts == (("likes", 1.0, 13), ("comments", 2.0, 3), ("shares", 3.0, 1))
+    assert sum(weight * total for _, weight, total in parts) == 22.0, "the indicator worked by hand above"
+    assert [weight for _, weight, _ in interaction_parts(posts(), "facebook", LEGACY)] == [1.0, 1.0, 1.0]
