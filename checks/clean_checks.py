@@ -16,7 +16,7 @@ from cityindex_pipeline.defs.resources import (
 from cityindex_pipeline.quality import clean_rules, plausibility_rules
 from cityindex_pipeline.quality import suites as expectations
 from cityindex_pipeline.quality.gates import gates_of
-from cityindex_pipeline.quality.history import REQUIRED_PREVIOUS_TABLES, previous_month_computed
+from cityindex_pipeline.quality.history import READ_BY_ASSET, previous_month_computed
 
 from .results import RUN_FIRST, check_result, specs
 
@@ -75,7 +75,10 @@ def clean_account_metrics_checks(
     suite = expectations.validate(metrics, expectations.account_metrics_suite(month), "clean_account_metrics")
     findings = {
         "previous_month_computed": previous_month_computed(
-            month, first_month, store.month_row_counts(REQUIRED_PREVIOUS_TABLES, month.previous())
+            month,
+            first_month,
+            store.month_row_counts(READ_BY_ASSET["clean_account_metrics"], month.previous()),
+            READ_BY_ASSET["clean_account_metrics"],
         ),
         "metrics_well_formed": suite["metrics_well_formed"],
         "followers_present": clean_rules.followers_present(

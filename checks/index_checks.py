@@ -27,6 +27,7 @@ from cityindex_pipeline.publication.previous_month import (
 from cityindex_pipeline.quality import gates, index_rules
 from cityindex_pipeline.quality import suites as expectations
 from cityindex_pipeline.quality.findings import Finding
+from cityindex_pipeline.quality.history import READ_BY_ASSET, previous_month_computed
 from cityindex_pipeline.quality.settling import month_settled
 from cityindex_pipeline.warehouse.store import Warehouse
 
@@ -148,6 +149,12 @@ def index_gate_checks(
         )["index_well_formed"],
         "month_has_settled": month_settled(month, publication.now(), publication.settling_days),
         "built_from_previous_month": built_from_previous_month(month, own, previous.tables),
+        "previous_month_computed": previous_month_computed(
+            month,
+            history.first,
+            store.month_row_counts(READ_BY_ASSET["comprehensive_index"], month.previous()),
+            READ_BY_ASSET["comprehensive_index"],
+        ),
     }
     for gate in INDEX_GATES:
         yield check_result("comprehensive_index", gate.name, findings[gate.name], publish_options)

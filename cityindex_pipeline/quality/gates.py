@@ -97,8 +97,8 @@ GATES: tuple[Gate, ...] = (
          "every count of a post at most its platform's plausible maximum, unless flagged as a known jump"),
     Gate("clean_account_metrics", "previous_month_computed", Severity.ERROR,
          "the first month of coverage (CITYINDEX_FIRST_MONTH) reads no previous month; a later month "
-         "only with the previous month's account metrics and index computed; a month before the first "
-         "is refused: a month's numbers must not depend on the order months were computed in",
+         "only with the previous month's account metrics computed; a month before the first is "
+         "refused: a month's numbers must not depend on the order months were computed in",
          "compute the previous month first (or a backfill from the first month of coverage), or set "
          "CITYINDEX_FIRST_MONTH to your first month of data"),
     Gate("clean_account_metrics", "metrics_well_formed", Severity.ERROR,
@@ -133,6 +133,11 @@ GATES: tuple[Gate, ...] = (
          "re-materialise the index of the month from account_registry", "great_expectations"),
     Gate("comprehensive_index", "month_has_settled", Severity.ERROR,
          "the month has closed (Beijing time) and its settling days have passed"),
+    Gate("comprehensive_index", "previous_month_computed", Severity.ERROR,
+         "a month after the first month of coverage only with the previous month's index computed "
+         "(its score and rank changes are published); the same rule as the account metrics' check",
+         "compute the previous month first (or a backfill from the first month of coverage), or set "
+         "CITYINDEX_FIRST_MONTH to your first month of data"),
     Gate("comprehensive_index", "built_from_previous_month", Severity.ERROR,
          "the month's follower growth, score and rank changes and carried panel were read from one "
          "version of the previous month, the one it holds now; published_index checks it again as it publishes"),

@@ -18,10 +18,23 @@ REQUIRED_PREVIOUS_TABLES = ("clean.account_metrics", "idx.comprehensive_index")
 """The tables of N-1 that must hold rows before N is computed: followers (follower growth) and the
 index (score and rank change, which the published content carries)."""
 
+READ_BY_ASSET = {
+    "clean_account_metrics": ("clean.account_metrics",),
+    "comprehensive_index": ("idx.comprehensive_index",),
+}
+"""Which of them each asset's check requires: the one it reads. The graph orders each asset of N after
+the same asset of N-1 (and nothing more), so a check on the account metrics cannot ask for N-1's
+index, which a backfill may still be computing."""
 
-def previous_month_computed(month: Month, first_month: Month, previous_rows: Mapping[str, int]) -> Finding:
+
+def previous_month_computed(
+    month: Month,
+    first_month: Month,
+    previous_rows: Mapping[str, int],
+    tables: tuple[str, ...] = REQUIRED_PREVIOUS_TABLES,
+) -> Finding:
     """Month N may be computed: it is the first month of coverage, or a later month whose N-1 has rows
-    in every table of REQUIRED_PREVIOUS_TABLES (`previous_rows`: N-1's row count of each)."""
+    in every table of `tables` (`previous_rows`: N-1's row count of each)."""
     previous = month.previous()
     facts = {"month": str(month), "first_month": str(first_month), "previous_month": str(previous)}
     if month == first_month:
@@ -40,7 +53,7 @@ def previous_month_computed(month: Month, first_month: Month, previous_rows: Map
             f"from there in order: `cityindex materialize --month {month} --to {first_month}` and on; the "
             f"later months then publish new versions, because their changes now have a previous month",
         )
-    missing = [table for table in REQUIRED_PREVIOUS_TABLES if not previous_rows.get(table, 0)]
+    missing = [table for table in tables if not previous_rows.get(table, 0)]
     if missing:
         return _refused(
             {**facts, "previous_month_missing": missing},
@@ -49,7 +62,7 @@ def previous_month_computed(month: Month, first_month: Month, previous_rows: Map
             f"the first month ({first_month}); or set {FIRST_MONTH_VARIABLE}={month} if {month} is your "
             "first month of data",
         )
-    counts = ", ".join(f"{previous_rows[table]} rows of {table}" for table in REQUIRED_PREVIOUS_TABLES)
+    counts = ", ".join(f"{previous_rows[table]} rows of {table}" for table in tables)
     return Finding(True, 0, detail=f"{month} reads {previous}: {counts}", extra=facts)
 
 

@@ -3,7 +3,12 @@ previous month computed; a month before the first is refused."""
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.quality.gates import BY_KEY, Severity
-from cityindex_pipeline.quality.history import REQUIRED_PREVIOUS_TABLES, previous_month_computed, refusal
+from cityindex_pipeline.quality.history import (
+    READ_BY_ASSET,
+    REQUIRED_PREVIOUS_TABLES,
+    previous_month_computed,
+    refusal,
+)
 
 FIRST, AUGUST, SEPTEMBER = Month(2024, 7), Month(2024, 8), Month(2024, 9)
 COMPUTED = {"clean.account_metrics": 412, "idx.comprehensive_index": 133}
@@ -45,3 +50,14 @@ def test_a_month_before_the_first_month_is_refused_with_how_to_extend_history_ba
 def test_the_rule_is_a_blocking_gate_on_the_account_metrics():
     gate = BY_KEY["clean_account_metrics:previous_month_computed"]
     assert gate.severity is Severity.ERROR
+
+
+def test_each_assets_check_asks_only_for_what_its_asset_reads_of_the_month_before():
+    # in a backfill, August's account metrics may be computed while July's index is still running
+    metrics_only = {"clean.account_metrics": 412, "idx.comprehensive_index": 0}
+    assert previous_month_computed(AUGUST, FIRST, metrics_only, READ_BY_ASSET["clean_account_metrics"]).passed
+    index_check = previous_month_computed(AUGUST, FIRST, metrics_only, READ_BY_ASSET["comprehensive_index"])
+    assert not index_check.passed and index_check.extra["previous_month_missing"] == [
+        "idx.comprehensive_index"
+    ]
+    assert BY_KEY["comprehensive_index:previous_month_computed"].severity is Severity.ERROR
