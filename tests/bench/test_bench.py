@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from benchmarks.scale import scaled_registry
 from cityindex_pipeline.cli.main import main
 from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.sources.simulated import SimulatedSource
 
@@ -89,7 +90,9 @@ def test_bench_writes_every_metric(tmp_path):
         and clean["in_memory_ratio_to_floor"] > 0
     )
     assert clean["in_memory_seconds"] < clean["seconds"]  # from storage = the read + the same parsing
-    assert one["index"]["city_platforms_per_second"] > 0 and one["index"]["draws"] == 1000
+    index, sensitivity = one["index"], load_methodology().sensitivity
+    assert index["city_platforms_per_second"] > 0 and index["draws"] == 2 * sensitivity.base_samples
+    assert index["uncertainty_seconds"] > 0 and index["model_runs"] > index["draws"]  # the Sobol design
     assert one["pandas_peer"]["max_score_difference"] <= 1e-9 and one["pandas_peer"]["speedup"] > 0
     assert one["audit"]["trace_seconds"] > 0 and "verify_seconds" in one["audit"]
     assert one["peak_rss_mib"] > 0
