@@ -5,6 +5,7 @@ results recorded in the Dagster instance."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
@@ -61,6 +62,14 @@ def warehouse() -> Warehouse:
     with opened.connect():
         pass  # damaged, or lost while the archive holds data: the message names `cityindex rebuild`
     return opened
+
+
+def require_closed(month: Month) -> None:
+    """Only a month that has closed (Beijing time) can be materialised."""
+    if month.end_utc.timestamp() > time.time():
+        raise click.UsageError(
+            f"{month} has not closed yet (Beijing time); only closed months can be materialised"
+        )
 
 
 def require_history(settings: Settings, month: Month) -> None:

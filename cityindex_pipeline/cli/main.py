@@ -80,8 +80,8 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
     months = Month.range(month, until or month)
     if not months:
         raise click.BadParameter("--to is before --month")
-    for chosen in months:
-        _require_closed(chosen)  # a month still open is refused first: its history is beside the point
+    for chosen in months:  # a month still open is refused as such first, before its history
+        arguments.require_closed(chosen)
     if not override_errors.strip():  # with an override the run's check reports it, overridden
         arguments.require_history(settings, month)
     failures = [
@@ -91,15 +91,8 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
         raise click.ClickException(f"{len(failures)} month(s) failed: {', '.join(map(str, failures))}")
 
 
-def _require_closed(month: Month) -> None:
-    if month.end_utc.timestamp() > time.time():
-        raise click.UsageError(
-            f"{month} has not closed yet (Beijing time); only closed months can be materialised"
-        )
-
-
 def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
-    _require_closed(month)
+    arguments.require_closed(month)
     with Warehouse(settings.warehouse_path).connect():
         pass  # a damaged or lost warehouse stops here, with its message, before any step runs
     from cityindex_pipeline.cli.runner import MonthBusyError, materialize_month
