@@ -24,7 +24,8 @@ def daemon_backfill(home: Path, months: tuple[Month, ...]) -> dict[str, Any]:
     from cityindex_pipeline.cli.services import running_services, service_environment
 
     home.mkdir(parents=True)
-    with running_services(service_environment(home), home.parent / f"{home.name}-dagster.log") as services:
+    environment = service_environment(home, {"CITYINDEX_FIRST_MONTH": str(months[0])})
+    with running_services(environment, home.parent / f"{home.name}-dagster.log") as services:
         start = time.perf_counter()
         backfill_id = services.server.launch_backfill(list(months), title="cityindex bench")
         progress = services.server.wait(backfill_id, timeout=BACKFILL_TIMEOUT_SECONDS_PER_MONTH * len(months))
@@ -47,7 +48,7 @@ def in_process_sequence(home: Path, months: tuple[Month, ...]) -> dict[str, Any]
     each recorded as a run of one persistent instance: the bulk path, without queue or daemon."""
     from cityindex_pipeline.cli.runner import materialize_month
 
-    settings = bench_settings(home)
+    settings = bench_settings(home, first_month=months[0])
     os.environ.pop("DAGSTER_HOME", None)
     start = time.perf_counter()
     ok = all(materialize_month(settings, m, printer=lambda _line: None).success for m in months)

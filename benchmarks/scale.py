@@ -44,6 +44,7 @@ def registry_scaled(scale: int) -> Iterator[None]:
         registry_asset.load_registry = original
 
 
-def bench_settings(home: Path) -> Settings:
-    """The bench computes September alone: its first month of coverage."""
-    return Settings(home=home, source="simulated", seed=20240901, first_month=Month(2024, 9))
+def bench_settings(home: Path, first_month: Month = Month(2024, 9)) -> Settings:
+    """The bench computes September alone (its first month of coverage), or a backfill's months from
+    the first of them."""
+    return Settings(home=home, source="simulated", seed=20240901, first_month=first_month)
