@@ -44,7 +44,11 @@ def registry_scaled(scale: int) -> Iterator[None]:
         registry_asset.load_registry = original
 
 
-def bench_settings(home: Path, first_month: Month = Month(2024, 9)) -> Settings:
+BENCH_MONTH = Month(2024, 9)
+"""The month the bench computes alone."""
+
+
+def bench_settings(home: Path, first_month: Month = BENCH_MONTH) -> Settings:
     """The bench computes September alone (its first month of coverage), or a backfill's months from
     the first of them."""
     return Settings(home=home, source="simulated", seed=20240901, first_month=first_month)
