@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import gamma
 
 ChoiceMap = Callable[[np.ndarray], np.ndarray]
 
@@ -68,6 +67,8 @@ def dirichlet(nominal: np.ndarray, concentration: float) -> ChoiceMap:
     shapes = concentration * np.asarray(nominal, dtype=float)
 
     def to_weights(uniforms: np.ndarray) -> np.ndarray:
+        from scipy.stats import gamma  # here, not at import: see sobol.saltelli_design
+
         variates = np.where(shapes > 0, gamma.ppf(uniforms, np.where(shapes > 0, shapes, 1.0)), 0.0)
         return variates / variates.sum(axis=1, keepdims=True)
 

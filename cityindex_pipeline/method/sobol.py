@@ -21,7 +21,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import qmc
 
 SENSITIVITY_METHODS = ("sobol",)
 
@@ -73,6 +72,8 @@ def saltelli_design(base_samples: int, group_sizes: tuple[int, ...], seed: int) 
     if base_samples < 2 or base_samples & (base_samples - 1):
         raise ValueError(f"base_samples must be a power of 2, got {base_samples}")
     width = sum(group_sizes)
+    from scipy.stats import qmc  # here, not at import: scipy.stats takes seconds to load in every process
+
     points = qmc.Sobol(d=2 * width, scramble=True, seed=seed).random_base2(int(np.log2(base_samples)))
     points = np.clip(points, 1e-12, 1 - 1e-12)  # keep inverse CDFs finite
     bounds = np.cumsum((0, *group_sizes))
