@@ -307,7 +307,7 @@ def _child(arguments: list[str]) -> dict[str, Any]:
 
 def run_bench(scales: list[int], repeat: int, backfill_months: int = len(BACKFILL_MONTHS)) -> dict[str, Any]:
     results = [_child(["--scale", str(scale), "--repeat", str(repeat)]) for scale in scales]
-    backfill = _child(["--backfill", str(backfill_months)])
+    backfill = _child(["--backfill", str(backfill_months)]) if backfill_months else None
     report = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load": os.getloadavg()},
         "scales": results,

@@ -36,8 +36,8 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     if ten and hundred:
         growth = hundred["end_to_end"]["seconds"] / ten["end_to_end"]["seconds"]
         put("time_10_to_100_ratio", growth, growth <= 10.0)
-    per_month = report["backfill"]["per_month_vs_alone"]
-    put("backfill_per_month_vs_alone", per_month, per_month <= 1.0)
+    per_month = report["backfill"]["per_month_vs_alone"] if report["backfill"] else None
+    put("backfill_per_month_vs_alone", per_month, None if per_month is None else per_month <= 1.0)
     trace = ten["audit"]["trace_seconds"] if ten else None
     put("trace_seconds_at_10", trace, None if trace is None else trace < 0.5)
     return checks
@@ -90,7 +90,17 @@ def print_report(report: dict[str, Any], console: Any) -> None:
             f"{r['peak_rss_mib']:.0f}",
         )
     console.print(table)
-    b = report["backfill"]
+    _print_backfill(report["backfill"], console)
+    for name, check in report["targets"].items():
+        mark = {True: "met", False: "MISSED", None: "not run"}[check["met"]]
+        value = "n/a" if check["value"] is None else f"{check['value']:.3g}"
+        console.print(f"  target {name}: {value} (target {check['target']}) {mark}")
+
+
+def _print_backfill(b: dict[str, Any] | None, console: Any) -> None:
+    if b is None:
+        console.print("backfill: not measured (--backfill-months 0)")
+        return
     console.print(
         f"backfill ({b['mode']}): {b['months']} months at scale 1 in {b['seconds']:.1f} s, {b['runs']} runs"
         f" ({b['run_seconds_total']:.0f} s inside them), {b['seconds_per_month']:.1f} s a month; one month alone"
@@ -102,7 +112,3 @@ def print_report(report: dict[str, Any], console: Any) -> None:
         f"  the same months by the in-process runner, in sequence: {sequence['seconds']:.1f} s,"
         f" {sequence['seconds_per_month']:.1f} s a month"
     )
-    for name, check in report["targets"].items():
-        mark = {True: "met", False: "MISSED", None: "not run"}[check["met"]]
-        value = "n/a" if check["value"] is None else f"{check['value']:.3g}"
-        console.print(f"  target {name}: {value} (target {check['target']}) {mark}")

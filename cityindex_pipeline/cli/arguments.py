@@ -77,8 +77,11 @@ def require_history(settings: Settings, month: Month) -> None:
     month (`quality/history.py`): refused here with the rule's sentence, before any step runs, as the
     check `clean_account_metrics:previous_month_computed` would refuse it in the run."""
     path = settings.warehouse_path
+    reads_previous = month > settings.first_month  # the first month (or before) needs nothing of it
     counts = (
-        Warehouse(path).month_row_counts(REQUIRED_PREVIOUS_TABLES, month.previous()) if path.exists() else {}
+        Warehouse(path).month_row_counts(REQUIRED_PREVIOUS_TABLES, month.previous())
+        if reads_previous and path.exists()
+        else {}
     )
     finding = previous_month_computed(month, settings.first_month, counts)
     if not finding.passed:

@@ -369,7 +369,8 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
     "--backfill-months",
     default=3,
     show_default=True,
-    help="Months of the backfill at scale 1, through a webserver and daemon of their own, against one month alone.",
+    help="Months of the backfill at scale 1, through a webserver and daemon of their own, against one month "
+    "alone; 0 leaves the backfill out.",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
 def bench(scale: str, repeat: int, backfill_months: int, json_path: str | None) -> None:
@@ -381,8 +382,8 @@ def bench(scale: str, repeat: int, backfill_months: int, json_path: str | None) 
         scales = [int(part) for part in scale.split(",") if part.strip()]
     except ValueError:
         raise click.BadParameter(f"expected integers like 1,10,100; got {scale!r}") from None
-    if not scales or min(scales) < 1 or repeat < 1 or backfill_months < 1:
-        raise click.BadParameter("scales, --repeat and --backfill-months must be at least 1")
+    if not scales or min(scales) < 1 or repeat < 1 or backfill_months < 0:
+        raise click.BadParameter("scales and --repeat must be at least 1, --backfill-months at least 0")
     report = run_bench(scales, repeat, backfill_months)
     print_report(report, console)
     if json_path:

@@ -74,7 +74,7 @@ def test_pandas_peer_gives_the_pipelines_scores(september_warehouse):
 def test_bench_writes_every_metric(tmp_path):
     out = tmp_path / "out.json"
     result = CliRunner().invoke(
-        main, ["bench", "--scale", "1", "--repeat", "1", "--backfill-months", "1", "--json", str(out)]
+        main, ["bench", "--scale", "1", "--repeat", "1", "--backfill-months", "0", "--json", str(out)]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -96,10 +96,8 @@ def test_bench_writes_every_metric(tmp_path):
     assert one["pandas_peer"]["max_score_difference"] <= 1e-9 and one["pandas_peer"]["speedup"] > 0
     assert one["audit"]["trace_seconds"] > 0 and "verify_seconds" in one["audit"]
     assert one["peak_rss_mib"] > 0
-    backfill = report["backfill"]
-    assert backfill["months"] == 1 and backfill["success"] and backfill["in_process"]["success"]
-    # through the daemon: a run per group of assets it may launch together, each recorded with its time
-    assert backfill["one_month_alone_runs"] > 1
-    assert 0 < backfill["one_month_alone_run_seconds_total"] < backfill["one_month_alone_seconds"]
-    assert backfill["per_month_vs_alone"] > 0
+    # the backfill through a daemon of its own is left out here (it waits out the daemon's ticks for
+    # minutes): tests/system backfills through the daemon, and `cityindex bench` measures it by default
+    assert report["backfill"] is None and report["targets"]["backfill_per_month_vs_alone"]["met"] is None
+    assert "backfill: not measured (--backfill-months 0)" in result.output
     assert set(report["targets"]) >= {"framework_share_at_10", "raw_to_clean_vs_floor", "trace_seconds_at_10"}
