@@ -44,15 +44,24 @@ def test_a_failed_replacement_leaves_the_month_as_it_was(tmp_path):
     assert kept["run_id"].to_list() == ["run-1"] and kept["reference_note"].to_list() == ["first"]
 
 
-def test_new_nullable_columns_are_added_to_an_older_table(tmp_path):
+def _older_table(tmp_path, table_ddl: str, *statements: str):
+    """A warehouse file holding one table as an older version declared it (and what `statements` add)."""
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA publish")
-        con.execute(
-            "CREATE TABLE publish.index (month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, "
-            "city_id VARCHAR NOT NULL, name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, "
-            "score DOUBLE NOT NULL, quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL)"
-        )
+        con.execute(f"CREATE SCHEMA {table_ddl.split('.')[0]}")
+        con.execute(f"CREATE TABLE {table_ddl}")
+        for statement in statements:
+            con.execute(statement)
+    return path
+
+
+def test_new_nullable_columns_are_added_to_an_older_table(tmp_path):
+    path = _older_table(
+        tmp_path,
+        "publish.index (month DATE NOT NULL, version INTEGER NOT NULL, run_id VARCHAR NOT NULL, "
+        "city_id VARCHAR NOT NULL, name_en VARCHAR NOT NULL, name_zh VARCHAR NOT NULL, rank INTEGER NOT NULL, "
+        "score DOUBLE NOT NULL, quantitative_score DOUBLE NOT NULL, qualitative_score DOUBLE NOT NULL)",
+    )
     Warehouse(path).ensure_schema()
     with duckdb.connect(str(path)) as con:
         columns = {row[0] for row in con.sql("DESCRIBE publish.index").fetchall()}
@@ -60,18 +69,14 @@ def test_new_nullable_columns_are_added_to_an_older_table(tmp_path):
 
 
 def test_an_older_sensitivity_table_takes_the_sobol_rows_and_keeps_its_own(tmp_path):
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA idx")
-        con.execute(
-            "CREATE TABLE idx.uncertainty_sensitivity (month DATE NOT NULL, run_id VARCHAR NOT NULL, "
-            "choice VARCHAR NOT NULL, mean_rank_variance_alone DOUBLE NOT NULL, "
-            "share_of_total_variance DOUBLE NOT NULL, mean_abs_rank_shift DOUBLE NOT NULL, "
-            "methodology_version VARCHAR NOT NULL)"
-        )
-        con.execute(
-            "INSERT INTO idx.uncertainty_sensitivity VALUES ('2024-08-01', 'r', 'normalisation', 2, 0.5, 1, '0.4.0')"
-        )
+    path = _older_table(
+        tmp_path,
+        "idx.uncertainty_sensitivity (month DATE NOT NULL, run_id VARCHAR NOT NULL, "
+        "choice VARCHAR NOT NULL, mean_rank_variance_alone DOUBLE NOT NULL, "
+        "share_of_total_variance DOUBLE NOT NULL, mean_abs_rank_shift DOUBLE NOT NULL, "
+        "methodology_version VARCHAR NOT NULL)",
+        "INSERT INTO idx.uncertainty_sensitivity VALUES ('2024-08-01', 'r', 'normalisation', 2, 0.5, 1, '0.4.0')",
+    )
     warehouse = Warehouse(path)
     warehouse.ensure_schema()
     sobol = pl.DataFrame(
