@@ -159,8 +159,8 @@ def test_trace_finds_cities_by_any_name(september_warehouse, city):
 
 def test_a_month_publishes_the_same_content_whatever_was_computed_before_it(september_warehouse, tmp_path):
     """History A (the session's home): August, the first month, then September. History B: September
-    first, refused by the history check with nothing downstream run or published, then August, then
-    September. The two Septembers publish one content digest."""
+    first, refused by the history check with nothing downstream run or published; August's account
+    metrics alone, September refused by the index's history check; then August, then September. The two Septembers publish one content digest."""
     august = Month(2024, 8)
     settings = make_settings(tmp_path, first_month=august)
     warehouse = Warehouse(settings.warehouse_path)
@@ -171,6 +171,17 @@ def test_a_month_publishes_the_same_content_whatever_was_computed_before_it(sept
         assert [e.check_name for e in failed] == ["previous_month_computed"]
         assert "Compute 2024-08 first" in failed[0].metadata["fix"].value
         assert warehouse.read_month("idx.comprehensive_index", SEPTEMBER).height == 0, "nothing downstream"
+        assert warehouse.publications(SEPTEMBER).height == 0, "nothing published"
+        # August's account metrics alone (as a backfill may leave it for a while): September's clean
+        # check passes, its index check refuses it, nothing is published
+        upstream = dg.AssetSelection.assets("clean_account_metrics").upstream()
+        assert materialize(settings, august, selection=upstream, instance=instance).success
+        index_refused = materialize(settings, SEPTEMBER, instance=instance)
+        assert not index_refused.success
+        failed = [e for e in index_refused.get_asset_check_evaluations() if not e.passed]
+        assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [
+            ("comprehensive_index", "previous_month_computed")
+        ]
         assert warehouse.publications(SEPTEMBER).height == 0, "nothing published"
         for month in (august, SEPTEMBER):
             assert materialize(settings, month, instance=instance).success
