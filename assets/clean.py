@@ -6,7 +6,7 @@ import polars as pl
 from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.defs.partitions import monthly, previous_month
+from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import (
     MethodologyVersion,
     MonthHistory,
@@ -18,7 +18,12 @@ from .raw import raw_assets
 
 
 @dg.asset(
-    partitions_def=monthly, group_name="clean", pool="warehouse", deps=raw_assets, kinds={"duckdb", "polars"}
+    partitions_def=monthly,
+    backfill_policy=one_month_per_run,
+    group_name="clean",
+    pool="warehouse",
+    deps=raw_assets,
+    kinds={"duckdb", "polars"},
 )
 def clean_posts(
     context: dg.AssetExecutionContext,
@@ -63,10 +68,12 @@ def clean_posts(
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="clean",
     pool="warehouse",
-    # followers come from the raw profile documents themselves, the rest from the posts
-    deps=[clean_posts, *raw_assets, dg.AssetDep("clean_account_metrics", partition_mapping=previous_month)],
+    # followers come from the raw profile documents themselves, the rest from the posts; the previous
+    # month's metrics (follower growth) are read in month order (see `one_month_per_run`)
+    deps=[clean_posts, *raw_assets],
     kinds={"duckdb", "polars"},
 )
 def clean_account_metrics(

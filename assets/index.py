@@ -7,7 +7,7 @@ from cityindex_pipeline import method
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import markdown_table
-from cityindex_pipeline.defs.partitions import monthly, previous_month
+from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import (
     MethodologyVersion,
     MonthHistory,
@@ -24,6 +24,7 @@ from .registry import account_registry, platform_reference
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="index",
     pool="warehouse",
     deps=[platform_reference, clean_account_metrics],
@@ -68,6 +69,7 @@ def platform_weights(
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="index",
     pool="warehouse",
     deps=[clean_account_metrics, clean_posts],
@@ -106,12 +108,10 @@ def platform_index_asset(platform: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"platform_index_{platform}",
         partitions_def=monthly,
+        backfill_policy=one_month_per_run,
         group_name="index",
         pool="warehouse",
-        deps=[
-            platform_indicators,
-            dg.AssetDep(f"platform_index_{platform}", partition_mapping=previous_month),
-        ],
+        deps=[platform_indicators],
         kinds={"duckdb", "polars"},
         description=f"The {platform} index: G, I and U scores, weighted score, rank and top ten.",
     )
@@ -165,9 +165,10 @@ platform_index_assets = [platform_index_asset(platform) for platform in PLATFORM
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="index",
     pool="warehouse",
-    deps=[account_registry, dg.AssetDep("qualitative_scores", partition_mapping=previous_month)],
+    deps=[account_registry],
     kinds={"duckdb"},
 )
 def qualitative_scores(
@@ -215,13 +216,13 @@ def qualitative_scores(
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="index",
     pool="warehouse",
     deps=[
         *platform_index_assets,
         platform_weights,
         qualitative_scores,
-        dg.AssetDep("comprehensive_index", partition_mapping=previous_month),
     ],
     kinds={"duckdb", "polars"},
 )
@@ -265,6 +266,7 @@ def comprehensive_index(
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="index",
     pool="warehouse",
     deps=[comprehensive_index, platform_indicators, platform_weights, qualitative_scores, clean_posts],

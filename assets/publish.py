@@ -6,7 +6,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import markdown_table
 from cityindex_pipeline.defs.check_results import check_outcomes
-from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import (
     MonthHistory,
     PublicationResource,
@@ -36,6 +36,7 @@ from .index import comprehensive_index, index_uncertainty, platform_index_assets
 
 @dg.asset(
     partitions_def=monthly,
+    backfill_policy=one_month_per_run,
     group_name="publish",
     pool="warehouse",
     deps=[comprehensive_index, index_uncertainty, *platform_index_assets],

@@ -4,7 +4,7 @@ import dagster as dg
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import SettingsRecord, SourceResource, WarehouseResource
 from cityindex_pipeline.reference.snapshots import registered_accounts
 from cityindex_pipeline.sources.ingest import pull_month
@@ -16,6 +16,7 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"raw_{platform}",
         partitions_def=monthly,
+        backfill_policy=one_month_per_run,
         group_name="raw",
         pool="warehouse",
         deps=[account_registry],

@@ -5,7 +5,7 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.render import markdown_table
-from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import MethodologyVersion, SettingsRecord, WarehouseResource
 from cityindex_pipeline.method.indicators import cover
 from cityindex_pipeline.reference.platform_users import load_platform_users, users_frame
@@ -13,7 +13,13 @@ from cityindex_pipeline.reference.platforms import load_platform_reference
 from cityindex_pipeline.reference.registry import load_registry
 
 
-@dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
+@dg.asset(
+    partitions_def=monthly,
+    backfill_policy=one_month_per_run,
+    group_name="registry",
+    pool="warehouse",
+    kinds={"duckdb", "csv"},
+)
 def account_registry(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -47,7 +53,13 @@ def account_registry(
     )
 
 
-@dg.asset(partitions_def=monthly, group_name="registry", pool="warehouse", kinds={"duckdb", "csv"})
+@dg.asset(
+    partitions_def=monthly,
+    backfill_policy=one_month_per_run,
+    group_name="registry",
+    pool="warehouse",
+    kinds={"duckdb", "csv"},
+)
 def platform_reference(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsRecord
 ) -> dg.MaterializeResult:

@@ -7,7 +7,7 @@ import dagster as dg
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.defs.check_results import check_outcomes
-from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import ReportsResource, SettingsRecord, WarehouseResource
 from cityindex_pipeline.report.build import build_report
 
@@ -15,7 +15,12 @@ from .publish import published_index
 
 
 @dg.asset(
-    partitions_def=monthly, group_name="report", pool="warehouse", deps=[published_index], kinds={"html"}
+    partitions_def=monthly,
+    backfill_policy=one_month_per_run,
+    group_name="report",
+    pool="warehouse",
+    deps=[published_index],
+    kinds={"html"},
 )
 def monthly_report(
     context: dg.AssetExecutionContext,

@@ -305,9 +305,18 @@ def _child(arguments: list[str]) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
-def run_bench(scales: list[int], repeat: int, backfill_months: int = len(BACKFILL_MONTHS)) -> dict[str, Any]:
+def run_bench(
+    scales: list[int],
+    repeat: int,
+    backfill_months: int = len(BACKFILL_MONTHS),
+    backfill_scales: tuple[int, ...] = (1, 10),
+) -> dict[str, Any]:
     results = [_child(["--scale", str(scale), "--repeat", str(repeat)]) for scale in scales]
-    backfill = _child(["--backfill", str(backfill_months)]) if backfill_months else None
+    backfill = (
+        _child(["--backfill", str(backfill_months), "--backfill-scale", ",".join(map(str, backfill_scales))])
+        if backfill_months
+        else None
+    )
     report = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load": os.getloadavg()},
         "scales": results,
@@ -322,11 +331,12 @@ def _main() -> None:
     parser.add_argument("--scale", type=int)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--backfill", type=int)
+    parser.add_argument("--backfill-scale", default="1")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.backfill:
         months = tuple(Month.range(BACKFILL_MONTHS[0], BACKFILL_MONTHS[0].shift(args.backfill - 1)))
-        result = measure_backfill(months)
+        result = measure_backfill(months, tuple(int(part) for part in args.backfill_scale.split(",")))
     else:
         result = measure_scale(args.scale, args.repeat)
     Path(args.out).write_text(json.dumps(result, default=str), encoding="utf-8")

@@ -44,6 +44,9 @@ def registry_scaled(scale: int) -> Iterator[None]:
         registry_asset.load_registry = original
 
 
+BENCH_SCALE_VARIABLE = "CITYINDEX_BENCH_SCALE"
+"""The scale of the bench's own code location (`benchmarks.scaled_location`): bench processes only."""
+
 BENCH_MONTH = Month(2024, 9)
 """The month the bench computes alone."""
 

@@ -11,7 +11,7 @@ TARGETS = {
     "speedup_vs_pandas_at_10": 5.0,
     "rss_at_100_gib": 4.0,
     "trace_seconds_at_10": 0.5,
-    "backfill_per_month_vs_alone": 1.0,
+    "backfill_vs_in_process": 1.5,
 }
 
 
@@ -36,8 +36,13 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     if ten and hundred:
         growth = hundred["end_to_end"]["seconds"] / ten["end_to_end"]["seconds"]
         put("time_10_to_100_ratio", growth, growth <= 10.0)
-    per_month = report["backfill"]["per_month_vs_alone"] if report["backfill"] else None
-    put("backfill_per_month_vs_alone", per_month, None if per_month is None else per_month <= 1.0)
+    backfill = report["backfill"]
+    worst_backfill = max(f["backfill_vs_in_process"] for f in backfill["scales"]) if backfill else None
+    put(
+        "backfill_vs_in_process",
+        worst_backfill,
+        None if worst_backfill is None else worst_backfill <= 1.5 and backfill["success"],
+    )
     trace = ten["audit"]["trace_seconds"] if ten else None
     put("trace_seconds_at_10", trace, None if trace is None else trace < 0.5)
     return checks
@@ -101,14 +106,15 @@ def _print_backfill(b: dict[str, Any] | None, console: Any) -> None:
     if b is None:
         console.print("backfill: not measured (--backfill-months 0)")
         return
-    console.print(
-        f"backfill ({b['mode']}): {b['months']} months at scale 1 in {b['seconds']:.1f} s, {b['runs']} runs"
-        f" ({b['run_seconds_total']:.0f} s inside them), {b['seconds_per_month']:.1f} s a month; one month alone"
-        f" {b['one_month_alone_seconds']:.1f} s ({b['one_month_alone_runs']} runs,"
-        f" {b['one_month_alone_run_seconds_total']:.0f} s inside them): {b['per_month_vs_alone']:.2f}x a month"
-    )
-    sequence = b["in_process"]
-    console.print(
-        f"  the same months by the in-process runner, in sequence: {sequence['seconds']:.1f} s,"
-        f" {sequence['seconds_per_month']:.1f} s a month"
-    )
+    console.print(f"backfill ({b['mode']}), {b['months']} months from {b['first']}:")
+    for f in b["scales"]:
+        backfill, in_process = f["backfill"], f["in_process"]
+        console.print(
+            f"  scale {f['scale']}: backfill {backfill['seconds']:.1f} s to the end of its last run"
+            f" ({backfill['runs']} runs, {backfill['run_seconds_total']:.0f} s inside them, the first started"
+            f" {backfill['seconds_to_first_run']:.1f} s after the launch), first month published at"
+            f" {backfill['seconds_to_first_publication']:.1f} s, backfill marked done at"
+            f" {backfill['seconds_to_backfill_end']:.1f} s; in process {in_process['seconds']:.1f} s (first month"
+            f" published at {in_process['seconds_to_first_publication']:.1f} s): {f['backfill_vs_in_process']:.2f}x"
+            f" ({f['backfill_end_vs_in_process']:.2f}x to the backfill's end); timed {' then '.join(f['order'])}"
+        )

@@ -100,3 +100,14 @@ def recorded_checks(settings: Settings, month: Month) -> list:
     ensure_dagster_home(settings)
     with dg.DagsterInstance.get() as instance:
         return check_outcomes(instance, month)
+
+
+def scale_factors(text: str) -> list[int]:
+    """`--scale 1,10,100` as integers, each at least 1, or a usage error saying what was given."""
+    try:
+        scales = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected integers like 1,10,100; got {text!r}") from None
+    if not scales or min(scales) < 1:
+        raise click.BadParameter(f"scales must be at least 1; got {text!r}")
+    return scales

@@ -28,6 +28,27 @@ PG_VARIABLES = (
 )
 
 CONCURRENCY = """\
+# DuckDB allows one writing process per file, and month N reads month N-1: one run at a time, in
+# the order the runs were queued (a backfill queues its months in order, one run per month, each
+# tagged with its month), picked up within a second of the one before ending. The steps that
+# write also take the `warehouse` pool (one slot), which keeps a run started beside the queue
+# (`cityindex materialize`) from writing at the same moment. A second run waits in the queue.
+run_coordinator:
+  module: cityindex_pipeline.defs.run_queue
+  class: MonthRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+EARLIER_CONCURRENCY = (
+    """\
 # DuckDB allows one writing process per file: the steps that write take the `warehouse` pool,
 # and one step of that pool runs at a time across every run of this instance. Up to four runs
 # may be in progress at once (the others wait in the queue); their writing steps take turns.
@@ -48,9 +69,7 @@ concurrency:
         limit: 1
 telemetry:
   enabled: false
-"""
-
-EARLIER_CONCURRENCY = (
+""",
     """\
 # DuckDB allows one writing process per file: the steps that write take the `warehouse` pool,
 # and one step of that pool runs at a time across every run of this instance. Up to four runs

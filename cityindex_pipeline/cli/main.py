@@ -369,22 +369,20 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
     "--backfill-months",
     default=3,
     show_default=True,
-    help="Months of the backfill at scale 1, through a webserver and daemon of their own, against one month "
-    "alone; 0 leaves the backfill out.",
+    help="Months of the backfill, through a webserver and daemon of their own, against the same months by "
+    "the in-process runner; 0 leaves the backfill out.",
 )
+@click.option("--backfill-scale", default="1,10", show_default=True, help="Scale factors of the backfill.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
-def bench(scale: str, repeat: int, backfill_months: int, json_path: str | None) -> None:
+def bench(scale: str, repeat: int, backfill_months: int, backfill_scale: str, json_path: str | None) -> None:
     """Time and size the pipeline at several scales, in scratch homes, against a pandas peer."""
     from benchmarks.bench import run_bench
     from benchmarks.summary import print_report
 
-    try:
-        scales = [int(part) for part in scale.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected integers like 1,10,100; got {scale!r}") from None
-    if not scales or min(scales) < 1 or repeat < 1 or backfill_months < 0:
-        raise click.BadParameter("scales and --repeat must be at least 1, --backfill-months at least 0")
-    report = run_bench(scales, repeat, backfill_months)
+    scales, backfill_scales = arguments.scale_factors(scale), arguments.scale_factors(backfill_scale)
+    if repeat < 1 or backfill_months < 0:
+        raise click.BadParameter("--repeat must be at least 1, --backfill-months at least 0")
+    report = run_bench(scales, repeat, backfill_months, tuple(backfill_scales))
     print_report(report, console)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

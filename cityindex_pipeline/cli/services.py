@@ -96,12 +96,14 @@ def _executable(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def start_daemon(env: Mapping[str, str], log: Path) -> subprocess.Popen:
-    return spawn([_executable("dagster-daemon"), "run", "-w", str(WORKSPACE)], env, log)
+def start_daemon(env: Mapping[str, str], log: Path, workspace: Path = WORKSPACE) -> subprocess.Popen:
+    return spawn([_executable("dagster-daemon"), "run", "-w", str(workspace)], env, log)
 
 
-def start_webserver(env: Mapping[str, str], log: Path, port: int) -> subprocess.Popen:
-    args = [_executable("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)]
+def start_webserver(
+    env: Mapping[str, str], log: Path, port: int, workspace: Path = WORKSPACE
+) -> subprocess.Popen:
+    args = [_executable("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)]
     return spawn(args, env, log)
 
 
@@ -155,6 +157,7 @@ class Services:
     log: Path
     webserver: subprocess.Popen
     daemon: subprocess.Popen
+    workspace: Path = WORKSPACE
 
     @property
     def server(self) -> DagsterWebserver:
@@ -165,19 +168,21 @@ class Services:
         already launched go on in their code server, which outlives its parent until they finish."""
         self.daemon.send_signal(signal.SIGKILL)
         self.daemon.wait(timeout=30)
-        self.daemon = start_daemon(self.env, self.log)
+        self.daemon = start_daemon(self.env, self.log, self.workspace)
 
 
 @contextmanager
-def running_services(env: Mapping[str, str], log: Path, port: int | None = None) -> Iterator[Services]:
-    """Migrate the instance, start the webserver and the daemon on 127.0.0.1, wait until the code
-    location is loaded; stop both on exit."""
+def running_services(
+    env: Mapping[str, str], log: Path, port: int | None = None, workspace: Path = WORKSPACE
+) -> Iterator[Services]:
+    """Migrate the instance, start the webserver and the daemon on 127.0.0.1 (loading `workspace`,
+    the project's own by default), wait until the code location is loaded; stop both on exit."""
     migrate_instance(env)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    webserver = start_webserver(env, log, port)
-    daemon = start_daemon(env, log)
-    services = Services(url, dict(env), log, webserver, daemon)
+    webserver = start_webserver(env, log, port, workspace)
+    daemon = start_daemon(env, log, workspace)
+    services = Services(url, dict(env), log, webserver, daemon, workspace)
     try:
         wait_until_loaded(url, [webserver, daemon], log, STARTUP_SECONDS)
         yield services

@@ -22,9 +22,9 @@ READ_BY_ASSET = {
     "clean_account_metrics": ("clean.account_metrics",),
     "comprehensive_index": ("idx.comprehensive_index",),
 }
-"""Which of them each asset's check requires: the one it reads. The graph orders each asset of N after
-the same asset of N-1 (and nothing more), so a check on the account metrics cannot ask for N-1's
-index, which a backfill may still be computing."""
+"""Which of them each asset's check requires: the one it reads. A backfill runs whole months one
+after the other (`defs/partitions.one_month_per_run`); each check still asks only for what its own
+asset reads, so that re-running one layer of N (the panel re-publish) needs no more of N-1 than it uses."""
 
 
 def previous_month_computed(

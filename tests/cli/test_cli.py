@@ -59,6 +59,11 @@ def test_clear_errors_for_unknown_city_unclosed_month_and_missing_data(home, tmp
     assert unknown.returncode != 0 and "Atlantis" in unknown.stderr and "Traceback" not in unknown.stderr
     future = run(home, "materialize", "--month", "2099-01")
     assert future.returncode != 0 and "has not closed" in future.stderr
+    # before the first month of coverage (2024-08 here): no partition of the graph, refused with the way back
+    before = run(home, "materialize", "--month", "2022-06")
+    assert before.returncode != 0 and "Traceback" not in before.stderr
+    assert "2022-06 is before the first month of coverage, 2024-08" in before.stderr
+    assert "set CITYINDEX_FIRST_MONTH=2022-06 (or earlier)" in before.stderr
     bad_month = run(home, "top", "--month", "2024-13")
     assert bad_month.returncode != 0 and "month must be 1-12" in bad_month.stderr
     empty = run(tmp_path, "top", "--month", "2024-09")

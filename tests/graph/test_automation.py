@@ -28,8 +28,8 @@ BEIJING = ZoneInfo("Asia/Shanghai")
     [
         (datetime(2024, 10, 5, 6, 0, tzinfo=BEIJING), "2024-09-01"),
         (datetime(2025, 1, 5, 6, 0, tzinfo=BEIJING), "2024-12-01"),  # across the year boundary
-        (datetime(2024, 3, 5, 6, 0, tzinfo=BEIJING), "2024-02-01"),  # a leap February
-        (datetime(2023, 2, 5, 6, 0, tzinfo=BEIJING), "2023-01-01"),  # the first partition
+        (datetime(2028, 3, 5, 6, 0, tzinfo=BEIJING), "2028-02-01"),  # a leap February
+        (datetime(2024, 8, 5, 6, 0, tzinfo=BEIJING), "2024-07-01"),  # the first partition
     ],
 )
 def test_the_schedule_requests_the_month_just_closed(tick, expected):

@@ -1,7 +1,8 @@
 import dagster as dg
 
+from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.definitions import build_definitions
-from cityindex_pipeline.defs.partitions import monthly
+from cityindex_pipeline.defs.partitions import monthly, monthly_partitions
 
 EXPECTED_ASSETS = {
     "account_registry", "platform_reference", "raw_facebook", "raw_x", "raw_instagram", "raw_youtube",
@@ -30,6 +31,8 @@ def test_lineage_runs_raw_to_published():
     assert {dg.AssetKey(f"raw_{p}") for p in ("facebook", "x", "instagram", "youtube")} <= set(ancestors)
 
 
-def test_monthly_partitions_use_beijing_time_from_january_2023():
+def test_monthly_partitions_use_beijing_time_from_the_first_month_of_coverage():
     assert monthly.timezone == "Asia/Shanghai"
-    assert monthly.get_first_partition_key() == "2023-01-01"
+    assert monthly.get_first_partition_key() == "2024-07-01", "CITYINDEX_FIRST_MONTH's default"
+    earlier = monthly_partitions(Month(2022, 6))
+    assert earlier.get_first_partition_key() == "2022-06-01" and earlier.timezone == "Asia/Shanghai"

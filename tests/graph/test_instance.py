@@ -19,6 +19,7 @@ from cityindex_pipeline.cli.instance import (
     instance_kind,
 )
 from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.defs.run_queue import MonthRunCoordinator, month_of_range
 
 PG_PARTS = {
     "DAGSTER_PG_HOST": "127.0.0.1",
@@ -40,7 +41,6 @@ def test_the_configuration_chooses_the_instance():
         dagster_yaml({"CITYINDEX_DAGSTER_POSTGRES_URL": "postgresql://u:p@127.0.0.1/dagster"})
 
 
-ONE_RUN_PER_MONTH = {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
 ONE_RUN_PER_MONTH_YAML = """\
     tag_concurrency_limits:
       - key: dagster/partition
@@ -48,16 +48,18 @@ ONE_RUN_PER_MONTH_YAML = """\
           applyLimitPerUniqueValue: true
         limit: 1
 """
+"""What the version before wrote: up to four runs at once, one per month."""
 
 
 @pytest.mark.parametrize("text", [DAGSTER_YAML, POSTGRES_URL_YAML, POSTGRES_PARTS_YAML])
-def test_every_instance_queues_runs_and_gives_the_warehouse_pool_one_slot(text):
+def test_every_instance_runs_one_run_at_a_time_in_queue_order_and_gives_the_warehouse_pool_one_slot(text):
     config = yaml.safe_load(text)
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    assert config["concurrency"] == {
-        "pools": {"default_limit": 1},
-        "runs": {"max_concurrent_runs": 4, "tag_concurrency_limits": [ONE_RUN_PER_MONTH]},
+    assert config["run_coordinator"] == {
+        "module": "cityindex_pipeline.defs.run_queue",
+        "class": "MonthRunCoordinator",
+        "config": {"dequeue_interval_seconds": 1},
     }
+    assert config["concurrency"] == {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 1}}
     if "storage" in config:
         assert set(config["storage"]) == {"postgres"}
         assert "secret" not in text, "connections are read from the environment, never written"
@@ -71,10 +73,23 @@ def test_the_embedded_instance_loads_with_its_limits(tmp_path, monkeypatch):
     assert os.environ["DAGSTER_HOME"] == home
     with dg.DagsterInstance.from_config(home) as instance:
         concurrency = instance.get_concurrency_config()
-        assert concurrency.run_queue_config.max_concurrent_runs == 4
-        assert concurrency.run_queue_config.tag_concurrency_limits == [ONE_RUN_PER_MONTH]
+        assert concurrency.run_queue_config.max_concurrent_runs == 1
+        assert not concurrency.run_queue_config.tag_concurrency_limits
         assert concurrency.pool_config.default_pool_limit == 1
-        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert isinstance(instance.run_coordinator, MonthRunCoordinator)
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def test_a_run_of_a_one_month_range_is_given_its_month():
+    """As a backfill names its runs' months: a range of one month. Only a run tagged with its month
+    has its checks' results recorded for the month (queued through a real daemon in tests/system)."""
+    assert month_of_range({RANGE_START: "2024-08-01", RANGE_END: "2024-08-01"}) == "2024-08-01"
+    assert month_of_range({RANGE_START: "2024-08-01", RANGE_END: "2024-09-01"}) is None, "two months"
+    assert month_of_range({"dagster/partition": "2024-07-01"}) is None, "already tagged"
+    assert month_of_range({}) is None
 
 
 def test_a_generated_file_follows_the_configuration_and_an_edited_one_is_kept(tmp_path, monkeypatch):
@@ -87,11 +102,13 @@ def test_a_generated_file_follows_the_configuration_and_an_edited_one_is_kept(tm
     monkeypatch.setenv("CITYINDEX_DAGSTER_POSTGRES_URL", "postgresql+psycopg2://u:p@127.0.0.1:5432/d")
     ensure_dagster_home(settings)
     assert config.read_text() == POSTGRES_URL_YAML
-    earlier = POSTGRES_URL_YAML.replace(CONCURRENCY, EARLIER_CONCURRENCY[0])
-    assert ONE_RUN_PER_MONTH_YAML not in earlier
-    config.write_text(earlier)  # as an earlier version wrote it, without the limit per month
-    ensure_dagster_home(settings)
-    assert config.read_text() == POSTGRES_URL_YAML, "a file we generated is brought up to date"
+    for earlier_concurrency in EARLIER_CONCURRENCY:  # as earlier versions wrote it: four runs at once
+        earlier = POSTGRES_URL_YAML.replace(CONCURRENCY, earlier_concurrency)
+        assert "max_concurrent_runs: 4" in earlier
+        config.write_text(earlier)
+        ensure_dagster_home(settings)
+        assert config.read_text() == POSTGRES_URL_YAML, "a file we generated is brought up to date"
+    assert ONE_RUN_PER_MONTH_YAML in EARLIER_CONCURRENCY[0]
     config.write_text(POSTGRES_URL_YAML + "# tuned by hand\n")
     monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL")
     ensure_dagster_home(settings)

@@ -9,6 +9,7 @@ one worker). Screenshots are kept in `test-artifacts/` (gitignored) for a person
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -26,8 +27,38 @@ pytestmark = pytest.mark.system
 LOCK_ERRORS = ("Could not set lock", "WarehouseLockedError", "Conflicting lock")
 
 
+def _why_not(backfilled) -> str:
+    """What went wrong in the backfill's runs: each failed run's failed steps and checks, said briefly
+    (a failure on a machine where nobody can look at the instance afterwards must explain itself)."""
+    lines = [str(backfilled.progress)]
+    with backfilled.dagster.instance() as instance:
+        runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfilled.backfill_id}))
+        for record in runs:
+            run = record.dagster_run
+            lines.append(f"run {run.run_id[:8]} {run.tags.get('dagster/partition')} {run.status.value}")
+            if run.status == dg.DagsterRunStatus.SUCCESS:
+                continue
+            for entry in instance.all_logs(run.run_id):
+                event = entry.dagster_event
+                if event is None:
+                    continue
+                if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE", "ENGINE_EVENT") and (
+                    event.event_type_value != "ENGINE_EVENT" or "fail" in (entry.user_message or "").lower()
+                ):
+                    lines.append(
+                        f"  {event.event_type_value} {event.step_key}: {(entry.user_message or '')[:300]}"
+                    )
+                elif (
+                    event.event_type_value == "ASSET_CHECK_EVALUATION"
+                    and not event.event_specific_data.passed
+                ):
+                    key = event.event_specific_data.asset_check_key
+                    lines.append(f"  check failed {key.asset_key.to_user_string()}:{key.name}")
+    return "\n".join(lines)
+
+
 def test_the_backfill_materialises_every_partition_and_passes_every_check(backfilled):
-    assert backfilled.progress.succeeded, backfilled.progress
+    assert backfilled.progress.succeeded, _why_not(backfilled)
     keys = {m.partition_key for m in backfilled.months}
     graph = build_definitions().resolve_asset_graph()
     with backfilled.dagster.instance() as instance:
@@ -54,26 +85,20 @@ def test_the_backfill_materialises_every_partition_and_passes_every_check(backfi
     assert all(r.status == "SUCCESS" and r.seconds is not None and r.seconds > 0 for r in listed)
     log = backfilled.dagster.log.read_text(errors="replace")
     assert not [marker for marker in LOCK_ERRORS if marker in log]
-    assert "Step blocked by limit for pool warehouse" in log, "the warehouse pool serialised writing steps"
-    overlapping = max(
-        sum(1 for other in runs if other.start_time < r.end_time and r.start_time < other.end_time)
-        for r in runs
-    )
+    # one run per month, the whole month's graph in it, one run at a time and in month order
+    ordered = sorted(runs, key=lambda r: r.start_time)
+    assert [r.dagster_run.tags.get("dagster/partition") for r in ordered] == sorted(keys), [
+        (r.dagster_run.tags.get("dagster/partition"), r.start_time) for r in ordered
+    ]
+    assert all(len(r.dagster_run.asset_selection or ()) == len(graph.get_all_asset_keys()) for r in runs)
+    assert all(before.end_time <= after.start_time for before, after in itertools.pairwise(ordered))
     print(
         f"\n{backfilled.dagster.kind}: {len(backfilled.months)} months, {len(runs)} runs, "
-        f"{backfilled.seconds:.0f} s, up to {overlapping} runs at once"
+        f"{backfilled.seconds:.0f} s from the launch to the end of the last run"
     )
-    assert overlapping >= 2, "several runs were in progress at once"
-    same_month = [
-        (r.dagster_run.run_id, other.dagster_run.run_id)
-        for r in runs
-        for other in runs
-        if r is not other
-        and r.dagster_run.tags.get("dagster/partition") == other.dagster_run.tags.get("dagster/partition")
-        and other.start_time < r.end_time
-        and r.start_time < other.end_time
-    ]
-    assert not same_month, f"two runs of one month were in progress at once: {same_month[:3]}"
+    warehouse = Warehouse(backfilled.dagster.home / "warehouse.duckdb")
+    for month in backfilled.months:
+        assert warehouse.read_month("publish.index", month).height == 133, f"{month} was published"
 
 
 # The warehouse does not depend on the instance kind: compared once, on the embedded instance.
@@ -121,8 +146,9 @@ def test_a_daemon_killed_in_the_middle_of_the_backfill_is_restarted_and_the_back
     assert backfilled.progress.succeeded and backfilled.progress.materialized == before.targeted
     with backfilled.dagster.instance() as instance:
         runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfilled.backfill_id}))
-    launched_after = [r for r in runs if r.create_timestamp.timestamp() > killed_at]
-    assert launched_after, "the new daemon launched the rest of the backfill"
+    # the backfill queued every month's run at once; the new daemon dequeued the later ones
+    started_after = [r for r in runs if r.start_time is not None and r.start_time > killed_at]
+    assert started_after, "the new daemon started the rest of the backfill"
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
 
 
