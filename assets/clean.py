@@ -59,6 +59,9 @@ def clean_posts(
             "posts": posts.height,
             "posts_per_platform": dg.MetadataValue.json({p: c.posts.height for p, c in cleaned.items()}),
             "quarantined": quarantine.height,
+            # one number per platform, so that Dagster plots each month by month (asset → Plots)
+            **{f"posts_{p}": c.posts.height for p, c in cleaned.items()},
+            **{f"quarantined_{p}": c.quarantine.height for p, c in cleaned.items()},
             "quarantine_reasons": dg.MetadataValue.json(
                 dict(quarantine.group_by("reason").len().sort("len", descending=True).head(10).iter_rows())
             ),

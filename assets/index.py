@@ -257,6 +257,10 @@ def comprehensive_index(
             "dagster/row_count": scores.height,
             "data_sha256": data_sha256,
             "cities": scores.height,
+            # numbers Dagster plots month by month (asset → Plots)
+            "top_score": float(scores["score"].max()),
+            "median_score": float(scores["score"].median()),
+            "cities_scored": int(scores["score"].is_not_null().sum()),
             "top_ten": dg.MetadataValue.md(markdown_table(top)),
             "top_ten_order": methodology.top_ten_order,
             "methodology_version": methodology.version,

@@ -54,7 +54,7 @@ def published_index(
     """The month's index as published, only if every ERROR check of the month passed (or was
     overridden with a reason) on the latest materialisation of its asset, in this run or an earlier
     one: a new immutable version when numbers, inputs or method changed, exported to
-    exports/<YYYY-MM>/v<N>/."""
+    `$CITYINDEX_HOME/exports/YYYY-MM/vN/`."""
     month = Month.from_partition_key(context.partition_key)
     store = warehouse.get()
     with store.snapshot():  # the month and what it read of the previous one, as of one moment

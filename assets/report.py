@@ -29,7 +29,7 @@ def monthly_report(
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The latest publication of the month as a self-contained HTML report and PNG charts, in
-    `$CITYINDEX_HOME/reports/<YYYY-MM>/v<N>/`; an existing version's report is kept as it is."""
+    `$CITYINDEX_HOME/reports/YYYY-MM/vN/`; an existing version's report is kept as it is."""
     month = Month.from_partition_key(context.partition_key)
     report = build_report(
         warehouse.get(), reports.path, month, checks=check_outcomes(context.instance, month)

@@ -13,7 +13,9 @@ warnings.filterwarnings(
 from .clean_checks import clean_checks  # noqa: E402
 from .index_checks import index_checks  # noqa: E402
 from .raw_checks import raw_checks  # noqa: E402
+from .reference_checks import reference_layer_checks  # noqa: E402
+from .release_checks import release_checks  # noqa: E402
 
-all_checks = [raw_checks, *clean_checks, *index_checks]
+all_checks = [*reference_layer_checks, raw_checks, *clean_checks, *index_checks, *release_checks]
 
 __all__ = ["all_checks"]

@@ -160,8 +160,36 @@ def index_gate_checks(
         yield check_result("comprehensive_index", gate.name, findings[gate.name], publish_options)
 
 
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates.gates_of("platform_indicators")))
+def indicator_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+):
+    """Every indicator value once, weighted, inside its platform's range after treatment and normalisation."""
+    month = Month.from_partition_key(context.partition_key)
+    finding = index_rules.indicators_well_formed(warehouse.get().read_month("idx.platform_indicators", month))
+    for gate in gates.gates_of("platform_indicators"):
+        yield check_result("platform_indicators", gate.name, finding, publish_options)
+
+
+@dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates.gates_of("index_uncertainty")))
+def uncertainty_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+):
+    """A rank interval for every city, ordered and within the roster (the publication carries them)."""
+    month = Month.from_partition_key(context.partition_key)
+    store = warehouse.get()
+    finding = index_rules.rank_intervals_well_formed(
+        store.read_month("idx.index_uncertainty", month),
+        store.read_month("clean.registry_cities", month).height,
+    )
+    for gate in gates.gates_of("index_uncertainty"):
+        yield check_result("index_uncertainty", gate.name, finding, publish_options)
+
+
 index_checks = [
     *own_step_checks,
+    indicator_checks,
+    uncertainty_checks,
     weights_checks,
     platform_rank_checks,
     index_gate_checks,

@@ -24,7 +24,7 @@ def build_definitions(
     settings = settings or settings_from_env()
     # In-process: one process per run, so one DuckDB writer per run and no ~3 s start-up per step.
     return dg.Definitions(
-        assets=catalogued(all_assets, settings.schedule_day),
+        assets=catalogued(all_assets, settings.schedule_day, settings.source),
         asset_checks=all_checks,
         jobs=[monthly_index_job],
         schedules=[monthly_schedule(settings.schedule_day)],

@@ -16,14 +16,12 @@ from cityindex_pipeline.audit import verify
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.defs.catalog import WAREHOUSE_TABLES
-from cityindex_pipeline.defs.partitions import FIRST_MONTH
 from cityindex_pipeline.publication.heal import heal_publications
 from cityindex_pipeline.publication.integrity import verify_publication
 from cityindex_pipeline.warehouse.store import Warehouse
 from cityindex_pipeline.warehouse.verify_reads import PULL_TABLES
 
 PUBLICATION = "published_index"
-FIRST_PARTITION = Month.parse(FIRST_MONTH)
 
 
 @functools.cache
@@ -102,8 +100,8 @@ def run_recomputed_assets(scratch_dir: Path, month: Month, methodology_version: 
 
     # no source is pulled; the scratch holds exactly the previous month's rows the publication pinned
     # (none for a first month of coverage, or a month published before its previous one existed), and
-    # with the first partition as first month of coverage the recompute reads just those
-    settings = Settings(home=scratch_dir, source="simulated", seed=0, first_month=FIRST_PARTITION)
+    # with the month before as first month of coverage the recompute reads just those
+    settings = Settings(home=scratch_dir, source="simulated", seed=0, first_month=month.previous())
     resources = {
         **resources_for(settings),
         "methodology_version": MethodologyVersion(version=methodology_version),

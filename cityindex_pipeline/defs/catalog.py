@@ -102,7 +102,24 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _describe(spec: dg.AssetSpec, schedule_day: int) -> dg.AssetSpec:
+SOURCE_PROVENANCE = {"simulated": "simulated", "files": "vendor-drop", "api": "platform-api"}
+"""Where the platforms' documents come from, by `CITYINDEX_SOURCE`, as the assets' `provenance` tag."""
+
+FILE_PROVENANCE = {
+    "account_registry": "repository-file",  # cities.csv, accounts.csv: handles and ids labelled verified or not
+    "platform_reference": "repository-file",  # platform_reference.csv, platform_users.csv: sourced figures
+    "qualitative_scores": "panel-file-or-simulated",  # landing/qualitative/<month>.csv, else simulated scores
+}
+"""Assets whose data do not come from the platforms' documents, and where they come from instead."""
+
+
+def provenance_tags(name: str, group: str, source: str) -> dict[str, str]:
+    """`layer` (the asset's group) and `provenance`: simulated, vendor-drop or platform-api for what is
+    computed from the platforms' documents, else where the asset's own data come from."""
+    return {"layer": group, "provenance": FILE_PROVENANCE.get(name, SOURCE_PROVENANCE.get(source, source))}
+
+
+def _describe(spec: dg.AssetSpec, schedule_day: int, source: str) -> dg.AssetSpec:
     name = spec.key.to_user_string()
     metadata = dict(spec.metadata)
     tables = WAREHOUSE_TABLES.get(name)
@@ -117,6 +134,7 @@ def _describe(spec: dg.AssetSpec, schedule_day: int) -> dg.AssetSpec:
         "owners": list(dict.fromkeys([*spec.owners, OWNER])),
         "metadata": metadata,
         "code_version": code_fingerprint(),
+        "tags": {**spec.tags, **provenance_tags(name, spec.group_name or "default", source)},
     }
     if tables:  # every warehouse asset reads and writes its tables as polars frames
         attributes["kinds"] = {*spec.kinds, "duckdb", "polars"}
@@ -125,10 +143,12 @@ def _describe(spec: dg.AssetSpec, schedule_day: int) -> dg.AssetSpec:
     return spec.replace_attributes(**attributes)
 
 
-def catalogued(assets: Sequence[dg.AssetsDefinition], schedule_day: int) -> list[dg.AssetsDefinition]:
-    """The assets with owner, table name, column schema, freshness (due by `schedule_day`) and links to
-    their source."""
-    described = dg.map_asset_specs(lambda spec: _describe(spec, schedule_day), assets)
+def catalogued(
+    assets: Sequence[dg.AssetsDefinition], schedule_day: int, source: str = "simulated"
+) -> list[dg.AssetsDefinition]:
+    """The assets with owner, table name, column schema, layer and provenance tags (`source`: the
+    `CITYINDEX_SOURCE` they read), freshness (due by `schedule_day`) and links to their source."""
+    described = dg.map_asset_specs(lambda spec: _describe(spec, schedule_day, source), assets)
     return list(dg.with_source_code_references(described))
 
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import SETTINGS_METADATA_KEY, Settings
-from cityindex_pipeline.core.variables import DEFAULT_FIRST_MONTH
+from cityindex_pipeline.core.variables import DEFAULT_FIRST_MONTH, DEFAULT_SCHEDULE_DAY
 from cityindex_pipeline.method.config import Methodology, load_methodology
 from cityindex_pipeline.reference import plausibility
 from cityindex_pipeline.sources import Source, make_source
@@ -50,6 +50,8 @@ class PublicationResource(dg.ConfigurableResource):
 
     exports_dir: str = ".cityindex/exports"
     settling_days: int = 5
+    schedule_day: int = DEFAULT_SCHEDULE_DAY
+    """A month's publication is due by the end of this day of the next month (Beijing time)."""
     as_of: str = ""
     """The moment the freshness check compares with (ISO 8601); empty: the clock. For tests and audits."""
 
@@ -147,7 +149,9 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             kind=settings.source, seed=settings.seed, landing_dir=str(settings.landing_dir)
         ),
         "publication": PublicationResource(
-            exports_dir=str(settings.exports_dir), settling_days=settings.settling_days
+            exports_dir=str(settings.exports_dir),
+            settling_days=settings.settling_days,
+            schedule_day=settings.schedule_day,
         ),
         "history": MonthHistory(first_month=str(settings.first_month)),
         "publish_options": PublishOptions(),

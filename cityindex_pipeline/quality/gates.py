@@ -80,6 +80,13 @@ _RAW = [
 ]
 
 GATES: tuple[Gate, ...] = (
+    Gate("account_registry", "registry_consistent", Severity.ERROR,
+         "unique cities; every account on a known platform, of a city on the roster, its handle and "
+         "platform id registered once per platform; one registry version in the month"),
+    Gate("platform_reference", "reference_complete", Severity.ERROR,
+         "one row per platform, every user, time and relevance figure a positive number"),
+    Gate("qualitative_scores", "panel_well_formed", Severity.ERROR,
+         "one score per city, rater and criterion, in [0, 100], labelled panel or simulated"),
     *_RAW,
     Gate("clean_posts", "posts_unique", Severity.ERROR, "one row per (platform, post id)",
          "duplicated posts escaped deduplication: re-materialise clean_posts", "great_expectations"),
@@ -115,6 +122,9 @@ GATES: tuple[Gate, ...] = (
          "platform's rise factor and fall bound of the previous month, unless flagged as a known jump"),
     Gate("clean_account_metrics", "counts_below_maxima", Severity.ERROR,
          "every account-month total at most its platform's plausible maximum, unless flagged as a known jump"),
+    Gate("platform_indicators", "indicators_well_formed", Severity.ERROR,
+         "one row per city, platform and indicator, a positive weight, treated values inside the "
+         "platform's range and normalised values in [0, 100] where known"),
     Gate("platform_weights", "weights_sum_to_one", Severity.ERROR, "platform weights sum to 1, all positive"),
     Gate("platform_weights", "platform_weights_valid", Severity.ERROR, "four weights in (0, 1] summing to 1",
          "check platform_reference.csv and the methodology's weight criteria", "great_expectations"),
@@ -141,14 +151,34 @@ GATES: tuple[Gate, ...] = (
     Gate("comprehensive_index", "built_from_previous_month", Severity.ERROR,
          "the month's follower growth, score and rank changes and carried panel were read from one "
          "version of the previous month, the one it holds now; published_index checks it again as it publishes"),
+    Gate("index_uncertainty", "rank_intervals_well_formed", Severity.ERROR,
+         "one row per city, every rank in [1, cities], 5 % rank <= median <= 95 % rank, draws made"),
 )  # fmt: skip
 """Every check that guards publication, in the order of the graph."""
 
-BY_KEY: dict[str, Gate] = {gate.key: gate for gate in GATES}
+RELEASE_CHECKS: tuple[Gate, ...] = (
+    Gate("published_index", "publication_intact", Severity.ERROR,
+         "the month's latest version: its export matches its manifest, the manifest the one published, "
+         "the numbers of the export and of publish.index the published digest (a failure stops the report)"),
+    Gate("published_index", "months_published_on_time", Severity.WARN,
+         "no gap in the published history: every month from the first month of coverage to the latest "
+         "published one, past its deadline (the end of the schedule's day of the next month, Beijing "
+         "time), has a publication; names the late months (each month's evaluation covers the whole history)"),
+    Gate("monthly_report", "report_complete", Severity.ERROR,
+         "every chart of the report an image of its own, not empty, and inlined in report.html"),
+    Gate("monthly_report", "report_has_cjk_font", Severity.WARN,
+         "the charts drawn with a font that has Chinese glyphs (else cities are named in English only)"),
+)  # fmt: skip
+"""Checks of what a month releases, after it is written: they cannot hold back the publication they
+check (it is never changed), so `decide` does not wait for them; a failed ERROR one stops what
+follows it (the report) and marks the month."""
+
+BY_KEY: dict[str, Gate] = {gate.key: gate for gate in (*GATES, *RELEASE_CHECKS)}
 
 
 def gates_of(asset: str) -> list[Gate]:
-    return [gate for gate in GATES if gate.asset == asset]
+    """The checks of the asset, whether they gate publication (`GATES`) or follow it (`RELEASE_CHECKS`)."""
+    return [gate for gate in (*GATES, *RELEASE_CHECKS) if gate.asset == asset]
 
 
 def gate(asset: str, name: str) -> Gate:

@@ -115,3 +115,90 @@ def platform_ranks_consistent(platform_index: pl.DataFrame) -> Finding:
         detail=ranks.detail + f"; {top.height} rows with in_top_ten not rank <= 10",
         fix="re-materialise the platform indices of the month",
     )
+
+
+def indicators_well_formed(indicators: pl.DataFrame) -> Finding:
+    """One row per city, platform and indicator; a positive weight; a treated value inside the
+    platform's range and a normalised value in [0, 100] wherever the value is known."""
+    tolerance = 1e-9
+    keys = ("platform", "city_id", "indicator")
+    checks = {
+        "row twice": pl.struct(*keys).is_duplicated(),
+        "weight not positive": pl.col("indicator_weight").is_null() | (pl.col("indicator_weight") <= 0),
+        "normalised outside [0, 100]": pl.col("normalised").is_not_null()
+        & (pl.col("normalised").is_nan() | (pl.col("normalised") < -tolerance) | (pl.col("normalised") > 100 + tolerance)),
+        "treated value outside the platform's range": pl.col("treated_value").is_not_null()
+        & ((pl.col("treated_value") < pl.col("platform_min") - tolerance)
+           | (pl.col("treated_value") > pl.col("platform_max") + tolerance)),
+    }  # fmt: skip
+    failures = pl.concat(
+        [
+            indicators.filter(condition)
+            .select(*keys, "normalised", "treated_value")
+            .with_columns(problem=pl.lit(name))
+            for name, condition in checks.items()
+        ]
+    )
+    return finding_from(
+        failures,
+        f"{indicators.height} indicator values, {indicators['normalised'].null_count()} unknown",
+        fix="an indicator outside its range is a defect of the treatment or normalisation: trace the city "
+        "and re-materialise platform_indicators",
+    )
+
+
+def panel_well_formed(panel: pl.DataFrame, sources: tuple[str, ...] = ("panel", "simulated")) -> Finding:
+    """One score per city, rater and criterion, in [0, 100], with its source said (a real panel's
+    scores or simulated ones, never unlabelled)."""
+    keys = ("city_id", "rater", "criterion")
+    checks = {
+        "scored twice": pl.struct(*keys).is_duplicated(),
+        "score outside [0, 100]": pl.col("score").is_null() | pl.col("score").is_nan()
+        | (pl.col("score") < 0) | (pl.col("score") > 100),
+        "source not panel or simulated": ~pl.col("source").is_in(list(sources)),
+    }  # fmt: skip
+    failures = pl.concat(
+        [
+            panel.filter(condition).select(*keys, "score", "source").with_columns(problem=pl.lit(name))
+            for name, condition in checks.items()
+        ]
+    )
+    labels = ", ".join(f"{n} {s}" for s, n in sorted(panel.group_by("source").len().iter_rows()))
+    return finding_from(
+        failures,
+        f"{panel.height} scores ({labels or 'none'})",
+        fix="correct the panel's file for the month ($CITYINDEX_HOME/landing/qualitative/<YYYY-MM>.csv), "
+        "then re-run the month from qualitative_scores",
+    )
+
+
+def rank_intervals_well_formed(uncertainty: pl.DataFrame, cities: int) -> Finding:
+    """One row per city; every rank of the analysis in [1, cities], the 5 % rank at most the median
+    and the median at most the 95 % rank; draws made."""
+    ranks = ("nominal_rank", "median_rank", "rank_p05", "rank_p95")
+    checks = {
+        "city twice": pl.col("city_id").is_duplicated(),
+        "rank outside [1, cities]": pl.any_horizontal(
+            [pl.col(r).is_null() | (pl.col(r) < 1) | (pl.col(r) > cities) for r in ranks]
+        ),
+        "interval not ordered": (pl.col("rank_p05") > pl.col("median_rank")) | (pl.col("median_rank") > pl.col("rank_p95")),
+        "no draws": pl.col("draws").is_null() | (pl.col("draws") < 1),
+    }  # fmt: skip
+    failures = pl.concat(
+        [
+            uncertainty.filter(condition)
+            .select("city_id", *ranks, "draws")
+            .with_columns(problem=pl.lit(name))
+            for name, condition in checks.items()
+        ]
+    )
+    if uncertainty.height != cities:
+        failures = pl.concat(
+            [failures, pl.DataFrame({"problem": [f"{uncertainty.height} rows for {cities} cities"]})],
+            how="diagonal_relaxed",
+        )
+    return finding_from(
+        failures,
+        f"{uncertainty.height} cities, rank intervals of {uncertainty['draws'].max() or 0} draws",
+        fix="re-materialise index_uncertainty for the month (after comprehensive_index)",
+    )

@@ -279,6 +279,7 @@ def build_report(
         (staging / "charts.json").write_text(
             json.dumps(specs, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
         )
+        (staging / RECORD).write_text(_record(month, version, list(specs), fonts), encoding="utf-8")
         try:
             staging.rename(directory)
         except OSError:
@@ -292,6 +293,30 @@ def build_report(
     return _built(
         month, version, directory, started, created=True, warnings=[] if fonts.cjk else [fonts.note]
     )
+
+
+RECORD = "report.json"
+"""What the report was built with: its charts and the font that drew them (read by its checks)."""
+
+
+def _record(month: Month, version: int, chart_names: list[str], fonts: charts.Fonts) -> str:
+    font = {"family": fonts.family, "cjk": fonts.cjk, "directory": fonts.directory, "note": fonts.note}
+    record = {"month": str(month), "version": version, "charts": chart_names, "font": font}
+    return json.dumps(record, ensure_ascii=False, indent=1) + "\n"
+
+
+def report_files(directory: Path) -> dict[str, Any]:
+    """What a report folder holds, for its checks: the charts it lists, each image's size, how many
+    charts its HTML inlines, and the font recorded (None for a report written before the record)."""
+    listed = directory / "charts.json"
+    record = directory / RECORD
+    html = directory / "report.html"
+    return {
+        "charts": list(json.loads(listed.read_text(encoding="utf-8"))) if listed.exists() else [],
+        "image_bytes": {p.stem: p.stat().st_size for p in directory.glob("*.png")},
+        "inline_svgs": html.read_text(encoding="utf-8").count("<svg") if html.exists() else 0,
+        "font": json.loads(record.read_text(encoding="utf-8"))["font"] if record.exists() else None,
+    }
 
 
 def _built(

@@ -216,3 +216,15 @@ def test_the_ui_shows_the_graph_the_partitions_and_the_checks(backfilled, page):
     body = page.inner_text("body")
     assert "Failed" not in body.split("Execution history")[0], "no check failed"
     _shot(page, "comprehensive-index-checks")
+
+    # the schedule: a partitioned schedule of the monthly job, off until turned on, on day 5 at 06:00 Beijing
+    _open(
+        page,
+        f"{base}/locations/__repository__@cityindex/schedules/monthly_index_schedule",
+        "monthly_index_schedule",
+    )
+    page.get_by_text("monthly_index", exact=True).first.wait_for()
+    body = page.inner_text("body")
+    assert "Asia/Shanghai" in body or "CST" in body, body[:2000]
+    assert re.search(r"0 6 5 \* \*|6:00 AM on day 5|At 06:00 AM, on day 5", body), body[:2000]
+    _shot(page, "monthly-schedule")
