@@ -8,7 +8,7 @@ import pytest
 from checks.results import check_result
 from cityindex_pipeline.defs.resources import PublishOptions
 from cityindex_pipeline.quality.findings import Finding
-from cityindex_pipeline.quality.gates import GATES, CheckOutcome, Severity, decide, gate
+from cityindex_pipeline.quality.gates import GATES, RELEASE_CHECKS, CheckOutcome, Severity, decide, gate
 
 ALL_PASSED = [CheckOutcome(g.key, passed=True) for g in GATES]
 
@@ -93,8 +93,13 @@ def test_the_dagster_checks_are_exactly_the_catalogue_and_all_block():
     from checks import all_checks
 
     specs = [spec for definition in all_checks for spec in definition.check_specs]
-    assert sorted(f"{s.asset_key.to_user_string()}:{s.name}" for s in specs) == sorted(g.key for g in GATES)
+    declared = sorted(g.key for g in (*GATES, *RELEASE_CHECKS))
+    assert sorted(f"{s.asset_key.to_user_string()}:{s.name}" for s in specs) == declared
     assert all(spec.blocking for spec in specs)
+    assert not {g.key for g in GATES} & {g.key for g in RELEASE_CHECKS}
+    # the publication cannot wait for a check of what it writes, or of what follows it
+    assert {g.asset for g in RELEASE_CHECKS} == {"published_index", "monthly_report"}
+    assert not {g.asset for g in GATES} & {"published_index", "monthly_report"}
 
 
 def test_a_stale_result_counts_as_missing_even_when_it_passed():
