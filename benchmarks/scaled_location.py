@@ -8,6 +8,8 @@ import os
 from benchmarks.scale import BENCH_SCALE_VARIABLE, registry_scaled
 from cityindex_pipeline.definitions import defs
 
-registry_scaled(int(os.environ.get(BENCH_SCALE_VARIABLE, "1"))).__enter__()  # for the process's life
+# entered for the process's life: the context is kept, or collecting it would undo the scaling at once
+SCALED = registry_scaled(int(os.environ.get(BENCH_SCALE_VARIABLE, "1")))
+SCALED.__enter__()
 
 __all__ = ["defs"]

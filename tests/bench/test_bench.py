@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -102,3 +105,20 @@ def test_bench_writes_every_metric(tmp_path):
     assert report["backfill"] is None and report["targets"]["backfill_vs_in_process"]["met"] is None
     assert "backfill: not measured (--backfill-months 0)" in result.output
     assert set(report["targets"]) >= {"framework_share_at_10", "raw_to_clean_vs_floor", "trace_seconds_at_10"}
+
+
+def test_the_bench_code_location_registers_its_scale_in_every_process_that_loads_it():
+    """The daemon's processes of a bench backfill load `benchmarks.scaled_location`: the scale must
+    hold for the process's life (a context dropped at once would undo it)."""
+    script = (
+        "import gc, benchmarks.scaled_location\n"
+        "gc.collect()\n"
+        "import assets.registry as registry\n"
+        "print(registry.load_registry().accounts.height)\n"
+    )
+    env = {**os.environ, "CITYINDEX_BENCH_SCALE": "3"}
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) == 3 * load_registry().accounts.height
