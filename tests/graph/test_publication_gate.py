@@ -120,6 +120,27 @@ def one_row(table: str, where: str = "true") -> str:
 
 CORRUPTIONS = {
     # check: (asset it is attached to, statements that corrupt the month the way the check guards against)
+    "account_registry:registry_consistent": (
+        "account_registry",
+        [f"UPDATE clean.registry_accounts SET city_id = 'atlantis' WHERE {one_row('clean.registry_accounts')}"],
+    ),
+    "platform_reference:reference_complete": (
+        "platform_reference",
+        [f"UPDATE idx.platform_reference SET relevance = 0 WHERE {one_row('idx.platform_reference')}"],
+    ),
+    "qualitative_scores:panel_well_formed": (
+        "qualitative_scores",
+        [f"UPDATE idx.qualitative_scores SET source = 'guess' WHERE {one_row('idx.qualitative_scores')}"],
+    ),
+    "platform_indicators:indicators_well_formed": (
+        "platform_indicators",
+        [f"UPDATE idx.platform_indicators SET normalised = 140 "
+         f"WHERE {one_row('idx.platform_indicators', 'normalised IS NOT NULL')}"],
+    ),
+    "index_uncertainty:rank_intervals_well_formed": (
+        "index_uncertainty",
+        [f"UPDATE idx.index_uncertainty SET rank_p05 = rank_p95 + 1 WHERE {one_row('idx.index_uncertainty')}"],
+    ),
     "raw_x:accounts_covered": (
         "raw_x",
         [f"DELETE FROM raw.documents WHERE {S} AND platform = 'x' AND account_handle = "
