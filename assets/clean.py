@@ -33,40 +33,42 @@ def clean_posts(
 ) -> dg.MaterializeResult:
     """One row per post published in the month (Beijing time), deduplicated; rejects go to clean.quarantine."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    accounts = store.read_month("clean.registry_accounts", month)
-    cleaned = {
-        platform: clean_platform(
-            store.raw_documents(month, platform),
-            accounts.filter(platform=platform),
-            month,
-            platform,
-            methodology_version.load(),
+    with warehouse.held() as store:
+        accounts = store.read_month("clean.registry_accounts", month)
+        cleaned = {
+            platform: clean_platform(
+                store.raw_documents(month, platform),
+                accounts.filter(platform=platform),
+                month,
+                platform,
+                methodology_version.load(),
+            )
+            for platform in PLATFORMS
+        }
+        posts = pl.concat([c.posts for c in cleaned.values()])
+        quarantine = pl.concat([c.quarantine for c in cleaned.values()])
+        data_sha256 = store.replace_month(
+            month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine}
         )
-        for platform in PLATFORMS
-    }
-    posts = pl.concat([c.posts for c in cleaned.values()])
-    quarantine = pl.concat([c.quarantine for c in cleaned.values()])
-    data_sha256 = store.replace_month(
-        month, context.run.run_id, {"clean.posts": posts, "clean.quarantine": quarantine}
-    )
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(data_sha256),
-        metadata={
-            **settings.metadata(),
-            "dagster/row_count": posts.height,
-            "data_sha256": data_sha256,
-            "posts": posts.height,
-            "posts_per_platform": dg.MetadataValue.json({p: c.posts.height for p, c in cleaned.items()}),
-            "quarantined": quarantine.height,
-            # one number per platform, so that Dagster plots each month by month (asset → Plots)
-            **{f"posts_{p}": c.posts.height for p, c in cleaned.items()},
-            **{f"quarantined_{p}": c.quarantine.height for p, c in cleaned.items()},
-            "quarantine_reasons": dg.MetadataValue.json(
-                dict(quarantine.group_by("reason").len().sort("len", descending=True).head(10).iter_rows())
-            ),
-        },
-    )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(data_sha256),
+            metadata={
+                **settings.metadata(),
+                "dagster/row_count": posts.height,
+                "data_sha256": data_sha256,
+                "posts": posts.height,
+                "posts_per_platform": dg.MetadataValue.json({p: c.posts.height for p, c in cleaned.items()}),
+                "quarantined": quarantine.height,
+                # one number per platform, so that Dagster plots each month by month (asset → Plots)
+                **{f"posts_{p}": c.posts.height for p, c in cleaned.items()},
+                **{f"quarantined_{p}": c.quarantine.height for p, c in cleaned.items()},
+                "quarantine_reasons": dg.MetadataValue.json(
+                    dict(
+                        quarantine.group_by("reason").len().sort("len", descending=True).head(10).iter_rows()
+                    )
+                ),
+            },
+        )
 
 
 @dg.asset(
@@ -87,24 +89,24 @@ def clean_account_metrics(
 ) -> dg.MaterializeResult:
     """One row per account and month: followers and their growth, posts, active days, interactions, views."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    profiles = pl.concat([profiles_of(store.raw_documents(month, p), p) for p in PLATFORMS])
-    metrics = account_metrics(
-        posts=store.read_month("clean.posts", month),
-        profiles=profiles,
-        accounts=store.read_month("clean.registry_accounts", month).filter("active"),
-        previous=store.read_month_before("clean.account_metrics", month, history.first),
-    )
-    data_sha256 = store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(data_sha256),
-        metadata={
-            **settings.metadata(),
-            "dagster/row_count": metrics.height,
-            "data_sha256": data_sha256,
-            "accounts": metrics.height,
-            "followers_withheld": int(metrics["followers"].null_count()),
-            "accounts_without_posts": int((metrics["posts"] == 0).sum()),
-            "previous_month_available": bool(metrics["followers_previous"].is_not_null().any()),
-        },
-    )
+    with warehouse.held() as store:
+        profiles = pl.concat([profiles_of(store.raw_documents(month, p), p) for p in PLATFORMS])
+        metrics = account_metrics(
+            posts=store.read_month("clean.posts", month),
+            profiles=profiles,
+            accounts=store.read_month("clean.registry_accounts", month).filter("active"),
+            previous=store.read_month_before("clean.account_metrics", month, history.first),
+        )
+        data_sha256 = store.replace_month(month, context.run.run_id, {"clean.account_metrics": metrics})
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(data_sha256),
+            metadata={
+                **settings.metadata(),
+                "dagster/row_count": metrics.height,
+                "data_sha256": data_sha256,
+                "accounts": metrics.height,
+                "followers_withheld": int(metrics["followers"].null_count()),
+                "accounts_without_posts": int((metrics["posts"] == 0).sum()),
+                "previous_month_available": bool(metrics["followers_previous"].is_not_null().any()),
+            },
+        )

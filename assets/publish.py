@@ -56,98 +56,98 @@ def published_index(
     one: a new immutable version when numbers, inputs or method changed, exported to
     `$CITYINDEX_HOME/exports/YYYY-MM/vN/`."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    with store.snapshot():  # the month and what it read of the previous one, as of one moment
-        own = read_month_tables(store, month)
-        previous = read_previous_month(store, month, history.first)
-        cities = store.read_month("clean.registry_cities", month)
-        uncertainty = store.read_month("idx.index_uncertainty", month)
-        pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
-        # the documents' keys and sha256 only: the fingerprint never reads a body
-        documents = store.document_keys([str(pull["pull_id"]) for pull in pulls if pull is not None])
-    override = publish_options.override_errors.strip()
-    consistency = built_from_previous_month(month, own, previous.tables)
-    outcomes = [o for o in check_outcomes(context.instance, month) if o.key != PREVIOUS_MONTH_GATE]
-    outcomes.append(evaluated_now(PREVIOUS_MONTH_GATE, consistency, override))
-    verdict = decide(outcomes)
-    if not verdict.publishable:
-        raise dg.Failure(
-            description=f"{month} is not published.\n{verdict.message()}",
+    with warehouse.held() as store:
+        with store.snapshot():  # the month and what it read of the previous one, as of one moment
+            own = read_month_tables(store, month)
+            previous = read_previous_month(store, month, history.first)
+            cities = store.read_month("clean.registry_cities", month)
+            uncertainty = store.read_month("idx.index_uncertainty", month)
+            pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
+            # the documents' keys and sha256 only: the fingerprint never reads a body
+            documents = store.document_keys([str(pull["pull_id"]) for pull in pulls if pull is not None])
+        override = publish_options.override_errors.strip()
+        consistency = built_from_previous_month(month, own, previous.tables)
+        outcomes = [o for o in check_outcomes(context.instance, month) if o.key != PREVIOUS_MONTH_GATE]
+        outcomes.append(evaluated_now(PREVIOUS_MONTH_GATE, consistency, override))
+        verdict = decide(outcomes)
+        if not verdict.publishable:
+            raise dg.Failure(
+                description=f"{month} is not published.\n{verdict.message()}",
+                metadata={
+                    "failed_checks": dg.MetadataValue.json(verdict.failed),
+                    "checks_not_run": dg.MetadataValue.json(verdict.missing),
+                    "checks_running": dg.MetadataValue.json(verdict.running),
+                },
+                allow_retries=False,
+            )
+        comprehensive, qualitative = own["idx.comprehensive_index"], own["idx.qualitative_scores"]
+        rows = publication_rows(comprehensive, own["idx.platform_index"], cities, uncertainty)
+        inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, qualitative)
+        published = publish_month(
+            store,
+            month,
+            context.run.run_id,
+            rows,
+            provenance=Provenance(
+                methodology_version=comprehensive["methodology_version"][0],
+                registry_version=cities["registry_version"][0],
+                pull_ids=[str(pull["pull_id"]) for pull in pulls if pull is not None],
+                inputs_sha256=inputs_sha256,
+                raw_documents=documents.height,
+                qualitative_sha256=qualitative_sha256,
+                code_version=code_version(),
+                previous_version=previous.published_version,
+                previous_inputs_sha256=previous.sha256,
+            ),
+            exports_dir=publication.exports_path,
+            gate=GateRecord(
+                passed=len(GATES) - len(verdict.warnings) - len(verdict.overridden),
+                warnings=verdict.warnings,
+                overridden=verdict.overridden,
+                override_reason=override if verdict.overridden else "",
+            ),
+            reason=publish_options.reason,
+            qualitative=qualitative,
+            previous_inputs=pinned_rows(previous.month, previous.tables),
+        )
+        for line in published.healed:
+            context.log.warning(f"healed before publishing: {line}")
+        if verdict.overridden:
+            context.log.warning(
+                f"{month} published over {len(verdict.overridden)} failed ERROR check(s) "
+                f"({', '.join(verdict.overridden)}): {override}"
+            )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(published.content_sha256),
             metadata={
-                "failed_checks": dg.MetadataValue.json(verdict.failed),
-                "checks_not_run": dg.MetadataValue.json(verdict.missing),
-                "checks_running": dg.MetadataValue.json(verdict.running),
-            },
-            allow_retries=False,
-        )
-    comprehensive, qualitative = own["idx.comprehensive_index"], own["idx.qualitative_scores"]
-    rows = publication_rows(comprehensive, own["idx.platform_index"], cities, uncertainty)
-    inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, qualitative)
-    published = publish_month(
-        store,
-        month,
-        context.run.run_id,
-        rows,
-        provenance=Provenance(
-            methodology_version=comprehensive["methodology_version"][0],
-            registry_version=cities["registry_version"][0],
-            pull_ids=[str(pull["pull_id"]) for pull in pulls if pull is not None],
-            inputs_sha256=inputs_sha256,
-            raw_documents=documents.height,
-            qualitative_sha256=qualitative_sha256,
-            code_version=code_version(),
-            previous_version=previous.published_version,
-            previous_inputs_sha256=previous.sha256,
-        ),
-        exports_dir=publication.exports_path,
-        gate=GateRecord(
-            passed=len(GATES) - len(verdict.warnings) - len(verdict.overridden),
-            warnings=verdict.warnings,
-            overridden=verdict.overridden,
-            override_reason=override if verdict.overridden else "",
-        ),
-        reason=publish_options.reason,
-        qualitative=qualitative,
-        previous_inputs=pinned_rows(previous.month, previous.tables),
-    )
-    for line in published.healed:
-        context.log.warning(f"healed before publishing: {line}")
-    if verdict.overridden:
-        context.log.warning(
-            f"{month} published over {len(verdict.overridden)} failed ERROR check(s) "
-            f"({', '.join(verdict.overridden)}): {override}"
-        )
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(published.content_sha256),
-        metadata={
-            **settings.metadata(),
-            "dagster/row_count": rows.height,
-            "version": published.version,
-            "new_version": published.created,
-            "reason": published.reason,
-            "data_sha256": published.content_sha256,
-            "content_sha256": published.content_sha256,
-            "inputs_sha256": inputs_sha256,
-            "code_version": published.record.get("code_version") or "",
-            "export": dg.MetadataValue.path(
-                str(publication.exports_path / (published.record.get("export_dir") or ""))
-            ),
-            "pull_ids": dg.MetadataValue.json(published.record.get("pull_ids") or []),
-            "previous_month": f"{previous.month} "
-            + (f"v{previous.published_version}" if previous.published_version else "(unpublished rows)"),
-            "previous_inputs_sha256": previous.sha256,
-            "trace": f"cityindex trace --city {rows['city_id'][0]} --month {month} --publication v{published.version}",
-            "verify": f"cityindex verify --month {month} --publication v{published.version}",
-            "warnings": dg.MetadataValue.json(verdict.warnings),
-            "overridden_checks": dg.MetadataValue.json(verdict.overridden),
-            "healed": dg.MetadataValue.json(published.healed),
-            "override_reason": override if verdict.overridden else "",
-            "top_ten": dg.MetadataValue.md(
-                markdown_table(
-                    rows.head(10).select(
-                        "rank", "rank_p05", "rank_p95", "name_en", "name_zh", "score", "rank_change"
+                **settings.metadata(),
+                "dagster/row_count": rows.height,
+                "version": published.version,
+                "new_version": published.created,
+                "reason": published.reason,
+                "data_sha256": published.content_sha256,
+                "content_sha256": published.content_sha256,
+                "inputs_sha256": inputs_sha256,
+                "code_version": published.record.get("code_version") or "",
+                "export": dg.MetadataValue.path(
+                    str(publication.exports_path / (published.record.get("export_dir") or ""))
+                ),
+                "pull_ids": dg.MetadataValue.json(published.record.get("pull_ids") or []),
+                "previous_month": f"{previous.month} "
+                + (f"v{previous.published_version}" if previous.published_version else "(unpublished rows)"),
+                "previous_inputs_sha256": previous.sha256,
+                "trace": f"cityindex trace --city {rows['city_id'][0]} --month {month} --publication v{published.version}",
+                "verify": f"cityindex verify --month {month} --publication v{published.version}",
+                "warnings": dg.MetadataValue.json(verdict.warnings),
+                "overridden_checks": dg.MetadataValue.json(verdict.overridden),
+                "healed": dg.MetadataValue.json(published.healed),
+                "override_reason": override if verdict.overridden else "",
+                "top_ten": dg.MetadataValue.md(
+                    markdown_table(
+                        rows.head(10).select(
+                            "rank", "rank_p05", "rank_p95", "name_en", "name_zh", "score", "rank_change"
+                        )
                     )
-                )
-            ),
-        },
-    )
+                ),
+            },
+        )

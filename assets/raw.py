@@ -32,29 +32,29 @@ def raw_asset(platform: str) -> dg.AssetsDefinition:
         settings: SettingsRecord,
     ) -> dg.MaterializeResult:
         month = Month.from_partition_key(context.partition_key)
-        store = warehouse.get()
-        accounts = registered_accounts(store, month, platform)
-        pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run.run_id)
-        data_sha256 = store.pull_documents_sha256(pulled.pull_id)
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(data_sha256),
-            metadata={
-                **settings.metadata(),
-                "dagster/row_count": pulled.documents,
-                "data_sha256": data_sha256,
-                "source": source.kind,
-                "pull_id": pulled.pull_id,
-                "resumed": pulled.resumed,
-                "accounts": pulled.accounts,
-                "accounts_already_stored": pulled.accounts_skipped_as_stored,
-                "accounts_with_documents": pulled.accounts_with_documents,
-                "documents": pulled.documents,
-                "documents_per_endpoint": dg.MetadataValue.json(pulled.documents_per_endpoint),
-                "bytes": pulled.bytes,
-                "problems": len(pulled.problems),
-                "problem_files": dg.MetadataValue.json(pulled.problems[:50]),
-            },
-        )
+        with warehouse.held() as store:
+            accounts = registered_accounts(store, month, platform)
+            pulled = pull_month(source.get(), store, month, platform, accounts, run_id=context.run.run_id)
+            data_sha256 = store.pull_documents_sha256(pulled.pull_id)
+            return dg.MaterializeResult(
+                data_version=dg.DataVersion(data_sha256),
+                metadata={
+                    **settings.metadata(),
+                    "dagster/row_count": pulled.documents,
+                    "data_sha256": data_sha256,
+                    "source": source.kind,
+                    "pull_id": pulled.pull_id,
+                    "resumed": pulled.resumed,
+                    "accounts": pulled.accounts,
+                    "accounts_already_stored": pulled.accounts_skipped_as_stored,
+                    "accounts_with_documents": pulled.accounts_with_documents,
+                    "documents": pulled.documents,
+                    "documents_per_endpoint": dg.MetadataValue.json(pulled.documents_per_endpoint),
+                    "bytes": pulled.bytes,
+                    "problems": len(pulled.problems),
+                    "problem_files": dg.MetadataValue.json(pulled.problems[:50]),
+                },
+            )
 
     return _raw
 

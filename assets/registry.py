@@ -33,9 +33,10 @@ def account_registry(
     cities, accounts = cover(registry.cities, registry.accounts, month, methodology_version.load())
     accounts = accounts.with_columns(pl.lit(registry.version).alias("registry_version"))
     cities = cities.with_columns(pl.lit(registry.version).alias("registry_version"))
-    data_sha256 = warehouse.get().replace_month(
-        month, context.run.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
-    )
+    with warehouse.held() as store:
+        data_sha256 = store.replace_month(
+            month, context.run.run_id, {"clean.registry_cities": cities, "clean.registry_accounts": accounts}
+        )
     per_platform = accounts.filter("active").group_by("platform").len().sort("platform")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
@@ -69,9 +70,8 @@ def platform_reference(
     reference = load_platform_reference().join(
         users_frame(load_platform_users(), month), on="platform", how="left"
     )
-    data_sha256 = warehouse.get().replace_month(
-        month, context.run.run_id, {"idx.platform_reference": reference}
-    )
+    with warehouse.held() as store:
+        data_sha256 = store.replace_month(month, context.run.run_id, {"idx.platform_reference": reference})
     return dg.MaterializeResult(
         data_version=dg.DataVersion(data_sha256),
         metadata={

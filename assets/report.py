@@ -31,9 +31,8 @@ def monthly_report(
     """The latest publication of the month as a self-contained HTML report and PNG charts, in
     `$CITYINDEX_HOME/reports/YYYY-MM/vN/`; an existing version's report is kept as it is."""
     month = Month.from_partition_key(context.partition_key)
-    report = build_report(
-        warehouse.get(), reports.path, month, checks=check_outcomes(context.instance, month)
-    )
+    with warehouse.held() as store:
+        report = build_report(store, reports.path, month, checks=check_outcomes(context.instance, month))
     for warning in report.warnings:
         context.log.warning(warning)
     image = base64.b64encode(report.headline_png.read_bytes()).decode("ascii")

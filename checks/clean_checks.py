@@ -31,7 +31,8 @@ def clean_posts_checks(
     """clean.posts against its expectation suite (Great Expectations, in memory), and each count
     against its platform's plausible maximum."""
     month = Month.from_partition_key(context.partition_key)
-    posts = warehouse.get().read_month("clean.posts", month)
+    with warehouse.held() as store:
+        posts = store.read_month("clean.posts", month)
     findings = expectations.validate(posts, expectations.posts_suite(month), "clean_posts")
     findings["counts_below_maxima"] = plausibility_rules.post_counts_below_maxima(
         posts, plausibility.load_bounds(), plausibility.load_known_jumps(month)
@@ -52,51 +53,53 @@ def clean_account_metrics_checks(
     """The previous month computed (unless this is the first month of coverage), account metrics well formed, followers present, interactions consistent with their parts, and
     plausible: against the previous month (followers within bounds, every change) and the maxima."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    metrics = store.read_month("clean.account_metrics", month)
-    posts = store.read_month("clean.posts", month)
-    first_month = history.first
-    # the previous month as clean_account_metrics reads it (none in the first month of coverage)
-    previous = store.read_month_before("clean.account_metrics", month, first_month)
-    previous_posts = store.read_month_before(
-        "clean.posts", month, first_month, plausibility_rules.TYPICAL_POST_COLUMNS
-    )
-    bounds, jumps = plausibility.load_bounds(), plausibility.load_known_jumps(month)
-    active = store.read_month("clean.registry_accounts", month).filter("active")
-    documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
-    explained = pl.concat(
-        [
-            store.source_problems(str(pull["pull_id"])).select("platform", "account_handle")
-            for pull in (store.latest_pull(month, platform) for platform in PLATFORMS)
-            if pull is not None
-        ]
-        or [pl.DataFrame(schema={"platform": pl.String, "account_handle": pl.String})]
-    ).drop_nulls()
-    suite = expectations.validate(metrics, expectations.account_metrics_suite(month), "clean_account_metrics")
-    findings = {
-        "previous_month_computed": previous_month_computed(
-            month,
-            first_month,
-            store.month_row_counts(READ_BY_ASSET["clean_account_metrics"], month.previous()),
-            READ_BY_ASSET["clean_account_metrics"],
-        ),
-        "metrics_well_formed": suite["metrics_well_formed"],
-        "followers_present": clean_rules.followers_present(
-            metrics, active, clean_rules.hidden_follower_counts(documents), explained
-        ),
-        "follower_change_within_bounds": plausibility_rules.follower_change_within_bounds(
-            metrics, previous, bounds, jumps
-        ),
-        "interactions_consistent": clean_rules.interactions_consistent(
-            metrics, posts, methodology_version.load().interactions
-        ),
-        "changes_plausible": plausibility_rules.changes_plausible(
-            metrics, previous, posts, previous_posts, bounds, jumps
-        ),
-        "counts_below_maxima": plausibility_rules.account_counts_below_maxima(metrics, bounds, jumps),
-    }
-    for gate in gates_of("clean_account_metrics"):
-        yield check_result("clean_account_metrics", gate.name, findings[gate.name], publish_options)
+    with warehouse.held() as store:
+        metrics = store.read_month("clean.account_metrics", month)
+        posts = store.read_month("clean.posts", month)
+        first_month = history.first
+        # the previous month as clean_account_metrics reads it (none in the first month of coverage)
+        previous = store.read_month_before("clean.account_metrics", month, first_month)
+        previous_posts = store.read_month_before(
+            "clean.posts", month, first_month, plausibility_rules.TYPICAL_POST_COLUMNS
+        )
+        bounds, jumps = plausibility.load_bounds(), plausibility.load_known_jumps(month)
+        active = store.read_month("clean.registry_accounts", month).filter("active")
+        documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
+        explained = pl.concat(
+            [
+                store.source_problems(str(pull["pull_id"])).select("platform", "account_handle")
+                for pull in (store.latest_pull(month, platform) for platform in PLATFORMS)
+                if pull is not None
+            ]
+            or [pl.DataFrame(schema={"platform": pl.String, "account_handle": pl.String})]
+        ).drop_nulls()
+        suite = expectations.validate(
+            metrics, expectations.account_metrics_suite(month), "clean_account_metrics"
+        )
+        findings = {
+            "previous_month_computed": previous_month_computed(
+                month,
+                first_month,
+                store.month_row_counts(READ_BY_ASSET["clean_account_metrics"], month.previous()),
+                READ_BY_ASSET["clean_account_metrics"],
+            ),
+            "metrics_well_formed": suite["metrics_well_formed"],
+            "followers_present": clean_rules.followers_present(
+                metrics, active, clean_rules.hidden_follower_counts(documents), explained
+            ),
+            "follower_change_within_bounds": plausibility_rules.follower_change_within_bounds(
+                metrics, previous, bounds, jumps
+            ),
+            "interactions_consistent": clean_rules.interactions_consistent(
+                metrics, posts, methodology_version.load().interactions
+            ),
+            "changes_plausible": plausibility_rules.changes_plausible(
+                metrics, previous, posts, previous_posts, bounds, jumps
+            ),
+            "counts_below_maxima": plausibility_rules.account_counts_below_maxima(metrics, bounds, jumps),
+        }
+        for gate in gates_of("clean_account_metrics"):
+            yield check_result("clean_account_metrics", gate.name, findings[gate.name], publish_options)
 
 
 clean_checks = [clean_posts_checks, clean_account_metrics_checks]

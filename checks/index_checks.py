@@ -64,7 +64,8 @@ def _own_step(gate: gates.Gate, evaluate: Callable[[Warehouse, Month], Finding])
     def _check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
     ) -> dg.AssetCheckResult:
-        finding = evaluate(warehouse.get(), Month.from_partition_key(context.partition_key))
+        with warehouse.held() as store:
+            finding = evaluate(store, Month.from_partition_key(context.partition_key))
         return check_result(gate.asset, gate.name, finding, publish_options)
 
     return _check
@@ -88,7 +89,8 @@ def weights_checks(
 ):
     """The platform weights sum to 1 (a plain rule, and the same as a Great Expectations suite)."""
     month = Month.from_partition_key(context.partition_key)
-    weights = warehouse.get().read_month("idx.platform_weights", month)
+    with warehouse.held() as store:
+        weights = store.read_month("idx.platform_weights", month)
     evaluate = {
         "weights_sum_to_one": lambda: index_rules.weights_sum_to_one(weights),
         "platform_weights_valid": lambda: expectations.validate(
@@ -108,7 +110,8 @@ def platform_rank_checks(
 ):
     """Each platform's ranks are the competition ranks of its scores; its top ten are ranks 1-10."""
     month = Month.from_partition_key(context.partition_key)
-    scores = warehouse.get().read_month("idx.platform_index", month)
+    with warehouse.held() as store:
+        scores = store.read_month("idx.platform_index", month)
     for platform in PLATFORMS:
         asset = f"platform_index_{platform}"
         findings = {
@@ -135,29 +138,29 @@ def index_gate_checks(
     """The panel policy applied, the index against its suite, the month settled before publishing, and
     built from one version of the previous month (the one it holds now)."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    with store.snapshot():
-        own, previous = read_month_tables(store, month), read_previous_month(store, month, history.first)
-    index = store.read_month("idx.comprehensive_index", month)
-    cities = store.read_month("clean.registry_cities", month)
-    findings = {
-        "qualitative_scores_complete": index_rules.qualitative_complete(
-            store.read_month("idx.qualitative_scores", month), index, cities, CRITERIA
-        ),
-        "index_well_formed": expectations.validate(
-            index, expectations.index_suite(cities.height), "comprehensive_index"
-        )["index_well_formed"],
-        "month_has_settled": month_settled(month, publication.now(), publication.settling_days),
-        "built_from_previous_month": built_from_previous_month(month, own, previous.tables),
-        "previous_month_computed": previous_month_computed(
-            month,
-            history.first,
-            store.month_row_counts(READ_BY_ASSET["comprehensive_index"], month.previous()),
-            READ_BY_ASSET["comprehensive_index"],
-        ),
-    }
-    for gate in INDEX_GATES:
-        yield check_result("comprehensive_index", gate.name, findings[gate.name], publish_options)
+    with warehouse.held() as store:
+        with store.snapshot():
+            own, previous = read_month_tables(store, month), read_previous_month(store, month, history.first)
+        index = store.read_month("idx.comprehensive_index", month)
+        cities = store.read_month("clean.registry_cities", month)
+        findings = {
+            "qualitative_scores_complete": index_rules.qualitative_complete(
+                store.read_month("idx.qualitative_scores", month), index, cities, CRITERIA
+            ),
+            "index_well_formed": expectations.validate(
+                index, expectations.index_suite(cities.height), "comprehensive_index"
+            )["index_well_formed"],
+            "month_has_settled": month_settled(month, publication.now(), publication.settling_days),
+            "built_from_previous_month": built_from_previous_month(month, own, previous.tables),
+            "previous_month_computed": previous_month_computed(
+                month,
+                history.first,
+                store.month_row_counts(READ_BY_ASSET["comprehensive_index"], month.previous()),
+                READ_BY_ASSET["comprehensive_index"],
+            ),
+        }
+        for gate in INDEX_GATES:
+            yield check_result("comprehensive_index", gate.name, findings[gate.name], publish_options)
 
 
 @dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates.gates_of("platform_indicators")))
@@ -166,7 +169,8 @@ def indicator_checks(
 ):
     """Every indicator value once, weighted, inside its platform's range after treatment and normalisation."""
     month = Month.from_partition_key(context.partition_key)
-    finding = index_rules.indicators_well_formed(warehouse.get().read_month("idx.platform_indicators", month))
+    with warehouse.held() as store:
+        finding = index_rules.indicators_well_formed(store.read_month("idx.platform_indicators", month))
     for gate in gates.gates_of("platform_indicators"):
         yield check_result("platform_indicators", gate.name, finding, publish_options)
 
@@ -177,13 +181,13 @@ def uncertainty_checks(
 ):
     """A rank interval for every city, ordered and within the roster (the publication carries them)."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    finding = index_rules.rank_intervals_well_formed(
-        store.read_month("idx.index_uncertainty", month),
-        store.read_month("clean.registry_cities", month).height,
-    )
-    for gate in gates.gates_of("index_uncertainty"):
-        yield check_result("index_uncertainty", gate.name, finding, publish_options)
+    with warehouse.held() as store:
+        finding = index_rules.rank_intervals_well_formed(
+            store.read_month("idx.index_uncertainty", month),
+            store.read_month("clean.registry_cities", month).height,
+        )
+        for gate in gates.gates_of("index_uncertainty"):
+            yield check_result("index_uncertainty", gate.name, finding, publish_options)
 
 
 index_checks = [

@@ -59,10 +59,10 @@ def raw_checks(
     """Coverage of the registry, error bodies recorded as problems, gaps in the source's structure,
     documents per account vs last month."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    accounts = store.read_month("clean.registry_accounts", month)
-    for platform in PLATFORMS:
-        asset = f"raw_{platform}"
-        evaluate = _evaluations(store, month, platform, accounts)
-        for gate in gates_of(asset):
-            yield check_result(asset, gate.name, evaluate[gate.name](), publish_options)
+    with warehouse.held() as store:
+        accounts = store.read_month("clean.registry_accounts", month)
+        for platform in PLATFORMS:
+            asset = f"raw_{platform}"
+            evaluate = _evaluations(store, month, platform, accounts)
+            for gate in gates_of(asset):
+                yield check_result(asset, gate.name, evaluate[gate.name](), publish_options)

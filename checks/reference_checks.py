@@ -28,22 +28,22 @@ def reference_checks(
 ):
     """The registry consistent, a positive figure for every platform."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    evaluate = {
-        "account_registry": lambda: reference_rules.registry_consistent(
-            store.read_month("clean.registry_cities", month),
-            store.read_month("clean.registry_accounts", month),
-            PLATFORMS,
-        ),
-        "platform_reference": lambda: reference_rules.reference_complete(
-            store.read_month("idx.platform_reference", month), PLATFORMS
-        ),
-    }
-    selected = context.selected_asset_check_keys
-    for asset in REFERENCE_ASSETS:
-        for gate in gates_of(asset):
-            if dg.AssetCheckKey(dg.AssetKey(asset), gate.name) in selected:
-                yield check_result(asset, gate.name, evaluate[asset](), publish_options)
+    with warehouse.held() as store:
+        evaluate = {
+            "account_registry": lambda: reference_rules.registry_consistent(
+                store.read_month("clean.registry_cities", month),
+                store.read_month("clean.registry_accounts", month),
+                PLATFORMS,
+            ),
+            "platform_reference": lambda: reference_rules.reference_complete(
+                store.read_month("idx.platform_reference", month), PLATFORMS
+            ),
+        }
+        selected = context.selected_asset_check_keys
+        for asset in REFERENCE_ASSETS:
+            for gate in gates_of(asset):
+                if dg.AssetCheckKey(dg.AssetKey(asset), gate.name) in selected:
+                    yield check_result(asset, gate.name, evaluate[asset](), publish_options)
 
 
 @dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates_of("qualitative_scores")))
@@ -52,7 +52,8 @@ def panel_checks(
 ):
     """Every panel score once, in range, labelled panel or simulated."""
     month = Month.from_partition_key(context.partition_key)
-    finding = index_rules.panel_well_formed(warehouse.get().read_month("idx.qualitative_scores", month))
+    with warehouse.held() as store:
+        finding = index_rules.panel_well_formed(store.read_month("idx.qualitative_scores", month))
     for gate in gates_of("qualitative_scores"):
         yield check_result("qualitative_scores", gate.name, finding, publish_options)
 

@@ -34,22 +34,22 @@ def publication_checks(
     """The latest version of the month intact (export, manifest and digest agree), and no gap in the
     published history before it (freshness month by month: each evaluation covers every month)."""
     month = Month.from_partition_key(context.partition_key)
-    store = warehouse.get()
-    versions = store.publications(month)
-    record = versions.sort("version").row(-1, named=True) if versions.height else None
-    problems = verify_publication(store, publication.exports_path, month, record) if record else []
-    findings = {
-        "publication_intact": release_rules.publication_intact(
-            str(month), record["version"] if record else None, problems
-        ),
-        "months_published_on_time": settling.months_published_on_time(
-            history.first, publication.now(), publication.schedule_day, published_months(store)
-        ),
-    }
-    for published_gate in gates_of("published_index"):
-        yield check_result(
-            "published_index", published_gate.name, findings[published_gate.name], publish_options
-        )
+    with warehouse.held() as store:
+        versions = store.publications(month)
+        record = versions.sort("version").row(-1, named=True) if versions.height else None
+        problems = verify_publication(store, publication.exports_path, month, record) if record else []
+        findings = {
+            "publication_intact": release_rules.publication_intact(
+                str(month), record["version"] if record else None, problems
+            ),
+            "months_published_on_time": settling.months_published_on_time(
+                history.first, publication.now(), publication.schedule_day, published_months(store)
+            ),
+        }
+        for published_gate in gates_of("published_index"):
+            yield check_result(
+                "published_index", published_gate.name, findings[published_gate.name], publish_options
+            )
 
 
 @dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates_of(monthly_report.key.to_user_string())))
@@ -61,7 +61,8 @@ def report_checks(
 ):
     """The report of the month's latest version holds every chart, drawn with a font for Chinese."""
     month = Month.from_partition_key(context.partition_key)
-    versions = warehouse.get().publications(month)
+    with warehouse.held() as store:
+        versions = store.publications(month)
     version = int(versions["version"].max()) if versions.height else 0
     files = report_files(report_directory(reports.path, month, version))
     findings = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +30,15 @@ class WarehouseResource(dg.ConfigurableResource):
         warehouse = Warehouse(Path(self.path), lock_timeout_seconds=self.lock_timeout_seconds)
         warehouse.ensure_schema()
         return warehouse
+
+    @contextmanager
+    def held(self) -> Iterator[Warehouse]:
+        """The warehouse with its file kept open for the step that uses it (`Connection.held`): a
+        step's reads and writes then cost their queries, not an opening of the file each."""
+        warehouse = Warehouse(Path(self.path), lock_timeout_seconds=self.lock_timeout_seconds)
+        with warehouse.held():
+            warehouse.ensure_schema()
+            yield warehouse
 
 
 class SourceResource(dg.ConfigurableResource):

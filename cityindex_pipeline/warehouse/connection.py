@@ -66,6 +66,7 @@ class Connection:
         self.path = Path(path)
         self.lock_timeout_seconds = lock_timeout_seconds
         self._session: duckdb.DuckDBPyConnection | None = None
+        self._held: duckdb.DuckDBPyConnection | None = None
         self._in_snapshot = False
         self.archive = Archive(self.path.parent / ARCHIVE_FOLDER) if archived else None
         """Where raw writes and publications are also kept; None for a scratch copy or a rebuild's target."""
@@ -83,6 +84,22 @@ class Connection:
                 yield self
             finally:
                 self._session = None
+
+    @contextmanager
+    def held(self) -> Iterator[Self]:
+        """Keep the file open while the block runs (a Dagster step): each operation in it still has
+        a connection and a transaction of its own, but DuckDB serves the connection from the open
+        database (0.05 ms) instead of opening the file (25-40 ms, a few hundred times a month).
+        The single-writer lock is held for the block, as a long write would hold it."""
+        if self._held is not None:
+            yield self
+            return
+        with self._open() as connection:
+            self._held = connection
+            try:
+                yield self
+            finally:
+                self._held = None
 
     @contextmanager
     def snapshot(self) -> Iterator[Self]:

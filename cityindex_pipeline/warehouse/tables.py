@@ -275,18 +275,15 @@ def check_tables(tables: object) -> None:
 def create_tables(con: duckdb.DuckDBPyConnection, path: object) -> None:
     """Create what is missing; add nullable columns a newer version introduced to older tables, and
     drop the NOT NULL of a column a newer version made nullable (old rows all have a value).
-    A missing NOT NULL column cannot be filled in for old rows: that is an error naming it."""
+    A missing NOT NULL column cannot be filled in for old rows: that is an error naming it.
+    A warehouse already as declared is only read (one query): every step of a run asks."""
+    if _as_declared(existing_columns(con)):
+        return
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table, ddl in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
-    # one query for every table's columns: one per table cost 30 ms each (0.6 s per step)
-    columns: dict[str, dict[str, bool]] = {}
-    for table, column, nullable in con.sql(
-        "SELECT table_schema || '.' || table_name, column_name, is_nullable = 'YES'"
-        " FROM information_schema.columns"
-    ).fetchall():
-        columns.setdefault(table, {})[column] = nullable
+    columns = existing_columns(con)
     for table, declared in DECLARED.items():
         existing = columns.get(table, {})
         for column in declared.columns:
@@ -300,3 +297,27 @@ def create_tables(con: duckdb.DuckDBPyConnection, path: object) -> None:
                     "rebuild the warehouse from its raw documents or start a new CITYINDEX_HOME"
                 )
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column.definition}")
+
+
+def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, bool]]:
+    """Each table's columns and whether each may hold nulls, in one query (one per table cost 30 ms
+    each, 0.6 s per step)."""
+    columns: dict[str, dict[str, bool]] = {}
+    for table, column, nullable in con.sql(
+        "SELECT table_schema || '.' || table_name, column_name, is_nullable = 'YES'"
+        " FROM information_schema.columns"
+    ).fetchall():
+        columns.setdefault(table, {})[column] = nullable
+    return columns
+
+
+def _as_declared(columns: dict[str, dict[str, bool]]) -> bool:
+    """Every declared table exists with every declared column, none stricter than declared."""
+    for table, declared in DECLARED.items():
+        existing = columns.get(table)
+        if existing is None:
+            return False
+        for column in declared.columns:
+            if column.name not in existing or (column.null and not existing[column.name]):
+                return False
+    return True

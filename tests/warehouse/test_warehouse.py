@@ -13,9 +13,27 @@ import pytest
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.warehouse.connection import WarehouseLockedError
 from cityindex_pipeline.warehouse.store import Warehouse
-from cityindex_pipeline.warehouse.tables import TABLES, WarehouseSchemaError, column_definitions
+from cityindex_pipeline.warehouse.tables import (
+    TABLES,
+    WarehouseSchemaError,
+    column_definitions,
+    create_tables,
+)
 
 SEPTEMBER = Month(2024, 9)
+
+
+def _reference(note: str) -> pl.DataFrame:
+    """One platform's reference row, as `idx.platform_reference` holds it."""
+    return pl.DataFrame(
+        {
+            "platform": ["x"],
+            "monthly_active_users_millions": [1.0],
+            "daily_minutes_per_user": [1.0],
+            "relevance": [1.0],
+            "reference_note": [note],
+        }
+    )
 
 
 def test_column_definitions_read_the_ddl():
@@ -27,15 +45,7 @@ def test_column_definitions_read_the_ddl():
 def test_a_failed_replacement_leaves_the_month_as_it_was(tmp_path):
     warehouse = Warehouse(tmp_path / "w.duckdb")
     warehouse.ensure_schema()
-    reference = pl.DataFrame(
-        {
-            "platform": ["x"],
-            "monthly_active_users_millions": [1.0],
-            "daily_minutes_per_user": [1.0],
-            "relevance": [1.0],
-            "reference_note": ["first"],
-        }
-    )
+    reference = _reference("first")
     warehouse.replace_month(SEPTEMBER, "run-1", {"idx.platform_reference": reference})
     broken = reference.with_columns(pl.lit(None, pl.Float64).alias("relevance"))  # NOT NULL violated
     with pytest.raises(duckdb.Error):
@@ -206,18 +216,56 @@ def test_a_lock_released_in_time_is_waited_for_and_the_write_goes_through(tmp_pa
     warehouse = Warehouse(path, lock_timeout_seconds=60)
     warehouse.ensure_schema()
     holder = hold_lock(path, 1.5)
-    reference = pl.DataFrame(
-        {
-            "platform": ["x"],
-            "monthly_active_users_millions": [1.0],
-            "daily_minutes_per_user": [1.0],
-            "relevance": [1.0],
-            "reference_note": ["after the wait"],
-        }
-    )
+    reference = _reference("after the wait")
     warehouse.replace_month(SEPTEMBER, "run-1", {"idx.platform_reference": reference})
     holder.wait()
     assert warehouse.read_month("idx.platform_reference", SEPTEMBER)["reference_note"].to_list() == [
         "after the wait"
     ]
     assert any("lock acquired after" in record.getMessage() for record in caplog.records)
+
+
+PROBE_LOCK = (
+    "import duckdb, sys\n"
+    "try:\n    duckdb.connect(sys.argv[1]).close(); print('opened')\n"
+    "except duckdb.Error as error:\n    print('locked' if 'Could not set lock' in str(error) else error)"
+)
+
+
+def _other_process_opens(path) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE_LOCK, str(path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_a_held_warehouse_keeps_its_file_for_the_block_and_each_operation_its_own_transaction(tmp_path):
+    path = tmp_path / "w.duckdb"
+    warehouse = Warehouse(path)
+    warehouse.ensure_schema()
+    reference = _reference("held")
+    with warehouse.held():
+        assert _other_process_opens(path) == "locked", "the file stays open between operations"
+        with warehouse.transaction() as outer:
+            outer.execute("CREATE TABLE scratch_of_a_step (x INTEGER)")
+            # a second operation inside the first one's transaction: its own connection, its own commit
+            warehouse.replace_month(SEPTEMBER, "run-1", {"idx.platform_reference": reference})
+            outer.execute("ROLLBACK")
+            outer.execute("BEGIN TRANSACTION")
+        assert warehouse.read_month("idx.platform_reference", SEPTEMBER)["reference_note"].to_list() == [
+            "held"
+        ]
+        assert "main.scratch_of_a_step" not in warehouse.table_counts()
+    assert _other_process_opens(path) == "opened", "released when the block ends"
+
+
+def test_a_warehouse_already_as_declared_is_only_read_when_its_schema_is_checked(tmp_path):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).ensure_schema()
+    with duckdb.connect(str(path), read_only=True) as con:
+        create_tables(con, path)  # would fail on a read-only connection if it wrote anything
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE idx.platform_reference DROP COLUMN users_basis")
+    with duckdb.connect(str(path), read_only=True) as con, pytest.raises(duckdb.Error, match="read-only"):
+        create_tables(con, path)
+    Warehouse(path).ensure_schema()
+    assert "users_basis" in Warehouse(path).query("SELECT * FROM idx.platform_reference").columns
