@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings
@@ -64,7 +64,7 @@ def _dagster_home_per_test() -> Iterator[None]:
 def september_home(tmp_path_factory) -> Settings:
     """2024-08 and 2024-09 materialised once for the read-only tests of this session."""
     settings = make_settings(tmp_path_factory.mktemp("cityindex-home"), first_month=Month(2024, 8))
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         for month in (Month(2024, 8), Month(2024, 9)):
             result = materialize(settings, month, selection=dg.AssetSelection.all(), instance=instance)
             assert result.success, [e.step_key for e in result.get_step_failure_events()]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import dagster as dg
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
 from support.landing_helpers import lay_out_month
 from support.platform_stand_in import PlatformStandIn
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.variables import BASE_URL_VARIABLES
@@ -43,7 +42,7 @@ def test_a_spent_quota_stops_the_month_before_publication_and_the_next_run_resum
     }  # a 500 is retried; the quota is not
     warehouse = Warehouse(settings.warehouse_path)
 
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         stopped = materialize(settings, SEPTEMBER, instance=instance)
         assert not stopped.success
         assert [event.step_key for event in stopped.get_step_failure_events()] == ["raw_youtube"]

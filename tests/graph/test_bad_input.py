@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 import pytest
 from support.landing_helpers import lay_out_month
-from support.runs import WITHOUT_REPORT, make_settings
+from support.runs import WITHOUT_REPORT, in_memory_instance, make_settings
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.warehouse.store import Warehouse
@@ -140,7 +140,7 @@ def month_run(tmp_path_factory) -> MonthRun:
     from checks import all_checks
     from cityindex_pipeline.defs.resources import resources_for
 
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         result = dg.materialize(
             [*all_assets, *all_checks],
             partition_key=SEPTEMBER.partition_key,

@@ -4,7 +4,7 @@ gives the same fingerprints, and an auditor can recompute one from the warehouse
 from __future__ import annotations
 
 import dagster as dg
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.core.fingerprint import tables_sha256
 from cityindex_pipeline.core.months import Month
@@ -22,7 +22,7 @@ def fingerprints(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 
 def test_every_asset_records_a_fingerprint_that_a_rerun_reproduces_and_the_rows_recompute(tmp_path):
     settings = make_settings(tmp_path, first_month=AUGUST)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         first = materialize(settings, AUGUST, instance=instance)
         second = materialize(settings, AUGUST, instance=instance)
     assert first.success and second.success

@@ -19,7 +19,7 @@ import dagster as dg
 import polars as pl
 import pytest
 from support.landing_helpers import lay_out_month, write_landing
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
@@ -59,7 +59,7 @@ def test_files_source_gives_the_same_clean_tables_as_the_documents_it_holds(tmp_
     simulated = make_settings(tmp_path / "simulated")
     files = dataclasses.replace(make_settings(tmp_path / "files"), source="files")
     lay_out_month(files.landing_dir, SEPTEMBER)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         assert materialize(simulated, SEPTEMBER, instance=instance).success
         result = materialize(files, SEPTEMBER, instance=instance)
         assert result.success
@@ -92,7 +92,7 @@ def test_an_incomplete_drop_fails_the_raw_asset_and_nothing_is_published(tmp_pat
     files = dataclasses.replace(make_settings(tmp_path), source="files")
     lay_out_month(files.landing_dir, SEPTEMBER)
     (files.landing_dir / "youtube" / "2024-09" / COMPLETE_MARKER).unlink()
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         result = materialize(files, SEPTEMBER, instance=instance)
     assert not result.success
     (failure,) = result.get_step_failure_events()
@@ -110,7 +110,7 @@ def test_the_sensor_launches_each_complete_drop_once(tmp_path):
             files.landing_dir,
             SimulatedSource().pull(SEPTEMBER, platform, registry.accounts_for(platform)[:2]),
         )
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         first = landing_drop_sensor(dg.build_sensor_context(instance=instance, resources={"source": source}))
         (request,) = first.run_requests
         assert request.partition_key == "2024-09-01"
@@ -126,7 +126,7 @@ def test_the_sensor_launches_each_complete_drop_once(tmp_path):
         assert rerun.partition_key == "2024-09-01" and rerun.run_key != request.run_key
         assert json.loads(redrop.cursor)["2024-09"] != json.loads(first.cursor)["2024-09"]
     simulated = SourceResource(kind="simulated")
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         skipped = landing_drop_sensor(
             dg.build_sensor_context(instance=instance, resources={"source": simulated})
         )
@@ -139,7 +139,7 @@ def test_a_month_without_a_panel_file_carries_the_last_one_forward_flagged(tmp_p
     lay_out_month(files.landing_dir, august)
     lay_out_month(files.landing_dir, SEPTEMBER)
     panel_path(files.landing_dir, SEPTEMBER).unlink()  # September's panel has not come in
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         assert materialize(files, august, instance=instance).success
         assert materialize(files, SEPTEMBER, instance=instance).success
     warehouse = Warehouse(files.warehouse_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 import pytest
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.audit.trace import trace_city
 from cityindex_pipeline.core.months import Month
@@ -99,7 +99,7 @@ def test_trace_reconciles_every_level(september_warehouse):
 def test_rematerialising_a_month_is_idempotent_and_keeps_raw_append_only(tmp_path):
     settings = make_settings(tmp_path)
     warehouse = Warehouse(settings.warehouse_path)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         assert materialize(settings, SEPTEMBER, instance=instance).success
         first = {table: content(warehouse, table, SEPTEMBER) for table in CONTENT_TABLES}
         documents = warehouse.read_month("raw.documents", SEPTEMBER).height
@@ -115,7 +115,7 @@ def test_a_month_rewritten_leaves_other_months_untouched(tmp_path):
     august = Month(2024, 8)
     settings = make_settings(tmp_path, first_month=august)
     warehouse = Warehouse(settings.warehouse_path)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         assert materialize(settings, august, instance=instance).success
         assert materialize(settings, SEPTEMBER, instance=instance).success
         september_before = {t: warehouse.read_month(t, SEPTEMBER) for t in TABLES if t != "raw.documents"}
@@ -130,7 +130,7 @@ def test_a_failing_blocking_check_stops_publication(tmp_path, monkeypatch):
 
     settings = make_settings(tmp_path)
     warehouse = Warehouse(settings.warehouse_path)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         assert materialize(settings, SEPTEMBER, instance=instance).success
         original = assets.index.method.comprehensive_index
 
@@ -164,7 +164,7 @@ def test_a_month_publishes_the_same_content_whatever_was_computed_before_it(sept
     august = Month(2024, 8)
     settings = make_settings(tmp_path, first_month=august)
     warehouse = Warehouse(settings.warehouse_path)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         refused = materialize(settings, SEPTEMBER, instance=instance)
         assert not refused.success
         failed = [e for e in refused.get_asset_check_evaluations() if not e.passed]

@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import dagster as dg
 import pytest
+from support.runs import in_memory_instance, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.quality import release_rules
 from cityindex_pipeline.report.charts import find_cjk_font_directory
 from cityindex_pipeline.warehouse.store import Warehouse
-from tests.support.runs import materialize
 
 SEPTEMBER = Month(2024, 9)
 
@@ -32,7 +32,7 @@ def _evaluations(settings, asset: str) -> dict[str, dg.AssetCheckEvaluation]:
     cheap, is materialised with them)."""
     cheap = dg.AssetSelection.assets("platform_reference").without_checks()
     selection = dg.AssetSelection.checks_for_assets(asset) | cheap
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         result = materialize(settings, SEPTEMBER, selection=selection, instance=instance)
     return {
         e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == dg.AssetKey(asset)

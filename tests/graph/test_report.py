@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 import pytest
 from PIL import Image, ImageStat
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
@@ -196,7 +196,7 @@ def test_a_version_whose_detail_was_replaced_is_refused(september_home, tmp_path
 def test_the_asset_attaches_the_report_to_its_materialisation(september_home, tmp_path):
     settings = make_settings(tmp_path)
     shutil.copy(september_home.warehouse_path, settings.warehouse_path)
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         result = materialize(
             settings, SEPTEMBER, selection=dg.AssetSelection.assets("monthly_report"), instance=instance
         )

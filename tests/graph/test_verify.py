@@ -8,7 +8,7 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
-from support.runs import make_settings, materialize
+from support.runs import in_memory_instance, make_settings, materialize
 
 from cityindex_pipeline.audit.verify import VerifyError
 from cityindex_pipeline.cli.recompute import recompute
@@ -27,7 +27,7 @@ def home(tmp_path_factory):
     """August and September published with methodology 0.3.0; then October with the current one.
     Then September's stored verdicts are forged: a recompute judges every body again and trusts none."""
     settings = make_settings(tmp_path_factory.mktemp("verify"), first_month=AUGUST)
-    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
+    with pytest.MonkeyPatch.context() as patch, in_memory_instance() as instance:
         patch.setenv(VERSION_VARIABLE, OLDER_METHODOLOGY)
         for month in (AUGUST, SEPTEMBER):
             assert materialize(settings, month, instance=instance).success
@@ -111,7 +111,7 @@ def test_re_running_the_previous_month_never_breaks_a_publication_and_a_mixed_mo
     simulate_panel(cities, SEPTEMBER, seed=7).select("city_id", "rater", "criterion", "score").write_csv(
         panel
     )
-    with dg.instance_for_test() as instance:
+    with in_memory_instance() as instance:
         assert materialize(settings, SEPTEMBER, instance=instance).success
         september = warehouse.publications(SEPTEMBER)
         assert september["content_sha256"].n_unique() == 2, "September's numbers changed: v2"

@@ -30,6 +30,13 @@ WITHOUT_REPORT = dg.AssetSelection.all() - dg.AssetSelection.assets("monthly_rep
 which ask for it with `dg.AssetSelection.all()`."""
 
 
+def in_memory_instance() -> dg.DagsterInstance:
+    """The Dagster instance of an in-process test, kept in memory: runs, events and check results as
+    the local instance keeps them, without its SQLite files (which cost about 6 s a month of
+    connections). Tests of the instance itself, and of processes sharing one, use a real one."""
+    return dg.DagsterInstance.ephemeral()
+
+
 def materialize(settings: Settings, month: Month, selection=None, instance=None) -> dg.ExecuteInProcessResult:
     """Run the graph for one month, in process, as the monthly job does: every asset but the report
     unless `selection` says otherwise."""
