@@ -269,8 +269,8 @@ def build_report(
     try:
         svgs, specs = {}, {}
         for name, chart in chart_set.items():
-            svgs[name] = charts.render(chart, fonts, staging / f"{name}.png")
-            specs[name] = chart.to_dict()
+            specs[name] = charts.spec_of(chart)
+            svgs[name] = charts.render(specs[name], fonts, staging / f"{name}.png")
         html = _template().render(
             **content, svgs=svgs, generated_at=datetime.now().astimezone().isoformat(timespec="seconds")
         )

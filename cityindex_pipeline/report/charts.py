@@ -383,11 +383,16 @@ def city_map(rows: list[dict[str, Any]], caption: Caption) -> alt.LayerChart:
     )
 
 
-def render(chart: alt.TopLevelMixin, fonts: Fonts, png_path: Path, *, scale: float = 2.0) -> str:
+def spec_of(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart's Vega-Lite specification. Not validated against the schema here (a second or more
+    of every report): the specifications are the code's, and the report's tests validate each one."""
+    return chart.to_dict(validate=False)
+
+
+def render(spec: dict[str, Any], fonts: Fonts, png_path: Path, *, scale: float = 2.0) -> str:
     """The chart as SVG text (for inlining) and as a PNG file; no network access is allowed."""
     import vl_convert
 
-    spec = chart.to_dict()
     svg = vl_convert.vegalite_to_svg(spec, config=theme(fonts), allowed_base_urls=[])
     png_path.write_bytes(vl_convert.svg_to_png(svg, scale=scale))
     return svg

@@ -123,6 +123,21 @@ class _Fetches(HTMLParser):
             self.fetches.append(f"<{tag} style={style}>")
 
 
+def test_every_chart_is_a_valid_vega_lite_specification(september_home):
+    """The report writes its charts unvalidated (`charts.spec_of`): the schema is checked here, on
+    every chart of every demo month, as Altair would check it."""
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema import load_schema
+
+    schema = load_schema()
+    for month in (AUGUST, SEPTEMBER):
+        for name, spec in specs(september_home, month).items():
+            error = validate_jsonschema(spec, schema, raise_error=False)
+            assert error is None, f"{month} {name}: {error}"
+    broken = next(iter(specs(september_home).values())) | {"mark": "no-such-mark"}
+    assert validate_jsonschema(broken, schema, raise_error=False) is not None, "the check can fail"
+
+
 def test_the_report_is_self_contained(september_home):
     html = (report_directory(september_home.reports_dir, SEPTEMBER, 1) / "report.html").read_text(
         encoding="utf-8"

@@ -69,7 +69,7 @@ def test_platform_ranks_and_movers_come_from_published_scores():
 def _png_of_text(text: str, fonts: charts.Fonts, tmp_path) -> Image.Image:
     chart = alt.Chart(alt.Data(values=[{"t": text}])).mark_text(fontSize=40).encode(text="t:N")
     path = tmp_path / "text.png"
-    charts.render(chart.properties(width=200, height=80), fonts, path, scale=1)
+    charts.render(charts.spec_of(chart.properties(width=200, height=80)), fonts, path, scale=1)
     return Image.open(io.BytesIO(path.read_bytes())).convert("L")
 
 
