@@ -13,6 +13,7 @@ from cityindex_pipeline.defs.resources import (
     PublishOptions,
     SettingsRecord,
     WarehouseResource,
+    link_metadata,
 )
 from cityindex_pipeline.publication.previous_month import (
     PREVIOUS_MONTH_GATE,
@@ -117,6 +118,7 @@ def published_index(
                 f"{month} published over {len(verdict.overridden)} failed ERROR check(s) "
                 f"({', '.join(verdict.overridden)}): {override}"
             )
+        export_folder = publication.exports_path / (published.record.get("export_dir") or "")
         return dg.MaterializeResult(
             data_version=dg.DataVersion(published.content_sha256),
             metadata={
@@ -129,9 +131,8 @@ def published_index(
                 "content_sha256": published.content_sha256,
                 "inputs_sha256": inputs_sha256,
                 "code_version": published.record.get("code_version") or "",
-                "export": dg.MetadataValue.path(
-                    str(publication.exports_path / (published.record.get("export_dir") or ""))
-                ),
+                "export": dg.MetadataValue.path(str(export_folder)),
+                **link_metadata("export_url", publication.url_of(export_folder)),
                 "pull_ids": dg.MetadataValue.json(published.record.get("pull_ids") or []),
                 "previous_month": f"{previous.month} "
                 + (f"v{previous.published_version}" if previous.published_version else "(unpublished rows)"),

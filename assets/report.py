@@ -8,7 +8,12 @@ import dagster as dg
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.defs.check_results import check_outcomes
 from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
-from cityindex_pipeline.defs.resources import ReportsResource, SettingsRecord, WarehouseResource
+from cityindex_pipeline.defs.resources import (
+    ReportsResource,
+    SettingsRecord,
+    WarehouseResource,
+    link_metadata,
+)
 from cityindex_pipeline.report.build import build_report
 
 from .publish import published_index
@@ -45,6 +50,7 @@ def monthly_report(
             "new_report": report.created,
             "data_sha256": data_sha256,
             "report": dg.MetadataValue.path(str(report.html)),
+            **link_metadata("report_url", reports.url_of(report.html)),
             "directory": dg.MetadataValue.path(str(report.directory)),
             "charts": len(report.pngs),
             "build_seconds": round(report.seconds, 2),

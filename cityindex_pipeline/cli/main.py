@@ -208,13 +208,19 @@ def report(month: Month, publication: str | None) -> None:
 
 @main.command()
 @click.option("--port", default=3000, show_default=True)
-def dev(port: int) -> None:
-    """Start the Dagster UI and daemon (`dg dev`) on 127.0.0.1 for this CITYINDEX_HOME."""
+@click.option("--files-port", default=3001, show_default=True, help="Reports and exports server (0: none).")
+def dev(port: int, files_port: int) -> None:
+    """Start the Dagster UI and daemon (`dg dev`) on 127.0.0.1 for this CITYINDEX_HOME, and beside it
+    a read-only server of its reports and exports, which the assets' metadata link to."""
     from cityindex_pipeline.cli.instance import ensure_dagster_home
-    from cityindex_pipeline.cli.services import exec_dev
+    from cityindex_pipeline.cli.services import ServicesError, exec_dev
 
-    ensure_dagster_home(arguments.settings())
-    exec_dev(port)
+    settings = arguments.settings()
+    ensure_dagster_home(settings)
+    try:
+        exec_dev(port, files_of=settings.home if files_port else None, files_port=files_port)
+    except ServicesError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()

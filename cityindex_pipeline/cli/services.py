@@ -24,6 +24,7 @@ from typing import NoReturn
 import httpx
 
 from cityindex_pipeline.cli.webserver import DagsterWebserver
+from cityindex_pipeline.core.variables import FILES_URL_VARIABLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
@@ -116,10 +117,35 @@ def dev_arguments(port: int) -> list[str]:
     return [*args, "-m", "cityindex_pipeline.definitions"]
 
 
-def exec_dev(port: int) -> NoReturn:
+def start_file_server(home: Path, port: int) -> str:
+    """The read-only server of `home`'s reports and exports (`file_server.py`) on 127.0.0.1:`port`, in
+    this process group (Ctrl-C stops it with the UI; it also ends when its parent does); its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cityindex_pipeline.cli.file_server", str(home), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    process.stdout.close()
+    if not url.startswith("http://"):
+        process.wait()
+        raise ServicesError(
+            f"the file server did not start on 127.0.0.1:{port} (see above): choose another port "
+            "with --files-port, or --files-port 0 for none"
+        )
+    return url
+
+
+def exec_dev(port: int, files_of: Path | None = None, files_port: int = 0) -> NoReturn:
     """Replace this process by `dg dev` (the UI and the daemon in one process), with this process's
     environment: DAGSTER_HOME as the caller set it, and this interpreter's environment as the active
-    one (dg compares it with the project's `.venv`)."""
+    one (dg compares it with the project's `.venv`). With `files_of`, the file server of that home's
+    reports and exports starts first, and the runs of the UI and daemon link their files on it."""
+    if files_of is not None:
+        url = start_file_server(files_of, files_port)
+        os.environ[FILES_URL_VARIABLE] = url
+        print(f"reports and exports: {url}", flush=True)
     args = dev_arguments(port)
     os.execve(args[0], args, {**os.environ, "VIRTUAL_ENV": sys.prefix})
 

@@ -27,6 +27,7 @@ from cityindex_pipeline.core.variables import (
     DEFAULT_MAX_PAGES,
     DEFAULT_PUBLICATION_DELAY_DAYS,
     DEFAULT_SCHEDULE_DAY,
+    FILES_URL_VARIABLE,
     FIRST_MONTH_VARIABLE,
     GRAPH_API_VERSION_VARIABLE,
     HOME_VARIABLE,
@@ -42,6 +43,7 @@ from cityindex_pipeline.core.variables import (
     cjk_font_dir_from_env,
     dagster_postgres_url_from_env,
     environment,
+    files_url_from_env,
     first_month_from_env,
     methodology_version_from_env,
     positive_from_env,
@@ -120,6 +122,8 @@ class Settings:
     methodology_version: str | None = field(default=None, metadata={VARIABLE: METHODOLOGY_VERSION_VARIABLE})
     """The archived methodology the runs compute with; None: the current one."""
     cjk_font_dir: str | None = field(default=None, metadata={VARIABLE: CJK_FONT_DIR_VARIABLE})
+    files_url: str | None = field(default=None, metadata={VARIABLE: FILES_URL_VARIABLE})
+    """Where the reports and exports are served (`cityindex dev`); None: not served."""
     dagster_postgres_url: Secret | None = field(
         default=None, metadata={VARIABLE: DAGSTER_POSTGRES_URL_VARIABLE}
     )
@@ -170,7 +174,7 @@ def _shown(value: Any) -> Any:
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Every `CITYINDEX_*` setting: `CITYINDEX_HOME` (default ./.cityindex), `CITYINDEX_SOURCE` (default
     simulated), `CITYINDEX_SEED`, `CITYINDEX_FIRST_MONTH` (default 2024-07), `CITYINDEX_PUBLICATION_DELAY_DAYS` and `CITYINDEX_SCHEDULE_DAY` (default
-    5, or their old names), `CITYINDEX_METHODOLOGY_VERSION`, `CITYINDEX_CJK_FONT_DIR`,
+    5, or their old names), `CITYINDEX_METHODOLOGY_VERSION`, `CITYINDEX_CJK_FONT_DIR`, `CITYINDEX_FILES_URL`,
     `CITYINDEX_DAGSTER_POSTGRES_URL` and the API's; each checked, a wrong one raising ValueError."""
     env = environment(environ)
     source = source_from_env(env)
@@ -185,6 +189,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         first_month=first_month_from_env(env),
         methodology_version=methodology_version_from_env(env),
         cjk_font_dir=cjk_font_dir_from_env(env),
+        files_url=files_url_from_env(env),
         dagster_postgres_url=dagster_postgres_url_from_env(env),
         api=api_settings_from_env(env),
         deprecated_names=renamed_names_used(env),

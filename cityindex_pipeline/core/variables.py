@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.parse
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -30,6 +31,7 @@ CJK_FONT_DIR_VARIABLE = "CITYINDEX_CJK_FONT_DIR"
 DAGSTER_POSTGRES_URL_VARIABLE = "CITYINDEX_DAGSTER_POSTGRES_URL"
 GRAPH_API_VERSION_VARIABLE = "CITYINDEX_GRAPH_API_VERSION"
 FIRST_MONTH_VARIABLE = "CITYINDEX_FIRST_MONTH"
+FILES_URL_VARIABLE = "CITYINDEX_FILES_URL"
 BASE_URL_VARIABLES = {
     "facebook": "CITYINDEX_FACEBOOK_BASE_URL",
     "instagram": "CITYINDEX_INSTAGRAM_BASE_URL",
@@ -198,6 +200,21 @@ def first_month_from_env(environ: Mapping[str, str] | None = None) -> Month:
         raise ValueError(
             f"{FIRST_MONTH_VARIABLE} must be a month as YYYY-MM (your first month of data); got {text[:40]!r}"
         ) from None
+
+
+def files_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """`CITYINDEX_FILES_URL`: where the reports and exports are served (`cityindex dev` sets it for its
+    runs, e.g. http://127.0.0.1:3001); the assets link their report and export there. None: the
+    metadata names the files' paths only."""
+    text = environment(environ).get(FILES_URL_VARIABLE, "").strip()
+    if not text:
+        return None
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"{FILES_URL_VARIABLE} must be an http(s) address such as http://127.0.0.1:3001; got {text[:60]!r}"
+        )
+    return text.rstrip("/")
 
 
 def cjk_font_dir_from_env(environ: Mapping[str, str] | None = None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,20 @@ from cityindex_pipeline.method.config import Methodology, load_methodology
 from cityindex_pipeline.reference import plausibility
 from cityindex_pipeline.sources import Source, make_source
 from cityindex_pipeline.warehouse.store import Warehouse
+
+
+def served_url(files_url: str, folder: str, root: Path, path: Path) -> str | None:
+    """The address of `path` (inside `root`, the home's `folder`) on the file server of `cityindex
+    dev` (`cli/file_server.py`), or None when nothing serves the files."""
+    if not files_url:
+        return None
+    relative = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    return f"{files_url}/{folder}/{urllib.parse.quote(relative)}" + ("/" if Path(path).is_dir() else "")
+
+
+def link_metadata(key: str, url: str | None) -> dict[str, dg.MetadataValue]:
+    """`{key: url}`, a link the UI opens, for an asset's metadata; nothing when no server serves the files."""
+    return {key: dg.MetadataValue.url(url)} if url else {}
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -65,10 +80,16 @@ class PublicationResource(dg.ConfigurableResource):
     """A month's publication is due by the end of this day of the next month (Beijing time)."""
     as_of: str = ""
     """The moment the freshness check compares with (ISO 8601); empty: the clock. For tests and audits."""
+    files_url: str = ""
+    """Where `cityindex dev` serves the exports (`CITYINDEX_FILES_URL`); empty: not served."""
 
     @property
     def exports_path(self) -> Path:
         return Path(self.exports_dir)
+
+    def url_of(self, path: Path) -> str | None:
+        """The export file or folder's address on the file server, if one serves it."""
+        return served_url(self.files_url, "exports", self.exports_path, path)
 
     def now(self) -> datetime:
         if not self.as_of:
@@ -135,10 +156,16 @@ class ReportsResource(dg.ConfigurableResource):
     """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
 
     directory: str
+    files_url: str = ""
+    """Where `cityindex dev` serves the reports (`CITYINDEX_FILES_URL`); empty: not served."""
 
     @property
     def path(self) -> Path:
         return Path(self.directory)
+
+    def url_of(self, path: Path) -> str | None:
+        """The report file or folder's address on the file server, if one serves it."""
+        return served_url(self.files_url, "reports", self.path, path)
 
 
 class SettingsRecord(dg.ConfigurableResource):
@@ -163,11 +190,12 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             exports_dir=str(settings.exports_dir),
             settling_days=settings.settling_days,
             schedule_day=settings.schedule_day,
+            files_url=settings.files_url or "",
         ),
         "history": MonthHistory(first_month=str(settings.first_month)),
         "publish_options": PublishOptions(),
         "methodology_version": MethodologyVersion(version=settings.methodology_version or ""),
         "plausibility": PlausibilityFiles(),
-        "reports": ReportsResource(directory=str(settings.reports_dir)),
+        "reports": ReportsResource(directory=str(settings.reports_dir), files_url=settings.files_url or ""),
         "settings": SettingsRecord(record_json=json.dumps(settings.record(), sort_keys=True)),
     }

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -209,7 +210,9 @@ def test_a_version_whose_detail_was_replaced_is_refused(september_home, tmp_path
 
 
 def test_the_asset_attaches_the_report_to_its_materialisation(september_home, tmp_path):
-    settings = make_settings(tmp_path)
+    settings = replace(
+        make_settings(tmp_path), files_url="http://127.0.0.1:3001"
+    )  # as `cityindex dev` sets it
     shutil.copy(september_home.warehouse_path, settings.warehouse_path)
     with in_memory_instance() as instance:
         result = materialize(
@@ -221,6 +224,7 @@ def test_the_asset_attaches_the_report_to_its_materialisation(september_home, tm
     report = Path(metadata["report"].value)
     assert report == report_directory(settings.reports_dir, SEPTEMBER, 1) / "report.html" and report.exists()
     assert metadata["new_report"].value is True and metadata["version"].value == 1
+    assert metadata["report_url"].value == "http://127.0.0.1:3001/reports/2024-09/v1/report.html"
     assert metadata["headline"].value.startswith("![top ten](data:image/png;base64,")
     leader = published(Warehouse(settings.warehouse_path)).row(0, named=True)
     assert (
