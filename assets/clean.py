@@ -13,6 +13,7 @@ from cityindex_pipeline.defs.resources import (
     SettingsRecord,
     WarehouseResource,
 )
+from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
 
 from .raw import raw_assets
 
@@ -90,7 +91,9 @@ def clean_account_metrics(
     """One row per account and month: followers and their growth, posts, active days, interactions, views."""
     month = Month.from_partition_key(context.partition_key)
     with warehouse.held() as store:
-        profiles = pl.concat([profiles_of(store.raw_documents(month, p), p) for p in PLATFORMS])
+        profiles = pl.concat(
+            [profiles_of(store.raw_documents(month, p, [PROFILE_ENDPOINTS[p]]), p) for p in PLATFORMS]
+        )
         metrics = account_metrics(
             posts=store.read_month("clean.posts", month),
             profiles=profiles,

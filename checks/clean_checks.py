@@ -13,6 +13,7 @@ from cityindex_pipeline.defs.resources import (
     PublishOptions,
     WarehouseResource,
 )
+from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
 from cityindex_pipeline.quality import clean_rules, plausibility_rules
 from cityindex_pipeline.quality import suites as expectations
 from cityindex_pipeline.quality.gates import gates_of
@@ -64,7 +65,7 @@ def clean_account_metrics_checks(
         )
         bounds, jumps = plausibility.load_bounds(), plausibility.load_known_jumps(month)
         active = store.read_month("clean.registry_accounts", month).filter("active")
-        documents = pl.concat([store.raw_documents(month, platform) for platform in PLATFORMS])
+        channels = store.raw_documents(month, "youtube", [PROFILE_ENDPOINTS["youtube"]])  # hidden counts
         explained = pl.concat(
             [
                 store.source_problems(str(pull["pull_id"])).select("platform", "account_handle")
@@ -85,7 +86,7 @@ def clean_account_metrics_checks(
             ),
             "metrics_well_formed": suite["metrics_well_formed"],
             "followers_present": clean_rules.followers_present(
-                metrics, active, clean_rules.hidden_follower_counts(documents), explained
+                metrics, active, clean_rules.hidden_follower_counts(channels), explained
             ),
             "follower_change_within_bounds": plausibility_rules.follower_change_within_bounds(
                 metrics, previous, bounds, jumps

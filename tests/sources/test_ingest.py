@@ -71,3 +71,14 @@ def test_a_new_pull_of_a_complete_month_appends_and_becomes_the_latest(warehouse
     assert first.pull_id != second.pull_id and not second.resumed
     assert warehouse.read_month("raw.documents", SEPTEMBER).height == 2 * first.documents
     assert warehouse.latest_pull(SEPTEMBER, "youtube")["pull_id"] == second.pull_id
+
+
+def test_the_documents_of_some_endpoints_are_read_alone(warehouse):
+    accounts = load_registry().accounts_for("instagram")[:3]
+    pull_month(SimulatedSource(), warehouse, SEPTEMBER, "instagram", accounts, run_id="run-1")
+    every = warehouse.raw_documents(SEPTEMBER, "instagram")
+    assert every["endpoint"].n_unique() > 1
+    profiles = warehouse.raw_documents(SEPTEMBER, "instagram", ["user"])
+    assert profiles.height > 0 and set(profiles["endpoint"]) == {"user"}
+    assert profiles.equals(every.filter(endpoint="user")), "the same rows, in the same order"
+    assert warehouse.raw_documents(SEPTEMBER, "instagram", []).height == 0
