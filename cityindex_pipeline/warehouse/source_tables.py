@@ -147,8 +147,8 @@ SOURCE_TABLES: dict[str, Table] = {
         BIGINT("followers", null=True, doc="followers (YouTube: subscribers) from the month's profile "
                "document; null when the platform withheld the figure or no profile was pulled"),
         BIGINT("followers_previous", null=True, doc="followers at the end of the previous month, from that "
-               "month's account metrics; null in the first month of coverage or when the platform withheld "
-               "the figure"),
+               "month's account metrics; null in the first month of coverage, when the account had no row "
+               "then, or when the platform withheld the figure"),
         BIGINT("follower_growth", null=True, doc="followers − followers_previous; null when either is null"),
         BIGINT("posts", doc="posts published in the month (Beijing time)"),
         BIGINT("active_days", doc="distinct Beijing-time dates with a post"),
