@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from cityindex_pipeline.defs.lineage import COLUMN_LINEAGE
-from cityindex_pipeline.warehouse.tables import TABLES, column_definitions
+from cityindex_pipeline.warehouse.tables import DECLARED
 
 # Code references are a beta feature of Dagster 1.13, used deliberately: say so once here.
 CODE_REFERENCES_BETA = (
@@ -49,20 +49,22 @@ WAREHOUSE_TABLES: dict[str, tuple[str, ...]] = {
 
 
 def table_schema(table: str) -> dg.TableSchema:
-    """Columns of a warehouse table from its DDL, with their type and constraints as description."""
-    columns = []
-    for name, definition in column_definitions(TABLES[table]):
-        parts = definition.split()
-        constraints = " ".join(parts[2:])
-        columns.append(
+    """Columns of a warehouse table as declared: type, nullability and what each holds (its `doc`)."""
+    return dg.TableSchema(
+        columns=[
             dg.TableColumn(
-                name=name,
-                type=parts[1],
-                description=constraints or None,
-                constraints=dg.TableColumnConstraints(nullable="NOT NULL" not in constraints),
+                name=column.name,
+                type=column.type.sql,
+                description=column.doc,
+                constraints=dg.TableColumnConstraints(
+                    nullable="NOT NULL" not in column.definition,
+                    unique=column.key,
+                    other=["PRIMARY KEY"] if column.key else [],
+                ),
             )
-        )
-    return dg.TableSchema(columns=columns)
+            for column in DECLARED[table].columns
+        ]
+    )
 
 
 def column_lineage(asset: str) -> dg.TableColumnLineage:

@@ -5,7 +5,7 @@ whose numbers, inputs and methodology are unchanged publishes nothing new; other
 the next version, with a reason, beside the old ones. Each version records the methodology and code
 versions, a fingerprint of its inputs (the raw documents' sha256s and the panel's scores), the run, the
 time, the checks and any override; and is exported once to `exports/<YYYY-MM>/v<N>/` (Parquet, CSV,
-JSON and a manifest of sha256 checksums), never over an existing one.
+JSON, a data dictionary of the columns and a manifest of sha256 checksums), never over an existing one.
 
 Publishing spans two stores, the warehouse and the files (the export, and the archive's copy of the
 version), with one commit point, the warehouse's commit of the version's rows. Its steps, in order:

@@ -1,5 +1,6 @@
-"""Every table's columns, declared once: the DDL the warehouse creates and the polars schema of the
-frames written to it are both built from this list, so a column is renamed or retyped in one place.
+"""Every table's columns, declared once: the DDL the warehouse creates, its column comments and the
+polars schema of the frames written to it are all built from this list, so a column is renamed,
+retyped or described in one place (the columns themselves in `source_tables.py` and `index_tables.py`).
 
 The tables and their columns are a contract for tools outside (see docs/tables.md). Columns are
 NOT NULL unless declared `null=True`; a newer version may only add nullable columns to a table that
@@ -9,216 +10,18 @@ exists, or let a NOT NULL column hold nulls (`create_tables`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
-
-@dataclass(frozen=True, eq=False)
-class Column:
-    """One column: its name, its DuckDB and polars types, and its constraint."""
-
-    name: str
-    type: ColumnType
-    null: bool = False
-    key: bool = False
-    """PRIMARY KEY as a column constraint (a table-level key is the table's `primary_key`)."""
-
-    @property
-    def definition(self) -> str:
-        """As the DDL declares it: `name TYPE NOT NULL`, `name TYPE` or `name TYPE PRIMARY KEY`."""
-        constraint = " PRIMARY KEY" if self.key else "" if self.null else " NOT NULL"
-        return f"{self.name} {self.type.sql}{constraint}"
-
-
-@dataclass(frozen=True, eq=False)
-class ColumnType:
-    """A DuckDB type and the polars type of its values in a frame; called with a name, a column."""
-
-    sql: str
-    polars: pl.DataType
-
-    def __call__(self, name: str, *, null: bool = False, key: bool = False) -> Column:
-        return Column(name, self, null=null, key=key)
-
-
-VARCHAR = ColumnType("VARCHAR", pl.String())
-VARCHAR_LIST = ColumnType("VARCHAR[]", pl.List(pl.String()))
-BLOB = ColumnType("BLOB", pl.Binary())
-BOOLEAN = ColumnType("BOOLEAN", pl.Boolean())
-INTEGER = ColumnType("INTEGER", pl.Int32())
-BIGINT = ColumnType("BIGINT", pl.Int64())
-DOUBLE = ColumnType("DOUBLE", pl.Float64())
-DATE = ColumnType("DATE", pl.Date())
-TIMESTAMP = ColumnType("TIMESTAMP", pl.Datetime("us"))
-TIMESTAMPTZ = ColumnType("TIMESTAMPTZ", pl.Datetime("us", "UTC"))
-
-
-class Table:
-    """A table's columns in order, and its primary key when it is declared over several columns."""
-
-    def __init__(self, *columns: Column, primary_key: tuple[str, ...] = ()) -> None:
-        self.columns = columns
-        self.primary_key = primary_key
-
-    @property
-    def ddl(self) -> str:
-        """The column list of `CREATE TABLE name (...)`."""
-        parts = [column.definition for column in self.columns]
-        if self.primary_key:
-            parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
-        return ", ".join(parts)
-
+from cityindex_pipeline.warehouse.columns import Column, Table
+from cityindex_pipeline.warehouse.index_tables import INDEX_TABLES
+from cityindex_pipeline.warehouse.source_tables import SOURCE_TABLES
 
 SCHEMAS = ("raw", "clean", "idx", "publish")
 
-# fmt: off
-DECLARED: dict[str, Table] = {
-    "raw.pulls": Table(
-        VARCHAR("pull_id", key=True), DATE("month"), VARCHAR("platform"), VARCHAR("source"),
-        VARCHAR("run_id"), TIMESTAMPTZ("started_at"), TIMESTAMPTZ("completed_at", null=True),
-        VARCHAR("status"), INTEGER("accounts"), INTEGER("documents", null=True),
-        INTEGER("problems", null=True),
-    ),
-    "raw.pull_accounts": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("pull_id"), VARCHAR("platform"), VARCHAR("account_handle"),
-        INTEGER("documents"), INTEGER("problems"), TIMESTAMPTZ("stored_at"),
-    ),
-    "raw.source_problems": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("pull_id"), VARCHAR("platform"),
-        VARCHAR("account_handle", null=True), VARCHAR("location"), VARCHAR("reason"), VARCHAR("sha256"),
-        BLOB("content"),
-    ),
-    "raw.documents": Table(
-        DATE("month"), VARCHAR("platform"), VARCHAR("account_handle"), VARCHAR("endpoint"), INTEGER("page"),
-        VARCHAR("body"), VARCHAR("sha256"), VARCHAR("pull_id"), TIMESTAMPTZ("fetched_at"),
-        VARCHAR("request_url"), VARCHAR("source"), VARCHAR("run_id"), VARCHAR("unusable_reason", null=True),
-        VARCHAR("reading_rules", null=True), VARCHAR("judged_sha256", null=True),
-    ),
-    "clean.registry_cities": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("registry_version"), VARCHAR("city_id"), VARCHAR("name_en"),
-        VARCHAR("name_zh"), VARCHAR("province_en"), VARCHAR("province_zh"), VARCHAR("tier"),
-        DOUBLE("longitude"), DOUBLE("latitude"),
-    ),
-    "clean.registry_accounts": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("registry_version"), VARCHAR("city_id"),
-        VARCHAR("platform"), VARCHAR("account_handle"), VARCHAR("platform_account_id"),
-        VARCHAR("display_name"), DATE("started_on"), VARCHAR("provenance"), BOOLEAN("active"),
-    ),
-    "clean.posts": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"), VARCHAR("account_handle"),
-        VARCHAR("platform_account_id"), VARCHAR("post_id"), TIMESTAMPTZ("published_at_utc"),
-        TIMESTAMP("published_at_beijing"), VARCHAR("content_type"), VARCHAR("text_excerpt", null=True),
-        VARCHAR("permalink", null=True), VARCHAR_LIST("hashtags", null=True), BIGINT("likes", null=True),
-        BIGINT("comments", null=True), BIGINT("shares", null=True), BIGINT("quotes", null=True),
-        BIGINT("saves", null=True), BIGINT("views", null=True), BIGINT("exposures", null=True),
-        BIGINT("reach", null=True), BIGINT("duration_seconds", null=True), BIGINT("interactions"),
-        BOOLEAN("interactions_complete"), VARCHAR("source_sha256"), VARCHAR("insights_sha256", null=True),
-        VARCHAR("pull_id"), TIMESTAMPTZ("fetched_at"),
-    ),
-    "clean.account_metrics": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"), VARCHAR("account_handle"),
-        VARCHAR("platform_account_id"), BIGINT("followers", null=True),
-        BIGINT("followers_previous", null=True), BIGINT("follower_growth", null=True), BIGINT("posts"),
-        BIGINT("active_days"), BIGINT("video_posts"), BIGINT("interactions"),
-        DOUBLE("interactions_per_post", null=True), BIGINT("views", null=True),
-        DOUBLE("views_per_video", null=True), BIGINT("exposures", null=True),
-        VARCHAR("profile_sha256", null=True), VARCHAR("pull_id"),
-    ),
-    "clean.quarantine": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("account_handle"), VARCHAR("endpoint"),
-        VARCHAR("location"), VARCHAR("source_sha256"), VARCHAR("record_id", null=True), VARCHAR("reason"),
-        VARCHAR("record"),
-    ),
-    "idx.platform_reference": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), DOUBLE("monthly_active_users_millions"),
-        DOUBLE("daily_minutes_per_user"), DOUBLE("relevance"), VARCHAR("reference_note"),
-        DOUBLE("monthly_active_users_month", null=True), VARCHAR("users_basis", null=True),
-    ),
-    "idx.platform_weights": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), DOUBLE("user_scale_share"),
-        DOUBLE("activity_share"), DOUBLE("relevance_share"), DOUBLE("weight"), VARCHAR("methodology_version"),
-        DOUBLE("user_scale_millions", null=True), VARCHAR("users_basis", null=True), BIGINT("accounts", null=True),
-        DOUBLE("mean_active_days", null=True), BIGINT("interactions", null=True), BIGINT("views", null=True),
-    ),
-    "idx.platform_indicators": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"), VARCHAR("dimension"),
-        VARCHAR("indicator"), DOUBLE("indicator_weight"), DOUBLE("raw_value", null=True),
-        VARCHAR("transform"), DOUBLE("treated_value", null=True), DOUBLE("platform_min", null=True),
-        DOUBLE("platform_max", null=True), DOUBLE("normalised", null=True), INTEGER("accounts"),
-        VARCHAR("methodology_version"), DOUBLE("skewness", null=True), DOUBLE("kurtosis", null=True),
-        INTEGER("winsorised_points", null=True), DOUBLE("treated_skewness", null=True),
-        DOUBLE("treated_kurtosis", null=True), BOOLEAN("winsorised", null=True),
-    ),
-    "idx.platform_index": Table(
-        # a dimension score is null when the city has no value of its indicators (methodology 0.5.0 on)
-        DATE("month"), VARCHAR("run_id"), VARCHAR("platform"), VARCHAR("city_id"),
-        DOUBLE("generate_score", null=True), DOUBLE("interactive_score", null=True),
-        DOUBLE("utilize_score", null=True), DOUBLE("score"), INTEGER("rank"),
-        BOOLEAN("in_top_ten"), INTEGER("previous_rank", null=True), INTEGER("rank_change", null=True),
-        VARCHAR("methodology_version"), DOUBLE("previous_score", null=True),
-        DOUBLE("score_change", null=True),
-    ),
-    "idx.qualitative_scores": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("city_id"), VARCHAR("rater"), VARCHAR("criterion"),
-        DOUBLE("score"), VARCHAR("source"), DATE("carried_from", null=True),
-    ),
-    "idx.comprehensive_index": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("city_id"), DOUBLE("quantitative_score"),
-        DOUBLE("qualitative_score"), DOUBLE("quantitative_share"), DOUBLE("qualitative_share"),
-        DOUBLE("score"), INTEGER("rank"), INTEGER("platforms_present"), DOUBLE("previous_score", null=True),
-        INTEGER("previous_rank", null=True), DOUBLE("score_change", null=True),
-        INTEGER("rank_change", null=True), VARCHAR("methodology_version"), BOOLEAN("in_top_ten", null=True),
-    ),
-    "idx.index_uncertainty": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("city_id"), INTEGER("nominal_rank"), DOUBLE("median_rank"),
-        INTEGER("rank_p05"), INTEGER("rank_p95"), BOOLEAN("robust"), INTEGER("draws"), BIGINT("seed"),
-        VARCHAR("methodology_version"),
-    ),
-    "idx.uncertainty_sensitivity": Table(
-        DATE("month"), VARCHAR("run_id"), VARCHAR("choice"), DOUBLE("mean_rank_variance_alone", null=True),
-        DOUBLE("share_of_total_variance", null=True), DOUBLE("mean_abs_rank_shift", null=True),
-        VARCHAR("methodology_version"),
-        # Sobol indices (methodology 0.5.0 on; null in the legacy one-at-a-time rows above)
-        DOUBLE("first_order", null=True), DOUBLE("first_order_low", null=True),
-        DOUBLE("first_order_high", null=True), DOUBLE("total_order", null=True),
-        DOUBLE("total_order_low", null=True), DOUBLE("total_order_high", null=True),
-        DOUBLE("interaction_share", null=True), DOUBLE("mean_rank_variance", null=True),
-        INTEGER("model_runs", null=True), INTEGER("base_samples", null=True), INTEGER("bootstrap", null=True),
-        DOUBLE("confidence", null=True),
-    ),
-    "publish.publications": Table(
-        DATE("month"), INTEGER("version"), VARCHAR("run_id"), TIMESTAMPTZ("published_at"),
-        VARCHAR("content_sha256"), VARCHAR("methodology_version"), VARCHAR("registry_version"),
-        VARCHAR_LIST("pull_ids"), INTEGER("cities"), VARCHAR("reason", null=True),
-        VARCHAR("code_version", null=True), VARCHAR("inputs_sha256", null=True),
-        INTEGER("raw_documents", null=True), VARCHAR("qualitative_sha256", null=True),
-        VARCHAR("checks", null=True), VARCHAR("warnings", null=True), VARCHAR("override_reason", null=True),
-        VARCHAR_LIST("overridden_checks", null=True), VARCHAR("export_dir", null=True),
-        VARCHAR("manifest_sha256", null=True), INTEGER("previous_version", null=True),
-        VARCHAR("previous_inputs_sha256", null=True),
-        primary_key=("month", "version"),
-    ),
-    "publish.qualitative_inputs": Table(
-        DATE("month"), INTEGER("version"), VARCHAR("run_id"), VARCHAR("city_id"), VARCHAR("rater"),
-        VARCHAR("criterion"), DOUBLE("score"), VARCHAR("source"), DATE("carried_from", null=True),
-    ),
-    "publish.previous_inputs": Table(
-        DATE("month"), INTEGER("version"), VARCHAR("run_id"), DATE("previous_month"), VARCHAR("source_table"),
-        INTEGER("rows"), VARCHAR("data_sha256"), BLOB("content"),
-    ),
-    "publish.index": Table(
-        DATE("month"), INTEGER("version"), VARCHAR("run_id"), VARCHAR("city_id"), VARCHAR("name_en"),
-        VARCHAR("name_zh"), INTEGER("rank"), DOUBLE("score"), DOUBLE("quantitative_score"),
-        DOUBLE("qualitative_score"), DOUBLE("facebook_score", null=True), DOUBLE("x_score", null=True),
-        DOUBLE("instagram_score", null=True), DOUBLE("youtube_score", null=True),
-        INTEGER("previous_rank", null=True), INTEGER("rank_change", null=True),
-        DOUBLE("score_change", null=True), DOUBLE("median_rank", null=True), INTEGER("rank_p05", null=True),
-        INTEGER("rank_p95", null=True), BOOLEAN("rank_robust", null=True),
-    ),
-}
-# fmt: on
+DECLARED: dict[str, Table] = {**SOURCE_TABLES, **INDEX_TABLES}
 """Every table of the warehouse: the schemas outside tools rely on (see docs/tables.md)."""
 
 TABLES: dict[str, str] = {table: declared.ddl for table, declared in DECLARED.items()}
@@ -272,10 +75,24 @@ def check_tables(tables: object) -> None:
         raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
 
 
+def described_columns(table: str, names: Sequence[str]) -> list[Column]:
+    """The declared columns `names` of a table, in that order: what an export of them holds."""
+    by_name = {column.name: column for column in DECLARED[table].columns}
+    return [by_name[name] for name in names]
+
+
+class ExistingColumn(NamedTuple):
+    """A column as the warehouse holds it."""
+
+    nullable: bool
+    comment: str | None
+
+
 def create_tables(con: duckdb.DuckDBPyConnection, path: object) -> None:
     """Create what is missing; add nullable columns a newer version introduced to older tables, and
     drop the NOT NULL of a column a newer version made nullable (old rows all have a value).
     A missing NOT NULL column cannot be filled in for old rows: that is an error naming it.
+    Every column's description is its comment, rewritten when it differs.
     A warehouse already as declared is only read (one query): every step of a run asks."""
     if _as_declared(existing_columns(con)):
         return
@@ -288,36 +105,46 @@ def create_tables(con: duckdb.DuckDBPyConnection, path: object) -> None:
         existing = columns.get(table, {})
         for column in declared.columns:
             if column.name in existing:
-                if column.null and not existing[column.name]:
+                if column.null and not existing[column.name].nullable:
                     con.execute(f"ALTER TABLE {table} ALTER COLUMN {column.name} DROP NOT NULL")
-                continue
-            if "NOT NULL" in column.definition:
+            elif "NOT NULL" in column.definition:
                 raise WarehouseSchemaError(
                     f"{path}: table {table} lacks the required column {column.name!r} of this version; "
                     "rebuild the warehouse from its raw documents or start a new CITYINDEX_HOME"
                 )
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {column.definition}")
+            else:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column.definition}")
+            held = existing.get(column.name)
+            if held is None or held.comment != column.doc:
+                con.execute(f"COMMENT ON COLUMN {table}.{column.name} IS {_sql_text(column.doc)}")
 
 
-def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, bool]]:
-    """Each table's columns and whether each may hold nulls, in one query (one per table cost 30 ms
-    each, 0.6 s per step)."""
-    columns: dict[str, dict[str, bool]] = {}
-    for table, column, nullable in con.sql(
-        "SELECT table_schema || '.' || table_name, column_name, is_nullable = 'YES'"
-        " FROM information_schema.columns"
+def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, ExistingColumn]]:
+    """Each table's columns, whether each may hold nulls and its comment, in one query (one per
+    table cost 30 ms each, 0.6 s per step)."""
+    columns: dict[str, dict[str, ExistingColumn]] = {}
+    for table, column, nullable, comment in con.sql(
+        "SELECT schema_name || '.' || table_name, column_name, is_nullable, comment"
+        " FROM duckdb_columns() WHERE database_name = current_database()"
     ).fetchall():
-        columns.setdefault(table, {})[column] = nullable
+        columns.setdefault(table, {})[column] = ExistingColumn(nullable, comment)
     return columns
 
 
-def _as_declared(columns: dict[str, dict[str, bool]]) -> bool:
-    """Every declared table exists with every declared column, none stricter than declared."""
+def _as_declared(columns: dict[str, dict[str, ExistingColumn]]) -> bool:
+    """Every declared table exists with every declared column, none stricter than declared, each
+    described as declared."""
     for table, declared in DECLARED.items():
         existing = columns.get(table)
         if existing is None:
             return False
         for column in declared.columns:
-            if column.name not in existing or (column.null and not existing[column.name]):
+            held = existing.get(column.name)
+            if held is None or (column.null and not held.nullable) or held.comment != column.doc:
                 return False
     return True
+
+
+def _sql_text(text: str) -> str:
+    """A SQL string literal (COMMENT ON takes no parameter)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from cityindex_pipeline.definitions import build_definitions
-from cityindex_pipeline.defs.catalog import OWNER, WAREHOUSE_TABLES
-from cityindex_pipeline.warehouse.tables import TABLES, column_definitions
+from cityindex_pipeline.defs.catalog import OWNER, WAREHOUSE_TABLES, table_schema
+from cityindex_pipeline.warehouse.tables import DECLARED, TABLES, column_definitions
 
 LAYERS = {"registry", "raw", "clean", "index", "publish"}
 
@@ -46,6 +46,22 @@ def test_every_warehouse_asset_names_its_table_and_columns(graph):
         assert {"month", "run_id"} <= {column.name for column in schema.columns}, name
         month = next(c for c in schema.columns if c.name == "month")
         assert month.type == "DATE" and not month.constraints.nullable
+
+
+def test_the_column_schema_shows_what_each_column_holds_with_its_type_and_nullability():
+    metrics = {column.name: column for column in table_schema("clean.account_metrics").columns}
+    previous = metrics["followers_previous"]
+    assert previous.type == "BIGINT" and previous.constraints.nullable
+    assert previous.description == next(
+        c.doc for c in DECLARED["clean.account_metrics"].columns if c.name == "followers_previous"
+    )
+    assert previous.description.startswith("followers at the end of the previous month")
+    posts = metrics["posts"]
+    assert posts.type == "BIGINT" and not posts.constraints.nullable
+    assert posts.description == "posts published in the month (Beijing time)"
+    pull = next(c for c in table_schema("raw.pulls").columns if c.name == "pull_id")
+    assert pull.constraints.unique and pull.constraints.other == ["PRIMARY KEY"]
+    assert "NOT NULL" not in " ".join(c.description for c in table_schema("publish.index").columns)
 
 
 def test_every_layer_has_its_group(graph):

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import shutil
 
 import polars as pl
 import pytest
 from support.publication_helpers import SEPTEMBER, provenance, rows
 
+from cityindex_pipeline.publication import files
 from cityindex_pipeline.publication import publish as pub
-from cityindex_pipeline.publication.files import EXPORT_FILES, MANIFEST
+from cityindex_pipeline.publication.files import DICTIONARY, EXPORT_FILES, MANIFEST
+from cityindex_pipeline.publication.heal import heal_publications
 from cityindex_pipeline.publication.integrity import verify_export, verify_publication
-from cityindex_pipeline.publication.records import GateRecord, code_version, inputs_fingerprint
+from cityindex_pipeline.publication.records import (
+    CONTENT_COLUMNS,
+    GateRecord,
+    code_version,
+    inputs_fingerprint,
+)
 from cityindex_pipeline.warehouse.store import Warehouse
+from cityindex_pipeline.warehouse.tables import DECLARED
 
 
 @pytest.fixture
@@ -191,3 +201,47 @@ def test_verify_finds_a_tampered_export_and_tampered_rows(warehouse, tmp_path):
     assert "publish.index rows differ from the published digest" in verify_publication(
         warehouse, exports, SEPTEMBER, record
     )
+
+
+def test_the_export_carries_a_dictionary_of_its_columns_from_their_declaration(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    folder = exports / "2024-09" / "v1"
+    dictionary = pl.read_csv(folder / DICTIONARY)
+    exported = pl.read_parquet(folder / "index.parquet")
+    assert dictionary["column"].to_list() == exported.columns
+    declared = {column.name: column for column in DECLARED["publish.index"].columns}
+    for row in dictionary.iter_rows(named=True):
+        column = declared[row["column"]]
+        assert (row["type"], row["nullable"], row["description"]) == (
+            column.type.sql,
+            "yes" if column.null else "no",
+            column.doc,
+        )
+    assert DICTIONARY in json.loads((folder / MANIFEST).read_text())["files"]
+    (folder / DICTIONARY).write_text("column\nedited\n")  # the dictionary is guarded like the other files
+    assert verify_export(folder) == [f"{DICTIONARY}: sha256 differs from the manifest"]
+
+
+def test_the_dictionary_leaves_the_content_digest_as_it_was(warehouse, tmp_path):
+    first = pub.publish_month(
+        warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=tmp_path / "exports"
+    )
+    canonical = rows().select(CONTENT_COLUMNS).sort("city_id").write_csv(float_precision=17)
+    assert first.content_sha256 == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def test_a_lost_export_of_a_version_from_before_the_dictionary_is_regenerated_without_one(
+    warehouse, tmp_path, monkeypatch
+):
+    exports = tmp_path / "exports"
+    monkeypatch.setattr(pub, "stage_export", functools.partial(files.stage_export, dictionary=False))
+    pub.publish_month(warehouse, SEPTEMBER, "run-1", rows(), provenance=provenance(), exports_dir=exports)
+    folder = exports / "2024-09" / "v1"
+    before = export_bytes(folder)
+    assert DICTIONARY not in before
+    shutil.rmtree(folder)
+    assert heal_publications(warehouse, exports, [SEPTEMBER]) == [
+        "exports/2024-09/v1: was missing; exported again, byte for byte as published"
+    ]
+    assert export_bytes(folder) == before
