@@ -58,7 +58,8 @@ def _lock_holder(message: str) -> str:
 
 class Connection:
     """The warehouse file and how it is opened: one connection per operation unless a session holds
-    one (the file itself opened once for a block that `held` it); the base of `Warehouse`, whose reads and writes go through `connect` and `transaction`."""
+    one (the file itself opened once for a block that `held` it); the base of `Warehouse`, whose
+    reads and writes go through `connect` and `transaction`."""
 
     def __init__(
         self, path: Path | str, *, lock_timeout_seconds: float = 120.0, archived: bool = True
