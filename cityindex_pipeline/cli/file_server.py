@@ -35,7 +35,7 @@ class ReadOnlyFiles(SimpleHTTPRequestHandler):
     def send_head(self):
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         if path in ("", "/"):
-            return self._listing(self.home, "/", [self.home / folder for folder in SERVED_FOLDERS])
+            return self._listing("/", [self.home / folder for folder in SERVED_FOLDERS])
         target = self._served(path)
         if target is None:
             self.send_error(HTTPStatus.NOT_FOUND, "not a report or an export")
@@ -48,7 +48,7 @@ class ReadOnlyFiles(SimpleHTTPRequestHandler):
                 self.end_headers()
                 return None
             shown = sorted(entry for entry in target.iterdir() if self._served_entry(entry))
-            return self._listing(target, path, shown)
+            return self._listing(path, shown)
         return super().send_head()
 
     def _served(self, path: str) -> Path | None:
@@ -71,7 +71,7 @@ class ReadOnlyFiles(SimpleHTTPRequestHandler):
             return False
         return bool(relative.parts) and relative.parts[0] in SERVED_FOLDERS
 
-    def _listing(self, folder: Path, path: str, entries: list[Path]):
+    def _listing(self, path: str, entries: list[Path]):
         base = path if path.endswith("/") else path + "/"
         items = "".join(
             f'<li><a href="{html.escape(urllib.parse.quote(base + e.name + ("/" if e.is_dir() else "")))}">'

@@ -41,11 +41,6 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str
     lock_timeout_seconds: float = 120.0
 
-    def get(self) -> Warehouse:
-        warehouse = Warehouse(Path(self.path), lock_timeout_seconds=self.lock_timeout_seconds)
-        warehouse.ensure_schema()
-        return warehouse
-
     @contextmanager
     def held(self) -> Iterator[Warehouse]:
         """The warehouse with its file kept open for the step that uses it (`Connection.held`): a
