@@ -4,14 +4,17 @@ scale, timed one after the other in alternating order."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.scale import BENCH_SCALE_VARIABLE, bench_settings, registry_scaled
+from benchmarks.scale import BENCH_SCALE_VARIABLE
 from cityindex_pipeline.core.months import Month
 
 BACKFILL_MONTHS = (Month(2024, 7), Month(2024, 8), Month(2024, 9))
@@ -36,7 +39,8 @@ def daemon_backfill(home: Path, months: tuple[Month, ...], scale: int) -> dict[s
     """The months as one backfill on a fresh instance of `home`, launched through the webserver's
     GraphQL API as the UI launches one; the daemon (a process of its own) creates the runs and the
     run queue runs them. Timed from the launch to the end of the last run (the months computed and
-    published) and to the backfill's end (the daemon's next look at it, up to 30 s later)."""
+    published) and to the backfill's end (the daemon's next look at it, seconds later: the instance's
+    `backfill_daemon_interval_seconds`)."""
     from cityindex_pipeline.cli.services import running_services, service_environment
 
     home.mkdir(parents=True)
@@ -79,52 +83,106 @@ def daemon_backfill(home: Path, months: tuple[Month, ...], scale: int) -> dict[s
 
 def in_process_sequence(home: Path, months: tuple[Month, ...], scale: int) -> dict[str, Any]:
     """The months one after the other by the in-process runner (`cityindex materialize --to`), each
-    recorded as a run of one persistent instance: the same work without queue or daemon."""
-    from cityindex_pipeline.cli.runner import materialize_month
-
-    settings = bench_settings(home, first_month=months[0])
-    previous = os.environ.pop("DAGSTER_HOME", None)
-    try:
-        with registry_scaled(scale):
-            start, results, first = time.perf_counter(), [], None
-            for month in months:
-                results.append(materialize_month(settings, month, printer=lambda _line: None))
-                first = time.perf_counter() - start if first is None else first
-            seconds = time.perf_counter() - start
-    finally:
-        if previous is not None:
-            os.environ["DAGSTER_HOME"] = previous
+    recorded as a run of one persistent instance: the same work without queue or daemon. In a fresh
+    process (`benchmarks.months_in_process`), timed from its start to its exit, as a user runs the
+    command: its one start and imports are counted, as each backfill run's are."""
+    home.mkdir(parents=True)
+    environment = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "CITYINDEX_HOME")}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.months_in_process",
+        str(home),
+        str(months[0]),
+        str(months[-1]),
+        str(scale),
+    ]
+    launched, start = time.time(), time.perf_counter()
+    done = subprocess.run(
+        command,
+        env=environment,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BACKFILL_TIMEOUT_SECONDS_PER_MONTH * len(months),
+    )
+    seconds = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the in-process runner failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    reported = json.loads(lines[-1])
     return {
         "seconds": seconds,
-        "success": all(r.success for r in results),
-        "seconds_to_first_publication": first,
+        "success": bool(reported["success"]),
+        "seconds_to_first_publication": reported["first_published_at"] - launched,
     }
 
 
-def measure_backfill(months: tuple[Month, ...], scales: tuple[int, ...] = (1,)) -> dict[str, Any]:
-    """At each scale, a backfill of the months through a real instance and the same months by the
-    in-process runner, each on a fresh home; the order alternates from one scale to the next."""
+def _median_figures(measurements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over repeats (numbers), or whether every repeat had it (booleans)."""
+    merged: dict[str, Any] = {}
+    for key, value in measurements[0].items():
+        values = [m[key] for m in measurements]
+        if isinstance(value, bool):
+            merged[key] = all(values)
+        elif all(isinstance(v, int | float) for v in values):
+            merged[key] = statistics.median(values)
+        else:
+            merged[key] = value
+    return merged
+
+
+def measure_backfill(
+    months: tuple[Month, ...], scales: tuple[int, ...] = (1,), repeat: int = 1
+) -> dict[str, Any]:
+    """At each scale, `repeat` pairs: a backfill of the months through a real instance and the same
+    months by the in-process runner, each on a fresh home, timed one after the other, the order
+    alternating from one pair to the next. The ratio is taken pair by pair; its median is the
+    figure, its least and greatest the spread."""
     figures = []
     with tempfile.TemporaryDirectory(prefix="cityindex-backfill-") as scratch:
         root = Path(scratch)
-        for index, scale in enumerate(scales):
-            order = ("backfill", "in_process") if index % 2 == 0 else ("in_process", "backfill")
-            measured: dict[str, Any] = {}
-            for kind in order:
-                home = root / f"{kind}-x{scale}"
-                if kind == "backfill":
-                    measured[kind] = daemon_backfill(home, months, scale)
-                else:
-                    measured[kind] = in_process_sequence(home, months, scale)
-            backfill, in_process = measured["backfill"], measured["in_process"]
+        pair_index = 0
+        for scale in scales:
+            pairs = []
+            for attempt in range(repeat):
+                order = ("backfill", "in_process") if pair_index % 2 == 0 else ("in_process", "backfill")
+                pair_index += 1
+                measured: dict[str, Any] = {}
+                for kind in order:
+                    home = root / f"{kind}-x{scale}-{attempt}"
+                    if kind == "backfill":
+                        measured[kind] = daemon_backfill(home, months, scale)
+                    else:
+                        measured[kind] = in_process_sequence(home, months, scale)
+                backfill, in_process = measured["backfill"], measured["in_process"]
+                pairs.append(
+                    {
+                        "order": list(order),
+                        "backfill": backfill,
+                        "in_process": in_process,
+                        "backfill_vs_in_process": backfill["seconds"] / in_process["seconds"],
+                        "backfill_end_vs_in_process": backfill["seconds_to_backfill_end"]
+                        / in_process["seconds"],
+                    }
+                )
+            ratios = [p["backfill_vs_in_process"] for p in pairs]
             figures.append(
                 {
                     "scale": scale,
-                    "order": list(order),
-                    "backfill": backfill,
-                    "in_process": in_process,
-                    "backfill_vs_in_process": backfill["seconds"] / in_process["seconds"],
-                    "backfill_end_vs_in_process": backfill["seconds_to_backfill_end"] / in_process["seconds"],
+                    "repeats": len(pairs),
+                    "order": [" then ".join(p["order"]) for p in pairs],
+                    "backfill": _median_figures([p["backfill"] for p in pairs]),
+                    "in_process": _median_figures([p["in_process"] for p in pairs]),
+                    "backfill_vs_in_process": statistics.median(ratios),
+                    "backfill_vs_in_process_spread": [min(ratios), max(ratios)],
+                    "backfill_end_vs_in_process": statistics.median(
+                        p["backfill_end_vs_in_process"] for p in pairs
+                    ),
+                    "pairs": pairs,
                 }
             )
     return {
@@ -132,7 +190,9 @@ def measure_backfill(months: tuple[Month, ...], scales: tuple[int, ...] = (1,)) 
         "first": str(months[0]),
         "last": str(months[-1]),
         "scales": figures,
-        "success": all(f["backfill"]["success"] and f["in_process"]["success"] for f in figures),
+        "success": all(
+            p["backfill"]["success"] and p["in_process"]["success"] for f in figures for p in f["pairs"]
+        ),
         "mode": "asset backfill through the webserver, daemon and run queue (processes of their own), "
-        "one run per month in month order",
+        "one run per month in month order, against `cityindex materialize --to` in a process of its own",
     }

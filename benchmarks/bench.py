@@ -310,10 +310,20 @@ def run_bench(
     repeat: int,
     backfill_months: int = len(BACKFILL_MONTHS),
     backfill_scales: tuple[int, ...] = (1, 10),
+    backfill_repeat: int = 1,
 ) -> dict[str, Any]:
     results = [_child(["--scale", str(scale), "--repeat", str(repeat)]) for scale in scales]
     backfill = (
-        _child(["--backfill", str(backfill_months), "--backfill-scale", ",".join(map(str, backfill_scales))])
+        _child(
+            [
+                "--backfill",
+                str(backfill_months),
+                "--backfill-scale",
+                ",".join(map(str, backfill_scales)),
+                "--backfill-repeat",
+                str(backfill_repeat),
+            ]
+        )
         if backfill_months
         else None
     )
@@ -332,11 +342,13 @@ def _main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--backfill", type=int)
     parser.add_argument("--backfill-scale", default="1")
+    parser.add_argument("--backfill-repeat", type=int, default=1)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.backfill:
         months = tuple(Month.range(BACKFILL_MONTHS[0], BACKFILL_MONTHS[0].shift(args.backfill - 1)))
-        result = measure_backfill(months, tuple(int(part) for part in args.backfill_scale.split(",")))
+        scales = tuple(int(part) for part in args.backfill_scale.split(","))
+        result = measure_backfill(months, scales, args.backfill_repeat)
     else:
         result = measure_scale(args.scale, args.repeat)
     Path(args.out).write_text(json.dumps(result, default=str), encoding="utf-8")

@@ -109,12 +109,14 @@ def _print_backfill(b: dict[str, Any] | None, console: Any) -> None:
     console.print(f"backfill ({b['mode']}), {b['months']} months from {b['first']}:")
     for f in b["scales"]:
         backfill, in_process = f["backfill"], f["in_process"]
+        low, high = f["backfill_vs_in_process_spread"]
         console.print(
-            f"  scale {f['scale']}: backfill {backfill['seconds']:.1f} s to the end of its last run"
-            f" ({backfill['runs']} runs, {backfill['run_seconds_total']:.0f} s inside them, the first started"
-            f" {backfill['seconds_to_first_run']:.1f} s after the launch), first month published at"
-            f" {backfill['seconds_to_first_publication']:.1f} s, backfill marked done at"
+            f"  scale {f['scale']} (medians of {f['repeats']}): backfill {backfill['seconds']:.1f} s to the end"
+            f" of its last run ({backfill['runs']:.0f} runs, {backfill['run_seconds_total']:.0f} s inside them,"
+            f" the first started {backfill['seconds_to_first_run']:.1f} s after the launch), first month"
+            f" published at {backfill['seconds_to_first_publication']:.1f} s, backfill marked done at"
             f" {backfill['seconds_to_backfill_end']:.1f} s; in process {in_process['seconds']:.1f} s (first month"
             f" published at {in_process['seconds_to_first_publication']:.1f} s): {f['backfill_vs_in_process']:.2f}x"
-            f" ({f['backfill_end_vs_in_process']:.2f}x to the backfill's end); timed {' then '.join(f['order'])}"
+            f" (pairs {low:.2f}-{high:.2f}; {f['backfill_end_vs_in_process']:.2f}x to the backfill's end);"
+            f" timed {', '.join(f['order'])}"
         )

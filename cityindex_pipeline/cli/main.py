@@ -379,16 +379,32 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
     "the in-process runner; 0 leaves the backfill out.",
 )
 @click.option("--backfill-scale", default="1,10", show_default=True, help="Scale factors of the backfill.")
+@click.option(
+    "--backfill-repeat",
+    default=1,
+    show_default=True,
+    help="Pairs (backfill, in-process runner) per backfill scale, their order alternating; the median "
+    "ratio and its spread are reported.",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
-def bench(scale: str, repeat: int, backfill_months: int, backfill_scale: str, json_path: str | None) -> None:
+def bench(
+    scale: str,
+    repeat: int,
+    backfill_months: int,
+    backfill_scale: str,
+    backfill_repeat: int,
+    json_path: str | None,
+) -> None:
     """Time and size the pipeline at several scales, in scratch homes, against a pandas peer."""
     from benchmarks.bench import run_bench
     from benchmarks.summary import print_report
 
     scales, backfill_scales = arguments.scale_factors(scale), arguments.scale_factors(backfill_scale)
-    if repeat < 1 or backfill_months < 0:
-        raise click.BadParameter("--repeat must be at least 1, --backfill-months at least 0")
-    report = run_bench(scales, repeat, backfill_months, tuple(backfill_scales))
+    if repeat < 1 or backfill_repeat < 1 or backfill_months < 0:
+        raise click.BadParameter(
+            "--repeat and --backfill-repeat must be at least 1, --backfill-months at least 0"
+        )
+    report = run_bench(scales, repeat, backfill_months, tuple(backfill_scales), backfill_repeat)
     print_report(report, console)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

@@ -107,6 +107,60 @@ def test_bench_writes_every_metric(tmp_path):
     assert set(report["targets"]) >= {"framework_share_at_10", "raw_to_clean_vs_floor", "trace_seconds_at_10"}
 
 
+def _pair(backfill_seconds: float, in_process_seconds: float, order: list[str]) -> dict:
+    backfill = {
+        "seconds": backfill_seconds,
+        "seconds_to_backfill_end": backfill_seconds + 2,
+        "seconds_to_first_publication": backfill_seconds / 3,
+        "seconds_to_first_run": 4.0,
+        "success": True,
+        "runs": 3,
+        "run_seconds_total": backfill_seconds - 10,
+        "run_seconds_median": (backfill_seconds - 10) / 3,
+    }
+    in_process = {
+        "seconds": in_process_seconds,
+        "success": True,
+        "seconds_to_first_publication": in_process_seconds / 3,
+    }
+    return {"order": order, "backfill": backfill, "in_process": in_process}
+
+
+def test_backfill_figures_are_medians_over_pairs_and_the_ratio_is_taken_pair_by_pair():
+    from rich.console import Console
+
+    from benchmarks.backfill import _median_figures
+    from benchmarks.summary import _print_backfill
+
+    pairs = [
+        _pair(90.0, 60.0, ["backfill", "in_process"]),
+        _pair(70.0, 50.0, ["in_process", "backfill"]),
+        _pair(80.0, 40.0, ["backfill", "in_process"]),
+    ]
+    backfill = _median_figures([p["backfill"] for p in pairs])
+    assert backfill["seconds"] == 80.0 and backfill["runs"] == 3 and backfill["success"] is True
+    failed = [{**p["in_process"], "success": i != 1} for i, p in enumerate(pairs)]
+    assert _median_figures(failed)["success"] is False, "one failed repeat fails the figure"
+    ratios = sorted(p["backfill"]["seconds"] / p["in_process"]["seconds"] for p in pairs)
+    figure = {
+        "scale": 1,
+        "repeats": 3,
+        "order": [" then ".join(p["order"]) for p in pairs],
+        "backfill": backfill,
+        "in_process": _median_figures([p["in_process"] for p in pairs]),
+        "backfill_vs_in_process": ratios[1],
+        "backfill_vs_in_process_spread": [ratios[0], ratios[-1]],
+        "backfill_end_vs_in_process": 1.5,
+    }
+    # the median of the ratios (1.5) is not the ratio of the medians (80 / 50 = 1.6)
+    assert figure["backfill_vs_in_process"] == 1.5
+    console = Console(width=400, record=True)
+    _print_backfill({"mode": "m", "months": 3, "first": "2024-07", "scales": [figure]}, console)
+    text = console.export_text()
+    assert "scale 1 (medians of 3): backfill 80.0 s" in text and "1.50x (pairs 1.40-2.00" in text
+    assert "in process 50.0 s" in text and "in_process then backfill" in text
+
+
 def test_the_bench_code_location_registers_its_scale_in_every_process_that_loads_it():
     """The daemon's processes of a bench backfill load `benchmarks.scaled_location`: the scale must
     hold for the process's life (a context dropped at once would undo it)."""

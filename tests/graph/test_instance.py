@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import types
+from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from dagster._daemon import controller as daemon_controller
+from dagster._daemon.backfill import execute_backfill_iteration_loop
 
 from cityindex_pipeline.cli.instance import (
     CONCURRENCY,
@@ -19,7 +25,11 @@ from cityindex_pipeline.cli.instance import (
     instance_kind,
 )
 from cityindex_pipeline.core.settings import Settings
-from cityindex_pipeline.defs.run_queue import MonthRunCoordinator, month_of_range
+from cityindex_pipeline.defs.run_queue import (
+    BACKFILL_DAEMON_INTERVAL_SECONDS,
+    MonthRunCoordinator,
+    month_of_range,
+)
 
 PG_PARTS = {
     "DAGSTER_PG_HOST": "127.0.0.1",
@@ -78,6 +88,58 @@ def test_the_embedded_instance_loads_with_its_limits(tmp_path, monkeypatch):
         assert concurrency.pool_config.default_pool_limit == 1
         assert isinstance(instance.run_coordinator, MonthRunCoordinator)
         assert instance.run_coordinator.dequeue_interval_seconds == 1
+
+
+class _LoopSlept(Exception):
+    """Raised by the loop's first sleep, to end it."""
+
+
+class _Wakes(threading.Event):
+    """A shutdown event that records how long the loop sleeps, and ends it after its first sleep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeps: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.sleeps.append(timeout if timeout is not None else -1.0)
+        raise _LoopSlept
+
+
+def _backfill_loop_sleep(instance: dg.DagsterInstance) -> float:
+    """How long Dagster's backfill daemon loop sleeps between looks, run once against `instance`."""
+    wakes = _Wakes()
+    context = types.SimpleNamespace(instance=instance)
+    loop = execute_backfill_iteration_loop(context, logging.getLogger("test"), wakes)  # type: ignore[arg-type]
+    with pytest.raises(_LoopSlept):
+        for _ in loop:
+            pass
+    return wakes.sleeps[0]
+
+
+def test_the_backfill_daemon_looks_at_backfills_as_often_as_the_coordinator_says(tmp_path, monkeypatch):
+    """Dagster's loop waits 30 s between looks (a constant); the coordinator of every instance sets
+    it, so a backfill's first run is queued, and a finished one marked done, within seconds."""
+    monkeypatch.setattr(daemon_controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", 30)
+    monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_PG_HOST", raising=False)
+    home = ensure_dagster_home(Settings(home=tmp_path, source="simulated", seed=1))
+    with dg.DagsterInstance.from_config(home) as instance:
+        assert instance.run_coordinator.backfill_daemon_interval_seconds == BACKFILL_DAEMON_INTERVAL_SECONDS
+        assert 0 < _backfill_loop_sleep(instance) <= BACKFILL_DAEMON_INTERVAL_SECONDS
+    config = Path(home) / "dagster.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "dequeue_interval_seconds: 1",
+            "dequeue_interval_seconds: 1\n    backfill_daemon_interval_seconds: 7",
+        )
+    )
+    with dg.DagsterInstance.from_config(home) as instance:
+        assert instance.run_coordinator.backfill_daemon_interval_seconds == 7
+        assert 6 < _backfill_loop_sleep(instance) <= 7
+    config.write_text(config.read_text().replace("interval_seconds: 7", "interval_seconds: 0"))
+    with dg.DagsterInstance.from_config(home) as instance, pytest.raises(ValueError, match="at least 1"):
+        instance.run_coordinator  # noqa: B018 (made on first use)
 
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
