@@ -40,6 +40,7 @@ from cityindex_pipeline.core.variables import (
     SEED_VARIABLE,
     SOURCE_VARIABLE,
     Secret,
+    check_schedule_after_delay,
     cjk_font_dir_from_env,
     dagster_postgres_url_from_env,
     environment,
@@ -173,19 +174,22 @@ def _shown(value: Any) -> Any:
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Every `CITYINDEX_*` setting: `CITYINDEX_HOME` (default ./.cityindex), `CITYINDEX_SOURCE` (default
-    simulated), `CITYINDEX_SEED`, `CITYINDEX_FIRST_MONTH` (default 2024-07), `CITYINDEX_PUBLICATION_DELAY_DAYS` and `CITYINDEX_SCHEDULE_DAY` (default
-    5, or their old names), `CITYINDEX_METHODOLOGY_VERSION`, `CITYINDEX_CJK_FONT_DIR`, `CITYINDEX_FILES_URL`,
+    simulated), `CITYINDEX_SEED`, `CITYINDEX_FIRST_MONTH` (default 2024-07), `CITYINDEX_PUBLICATION_DELAY_DAYS` and `CITYINDEX_SCHEDULE_DAY` (defaults
+    5 and 1 + the delay, or their old names; the schedule day at least 1 + the delay), `CITYINDEX_METHODOLOGY_VERSION`, `CITYINDEX_CJK_FONT_DIR`, `CITYINDEX_FILES_URL`,
     `CITYINDEX_DAGSTER_POSTGRES_URL` and the API's; each checked, a wrong one raising ValueError."""
     env = environment(environ)
     source = source_from_env(env)
     seed = seed_from_env(env)
     home = Path(env.get(HOME_VARIABLE) or ".cityindex").expanduser().resolve()
+    settling_days = publication_delay_days_from_env(env)
+    schedule_day = schedule_day_from_env(env, settling_days)
+    check_schedule_after_delay(schedule_day, settling_days)
     return Settings(
         home=home,
         source=source,
         seed=seed,
-        settling_days=publication_delay_days_from_env(env),
-        schedule_day=schedule_day_from_env(env),
+        settling_days=settling_days,
+        schedule_day=schedule_day,
         first_month=first_month_from_env(env),
         methodology_version=methodology_version_from_env(env),
         cjk_font_dir=cjk_font_dir_from_env(env),

@@ -52,7 +52,9 @@ OLD_NAMES = {new: old for old, new in RENAMED.items()}
 SOURCES = ("simulated", "files", "api")
 DEFAULT_SEED = 20240901
 DEFAULT_PUBLICATION_DELAY_DAYS = 5
-DEFAULT_SCHEDULE_DAY = 5
+DEFAULT_SCHEDULE_DAY = DEFAULT_PUBLICATION_DELAY_DAYS + 1
+"""The 6th, at 06:00 Beijing time: six hours after a month is publishable with the default delay
+(5 days after it closed, at 00:00 on the 1st). Unset, the schedule day follows the delay."""
 DEFAULT_GRAPH_API_VERSION = "v21.0"
 DEFAULT_FIRST_MONTH = Month(2024, 7)
 """The first month of the shipped demo; set `CITYINDEX_FIRST_MONTH` to your first month of data."""
@@ -163,8 +165,10 @@ def publication_delay_days_from_env(environ: Mapping[str, str] | None = None) ->
     return _renamed(environment(environ), PUBLICATION_DELAY_VARIABLE, _delay_days)
 
 
-def _schedule_day(variable: str, text: str | None) -> int:
-    text = (text or "").strip() or str(DEFAULT_SCHEDULE_DAY)
+def _schedule_day(variable: str, text: str | None, default: int = DEFAULT_SCHEDULE_DAY) -> int:
+    text = (text or "").strip()
+    if not text:
+        return default
     try:
         day = int(text)
     except ValueError:
@@ -174,11 +178,39 @@ def _schedule_day(variable: str, text: str | None) -> int:
     return day
 
 
-def schedule_day_from_env(environ: Mapping[str, str] | None = None) -> int:
-    """`CITYINDEX_SCHEDULE_DAY` (was `CITYINDEX_SETTLING_DAY`; 1-28, default 5): the day of the next
-    month the monthly schedule runs on. Platforms keep revising counts for a few days after a month
-    closes; waiting lets them settle."""
-    return _renamed(environment(environ), SCHEDULE_DAY_VARIABLE, _schedule_day)
+def schedule_day_from_env(environ: Mapping[str, str] | None = None, delay_days: int | None = None) -> int:
+    """`CITYINDEX_SCHEDULE_DAY` (was `CITYINDEX_SETTLING_DAY`; 1-28): the day of the next month the
+    monthly schedule runs on. Platforms keep revising counts for a few days after a month closes;
+    waiting lets them settle. Unset, the first day on which a month may be published: 1 +
+    `delay_days` (6 with the default delay of 5 days)."""
+    default = DEFAULT_SCHEDULE_DAY if delay_days is None else delay_days + 1
+
+    def parse(variable: str, text: str | None) -> int:
+        return _schedule_day(variable, text, default)
+
+    return _renamed(environment(environ), SCHEDULE_DAY_VARIABLE, parse)
+
+
+def check_schedule_after_delay(schedule_day: int, delay_days: int) -> None:
+    """The schedule must run a month once it may be published, or every scheduled run is refused by
+    `month_has_settled`. A month closes at 00:00 Beijing time on the 1st and is publishable
+    `delay_days` later, at 00:00 on day 1 + `delay_days`; the schedule runs during day
+    `schedule_day` (06:00), so it needs `schedule_day` >= 1 + `delay_days`, whatever its hour."""
+    earliest = delay_days + 1
+    if earliest <= schedule_day <= 28:
+        return
+    if earliest > 28:
+        raise ValueError(
+            f"{PUBLICATION_DELAY_VARIABLE} {delay_days} leaves no day of the next month (1-28) for the "
+            f"monthly schedule: a month would be publishable only from day {earliest}; set it to 27 or less"
+        )
+    raise ValueError(
+        f"{SCHEDULE_DAY_VARIABLE} {schedule_day} would run the monthly schedule before the month it "
+        f"runs may be published: with {PUBLICATION_DELAY_VARIABLE} {delay_days} a month is publishable "
+        f"from 00:00 Beijing time on day {earliest} of the next month, and month_has_settled refuses "
+        f"it before then; set {SCHEDULE_DAY_VARIABLE} to {earliest} or later (or leave it unset), or "
+        f"{PUBLICATION_DELAY_VARIABLE} to {schedule_day - 1} or less"
+    )
 
 
 def methodology_version_from_env(environ: Mapping[str, str] | None = None) -> str | None:

@@ -37,7 +37,17 @@ def test_the_new_names_are_read_without_a_warning(tmp_path):
     )
     assert (settings.settling_days, settings.schedule_day, settings.deprecated_names) == (3, 12, ())
     defaults = read({"CITYINDEX_HOME": str(tmp_path)})
-    assert (defaults.settling_days, defaults.schedule_day) == (5, 5)
+    assert (defaults.settling_days, defaults.schedule_day) == (5, 6)
+    with pytest.raises(ValueError, match="CITYINDEX_SCHEDULE_DAY 5 would run the monthly schedule before"):
+        read({"CITYINDEX_HOME": str(tmp_path), "CITYINDEX_SCHEDULE_DAY": "5"})
+    shorter = read(
+        {
+            "CITYINDEX_HOME": str(tmp_path),
+            "CITYINDEX_SCHEDULE_DAY": "5",
+            "CITYINDEX_PUBLICATION_DELAY_DAYS": "4",
+        }
+    )
+    assert (shorter.settling_days, shorter.schedule_day) == (4, 5)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +168,7 @@ def test_the_record_names_every_setting_by_its_variable_and_the_deprecated_names
 
 def test_settings_are_frozen_and_default_as_before(tmp_path):
     settings = Settings(home=tmp_path, source="simulated", seed=1)
-    assert (settings.settling_days, settings.schedule_day, settings.api) == (5, 5, ApiSettings())
+    assert (settings.settling_days, settings.schedule_day, settings.api) == (5, 6, ApiSettings())
     assert settings.first_month == Month(2024, 7), "the first month of the shipped demo"
     with pytest.raises(AttributeError):
         settings.seed = 2  # type: ignore[misc]

@@ -6,18 +6,23 @@ import json
 import os
 import time
 from datetime import datetime
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from dagster._utils.schedules import cron_string_iterator
 from support.runs import make_settings, materialize
 
 from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.settings import Settings, settings_from_env
+from cityindex_pipeline.core.variables import check_schedule_after_delay
 from cityindex_pipeline.core.variables import schedule_day_from_env as settling_day_from_env
 from cityindex_pipeline.definitions import build_definitions
 from cityindex_pipeline.defs.republish import qualitative_republish_sensor
 from cityindex_pipeline.defs.resources import SourceResource
 from cityindex_pipeline.method.panel import panel_path
+from cityindex_pipeline.quality.settling import month_settled
 from cityindex_pipeline.warehouse.store import Warehouse
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -26,10 +31,10 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 @pytest.mark.parametrize(
     ("tick", "expected"),
     [
-        (datetime(2024, 10, 5, 6, 0, tzinfo=BEIJING), "2024-09-01"),
-        (datetime(2025, 1, 5, 6, 0, tzinfo=BEIJING), "2024-12-01"),  # across the year boundary
-        (datetime(2028, 3, 5, 6, 0, tzinfo=BEIJING), "2028-02-01"),  # a leap February
-        (datetime(2024, 8, 5, 6, 0, tzinfo=BEIJING), "2024-07-01"),  # the first partition
+        (datetime(2024, 10, 6, 6, 0, tzinfo=BEIJING), "2024-09-01"),
+        (datetime(2025, 1, 6, 6, 0, tzinfo=BEIJING), "2024-12-01"),  # across the year boundary
+        (datetime(2028, 3, 6, 6, 0, tzinfo=BEIJING), "2028-02-01"),  # a leap February
+        (datetime(2024, 8, 6, 6, 0, tzinfo=BEIJING), "2024-07-01"),  # the first partition
     ],
 )
 def test_the_schedule_requests_the_month_just_closed(tick, expected):
@@ -44,7 +49,7 @@ def test_the_schedule_requests_the_month_just_closed(tick, expected):
 
 def test_the_schedule_runs_on_the_settling_day_at_six_beijing_time_and_starts_stopped(monkeypatch):
     schedule = build_definitions().resolve_schedule_def("monthly_index_schedule")
-    assert schedule.cron_schedule == "0 6 5 * *"
+    assert schedule.cron_schedule == "0 6 6 * *"
     assert schedule.execution_timezone == "Asia/Shanghai"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert schedule.job_name == "monthly_index"
@@ -53,8 +58,41 @@ def test_the_schedule_runs_on_the_settling_day_at_six_beijing_time_and_starts_st
     assert later.cron_schedule == "0 6 10 * *"
 
 
+@pytest.mark.parametrize("schedule_day", range(1, 29))
+def test_a_schedule_the_settings_accept_runs_months_the_gate_publishes_and_one_they_refuse_would_not(
+    schedule_day, tmp_path
+):
+    """Every schedule day against every publication delay, on the ticks Dagster computes for the
+    schedule: the settings accept exactly the pairs whose scheduled runs pass `month_has_settled`."""
+    settings = Settings(home=tmp_path, source="simulated", seed=1, schedule_day=schedule_day)
+    schedule = build_definitions(settings).resolve_schedule_def("monthly_index_schedule")
+    start = datetime(2024, 1, 1, tzinfo=BEIJING).timestamp()
+    ticks = list(islice(cron_string_iterator(start, schedule.cron_schedule, schedule.execution_timezone), 14))
+    assert {tick.day for tick in ticks} == {schedule_day}  # a year and more: a leap February too
+    for delay_days in range(0, 30):
+        try:
+            check_schedule_after_delay(schedule_day, delay_days)
+            accepted = True
+        except ValueError as refused:
+            accepted = False
+            assert "CITYINDEX_PUBLICATION_DELAY_DAYS" in str(refused)
+        for tick in ticks:
+            month = Month.of(tick.date()).previous()
+            passed = month_settled(month, tick, delay_days).passed
+            assert passed == accepted, (schedule_day, delay_days, tick.isoformat(), str(month))
+
+
+def test_the_default_schedule_runs_once_the_default_delay_has_passed():
+    defaults = settings_from_env({})
+    assert (defaults.schedule_day, defaults.settling_days) == (6, 5)
+    check_schedule_after_delay(defaults.schedule_day, defaults.settling_days)
+    assert settings_from_env({"CITYINDEX_PUBLICATION_DELAY_DAYS": "9"}).schedule_day == 10, (
+        "follows the delay"
+    )
+
+
 def test_the_settling_day_is_configurable_and_checked():
-    assert settling_day_from_env({}) == 5
+    assert settling_day_from_env({}) == 6
     assert settling_day_from_env({"CITYINDEX_SETTLING_DAY": "12"}) == 12
     for bad in ("0", "31", "fifth"):
         with pytest.raises(ValueError, match="CITYINDEX_SETTLING_DAY"):

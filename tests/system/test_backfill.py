@@ -217,12 +217,12 @@ def test_the_ui_shows_the_graph_the_partitions_and_the_checks(backfilled, page):
     assert "Failed" not in body.split("Execution history")[0], "no check failed"
     _shot(page, "comprehensive-index-checks")
 
-    # the schedule: a partitioned schedule of the monthly job, off until turned on, on day 5 at 06:00 Beijing
+    # the schedule: a partitioned schedule of the monthly job, off until turned on, on day 6 at 06:00 Beijing
     _open(page, f"{base}/automation", "monthly_index_schedule")
     page.get_by_text("monthly_index_schedule", exact=True).first.click()
     page.get_by_text("monthly_index", exact=True).first.wait_for()
     body = page.inner_text("body")
     (ARTIFACTS / "monthly-schedule.txt").write_text(body, encoding="utf-8")
-    assert "monthly_index_schedule" in body and "(0 6 5 * *)" in body, body[:3000]
+    assert "monthly_index_schedule" in body and "(0 6 6 * *)" in body, body[:3000]
     assert "Execution timezone\tAsia/Shanghai" in body and "Schedule has never run" in body, body[:3000]
     _shot(page, "monthly-schedule")
