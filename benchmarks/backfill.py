@@ -85,12 +85,20 @@ def in_process_sequence(home: Path, months: tuple[Month, ...], scale: int) -> di
     """The months one after the other by the in-process runner (`cityindex materialize --to`), each
     recorded as a run of one persistent instance: the same work without queue or daemon. In a fresh
     process (`benchmarks.months_in_process`), timed from its start to its exit, as a user runs the
-    command: its one start and imports are counted, as each backfill run's are."""
+    command: its one start and imports are counted, as each backfill run's are. Its Dagster instance
+    exists before the clock starts, as the backfill's does (`migrate_instance`)."""
+    from cityindex_pipeline.cli.services import migrate_instance, service_environment
+
     home.mkdir(parents=True)
-    environment = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "CITYINDEX_HOME")}
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+    environment = service_environment(
+        home,
+        {
+            "CITYINDEX_FIRST_MONTH": str(months[0]),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        },
     )
+    # the instance is created before the clock starts, as the backfill's is before its launch
+    migrate_instance(environment)
     command = [
         sys.executable,
         "-m",
