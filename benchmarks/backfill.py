@@ -35,23 +35,26 @@ def _workspace(path: Path) -> Path:
     return path
 
 
+def _environment(home: Path, months: tuple[Month, ...], scale: int) -> dict[str, str]:
+    """The environment of the bench's processes on `home`: its own homes, the months' first month of
+    coverage, the scale, and this tree first on the path (`benchmarks` is not installed)."""
+    from cityindex_pipeline.cli.services import service_environment
+
+    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    extra = {"CITYINDEX_FIRST_MONTH": str(months[0]), BENCH_SCALE_VARIABLE: str(scale), "PYTHONPATH": path}
+    return service_environment(home, extra)
+
+
 def daemon_backfill(home: Path, months: tuple[Month, ...], scale: int) -> dict[str, Any]:
     """The months as one backfill on a fresh instance of `home`, launched through the webserver's
     GraphQL API as the UI launches one; the daemon (a process of its own) creates the runs and the
     run queue runs them. Timed from the launch to the end of the last run (the months computed and
     published) and to the backfill's end (the daemon's next look at it, seconds later: the instance's
     `backfill_daemon_interval_seconds`)."""
-    from cityindex_pipeline.cli.services import running_services, service_environment
+    from cityindex_pipeline.cli.services import running_services
 
     home.mkdir(parents=True)
-    environment = service_environment(
-        home,
-        {
-            "CITYINDEX_FIRST_MONTH": str(months[0]),
-            BENCH_SCALE_VARIABLE: str(scale),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-        },
-    )
+    environment = _environment(home, months, scale)
     workspace = _workspace(home.parent / f"{home.name}-workspace.yaml")
     with running_services(
         environment, home.parent / f"{home.name}-dagster.log", workspace=workspace
@@ -87,16 +90,10 @@ def in_process_sequence(home: Path, months: tuple[Month, ...], scale: int) -> di
     process (`benchmarks.months_in_process`), timed from its start to its exit, as a user runs the
     command: its one start and imports are counted, as each backfill run's are. Its Dagster instance
     exists before the clock starts, as the backfill's does (`migrate_instance`)."""
-    from cityindex_pipeline.cli.services import migrate_instance, service_environment
+    from cityindex_pipeline.cli.services import migrate_instance
 
     home.mkdir(parents=True)
-    environment = service_environment(
-        home,
-        {
-            "CITYINDEX_FIRST_MONTH": str(months[0]),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-        },
-    )
+    environment = _environment(home, months, scale)
     # the instance is created before the clock starts, as the backfill's is before its launch
     migrate_instance(environment)
     command = [
@@ -143,6 +140,25 @@ def _median_figures(measurements: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def scale_figure(scale: int, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scale's figures from its pairs: each figure the median over pairs, the ratio taken pair by
+    pair (its median, not the ratio of the medians) with its least and greatest."""
+    ratios = [p["backfill"]["seconds"] / p["in_process"]["seconds"] for p in pairs]
+    to_end = [p["backfill"]["seconds_to_backfill_end"] / p["in_process"]["seconds"] for p in pairs]
+    return {
+        "scale": scale,
+        "repeats": len(pairs),
+        "order": [" then ".join(p["order"]) for p in pairs],
+        "backfill": _median_figures([p["backfill"] for p in pairs]),
+        "in_process": _median_figures([p["in_process"] for p in pairs]),
+        "backfill_vs_in_process": statistics.median(ratios),
+        "backfill_vs_in_process_spread": [min(ratios), max(ratios)],
+        "backfill_vs_in_process_pairs": ratios,
+        "backfill_end_vs_in_process": statistics.median(to_end),
+        "pairs": pairs,
+    }
+
+
 def measure_backfill(
     months: tuple[Month, ...], scales: tuple[int, ...] = (1,), repeat: int = 1
 ) -> dict[str, Any]:
@@ -166,33 +182,8 @@ def measure_backfill(
                         measured[kind] = daemon_backfill(home, months, scale)
                     else:
                         measured[kind] = in_process_sequence(home, months, scale)
-                backfill, in_process = measured["backfill"], measured["in_process"]
-                pairs.append(
-                    {
-                        "order": list(order),
-                        "backfill": backfill,
-                        "in_process": in_process,
-                        "backfill_vs_in_process": backfill["seconds"] / in_process["seconds"],
-                        "backfill_end_vs_in_process": backfill["seconds_to_backfill_end"]
-                        / in_process["seconds"],
-                    }
-                )
-            ratios = [p["backfill_vs_in_process"] for p in pairs]
-            figures.append(
-                {
-                    "scale": scale,
-                    "repeats": len(pairs),
-                    "order": [" then ".join(p["order"]) for p in pairs],
-                    "backfill": _median_figures([p["backfill"] for p in pairs]),
-                    "in_process": _median_figures([p["in_process"] for p in pairs]),
-                    "backfill_vs_in_process": statistics.median(ratios),
-                    "backfill_vs_in_process_spread": [min(ratios), max(ratios)],
-                    "backfill_end_vs_in_process": statistics.median(
-                        p["backfill_end_vs_in_process"] for p in pairs
-                    ),
-                    "pairs": pairs,
-                }
-            )
+                pairs.append({"order": list(order), **measured})
+            figures.append(scale_figure(scale, pairs))
     return {
         "months": len(months),
         "first": str(months[0]),

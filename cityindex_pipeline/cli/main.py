@@ -3,14 +3,13 @@ and their options; what they print is in `output` and `trace_tree`, what they ar
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from pathlib import Path
 
 import click
 
 from cityindex_pipeline.cli import arguments, output
+from cityindex_pipeline.cli.bench_command import bench
 from cityindex_pipeline.cli.output import console
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
@@ -368,47 +367,7 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
         sys.exit(1)
 
 
-@main.command()
-@click.option("--scale", default="1,10,100", show_default=True, help="Scale factors, comma separated.")
-@click.option("--repeat", default=3, show_default=True, help="Runs per figure; medians are reported.")
-@click.option(
-    "--backfill-months",
-    default=3,
-    show_default=True,
-    help="Months of the backfill, through a webserver and daemon of their own, against the same months by "
-    "the in-process runner; 0 leaves the backfill out.",
-)
-@click.option("--backfill-scale", default="1,10", show_default=True, help="Scale factors of the backfill.")
-@click.option(
-    "--backfill-repeat",
-    default=1,
-    show_default=True,
-    help="Pairs (backfill, in-process runner) per backfill scale, their order alternating; the median "
-    "ratio and its spread are reported.",
-)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every figure here.")
-def bench(
-    scale: str,
-    repeat: int,
-    backfill_months: int,
-    backfill_scale: str,
-    backfill_repeat: int,
-    json_path: str | None,
-) -> None:
-    """Time and size the pipeline at several scales, in scratch homes, against a pandas peer."""
-    from benchmarks.bench import run_bench
-    from benchmarks.summary import print_report
-
-    scales, backfill_scales = arguments.scale_factors(scale), arguments.scale_factors(backfill_scale)
-    if repeat < 1 or backfill_repeat < 1 or backfill_months < 0:
-        raise click.BadParameter(
-            "--repeat and --backfill-repeat must be at least 1, --backfill-months at least 0"
-        )
-    report = run_bench(scales, repeat, backfill_months, tuple(backfill_scales), backfill_repeat)
-    print_report(report, console)
-    if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-        console.print(f"figures written to {json_path}")
+main.add_command(bench)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def _pair(backfill_seconds: float, in_process_seconds: float, order: list[str]) 
 def test_backfill_figures_are_medians_over_pairs_and_the_ratio_is_taken_pair_by_pair():
     from rich.console import Console
 
-    from benchmarks.backfill import _median_figures
+    from benchmarks.backfill import _median_figures, scale_figure
     from benchmarks.summary import _print_backfill
 
     pairs = [
@@ -137,23 +137,15 @@ def test_backfill_figures_are_medians_over_pairs_and_the_ratio_is_taken_pair_by_
         _pair(70.0, 50.0, ["in_process", "backfill"]),
         _pair(80.0, 40.0, ["backfill", "in_process"]),
     ]
-    backfill = _median_figures([p["backfill"] for p in pairs])
-    assert backfill["seconds"] == 80.0 and backfill["runs"] == 3 and backfill["success"] is True
+    figure = scale_figure(1, pairs)
+    assert figure["backfill"]["seconds"] == 80.0 and figure["in_process"]["seconds"] == 50.0
+    assert figure["backfill"]["runs"] == 3 and figure["backfill"]["success"] is True
+    # the median of the pairs' ratios (1.5, 1.4, 2.0), not the ratio of the medians (80 / 50 = 1.6)
+    assert figure["backfill_vs_in_process"] == 1.5
+    assert figure["backfill_vs_in_process_spread"] == [1.4, 2.0] and figure["repeats"] == 3
+    assert figure["order"][1] == "in_process then backfill"
     failed = [{**p["in_process"], "success": i != 1} for i, p in enumerate(pairs)]
     assert _median_figures(failed)["success"] is False, "one failed repeat fails the figure"
-    ratios = sorted(p["backfill"]["seconds"] / p["in_process"]["seconds"] for p in pairs)
-    figure = {
-        "scale": 1,
-        "repeats": 3,
-        "order": [" then ".join(p["order"]) for p in pairs],
-        "backfill": backfill,
-        "in_process": _median_figures([p["in_process"] for p in pairs]),
-        "backfill_vs_in_process": ratios[1],
-        "backfill_vs_in_process_spread": [ratios[0], ratios[-1]],
-        "backfill_end_vs_in_process": 1.5,
-    }
-    # the median of the ratios (1.5) is not the ratio of the medians (80 / 50 = 1.6)
-    assert figure["backfill_vs_in_process"] == 1.5
     console = Console(width=400, record=True)
     _print_backfill({"mode": "m", "months": 3, "first": "2024-07", "scales": [figure]}, console)
     text = console.export_text()
