@@ -71,9 +71,9 @@ def test_every_layer_has_its_group(graph):
 
 def test_the_published_index_is_due_by_the_settling_day_of_the_next_month(graph):
     policy = graph.get(dg.AssetKey("published_index")).freshness_policy
-    assert policy.deadline_cron == "59 23 5 * *"
+    assert policy.deadline_cron == "59 23 6 * *", "the default schedule day: 1 + the publication delay"
     assert policy.timezone == "Asia/Shanghai"
-    assert policy.lower_bound_delta.days == 5
+    assert policy.lower_bound_delta.days == 6
     others = [k for k in graph.get_all_asset_keys() if k != dg.AssetKey("published_index")]
     assert all(graph.get(k).freshness_policy is None for k in others)
 
