@@ -5,14 +5,16 @@ results recorded in the Dagster instance."""
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import Settings, settings_from_env
+from cityindex_pipeline.core.variables import PUBLICATION_DELAY_VARIABLE
 from cityindex_pipeline.quality.history import REQUIRED_PREVIOUS_TABLES, previous_month_computed, refusal
+from cityindex_pipeline.quality.settling import BEIJING, publishable_from
 from cityindex_pipeline.warehouse.connection import WarehouseDamagedError
 from cityindex_pipeline.warehouse.store import Warehouse
 
@@ -64,11 +66,26 @@ def warehouse() -> Warehouse:
     return opened
 
 
-def require_closed(month: Month) -> None:
-    """Only a month that has closed (Beijing time) can be materialised."""
-    if month.end_utc.timestamp() > time.time():
+def require_partition(settings: Settings, month: Month, now: datetime | None = None) -> None:
+    """Only a month that is a partition of the graph can be materialised: on or after the first month
+    of coverage, closed (Beijing time) and settled (`CITYINDEX_PUBLICATION_DELAY_DAYS` after it closed;
+    `defs/partitions.py` adds a month to the graph at that instant). Refused with a sentence saying
+    when, or how to extend the history, instead of Dagster's unknown-partition traceback."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    if month < settings.first_month:
+        raise click.UsageError(refusal(previous_month_computed(month, settings.first_month, {})))
+    if month.end_utc > now:
         raise click.UsageError(
             f"{month} has not closed yet (Beijing time); only closed months can be materialised"
+        )
+    settled_from = publishable_from(month, settings.settling_days)
+    if settled_from > now:
+        beijing = settled_from.astimezone(BEIJING)
+        raise click.UsageError(
+            f"{month} has closed but not settled: it becomes a partition of the graph, and may be "
+            f"published, from {settled_from.isoformat()} (00:00 Beijing time on {beijing:%Y-%m-%d}, day "
+            f"{beijing.day} of the next month, with {PUBLICATION_DELAY_VARIABLE} {settings.settling_days}); "
+            "run it then"
         )
 
 

@@ -79,8 +79,8 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
     months = Month.range(month, until or month)
     if not months:
         raise click.BadParameter("--to is before --month")
-    for chosen in months:  # a month still open is refused as such first, before its history
-        arguments.require_closed(chosen)
+    for chosen in months:  # a month not yet a partition is refused as such first, before its history
+        arguments.require_partition(settings, chosen)
     if not override_errors.strip():  # with an override the run's check reports it, overridden
         arguments.require_history(settings, month)
     failures = [
@@ -91,7 +91,7 @@ def materialize(month: Month, until: Month | None, reason: str, override_errors:
 
 
 def _run_month(settings: Settings, month: Month, *, reason: str = "", override_errors: str = "") -> bool:
-    arguments.require_closed(month)
+    arguments.require_partition(settings, month)
     with Warehouse(settings.warehouse_path).connect():
         pass  # a damaged or lost warehouse stops here, with its message, before any step runs
     from cityindex_pipeline.cli.runner import MonthBusyError, materialize_month
@@ -342,7 +342,10 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
     months = Month.range(first, last)
     if not months:
         raise click.BadParameter(f"{last} is before {first}")
-    arguments.require_history(arguments.settings(), first)
+    settings = arguments.settings()
+    for chosen in (first, last):  # the partitions are a range: its ends say whether all are in it
+        arguments.require_partition(settings, chosen)
+    arguments.require_history(settings, first)
     server = DagsterWebserver(url)
     started = time.monotonic()
     try:

@@ -52,6 +52,9 @@ OLD_NAMES = {new: old for old, new in RENAMED.items()}
 SOURCES = ("simulated", "files", "api")
 DEFAULT_SEED = 20240901
 DEFAULT_PUBLICATION_DELAY_DAYS = 5
+MAX_PUBLICATION_DELAY_DAYS = 27
+"""A month becomes a partition at 00:00 Beijing time on day 1 + the delay of the next month, and a
+monthly partition's start day is 1-28 in every month, so the delay is at most 27 days."""
 DEFAULT_SCHEDULE_DAY = DEFAULT_PUBLICATION_DELAY_DAYS + 1
 """The 6th, at 06:00 Beijing time: six hours after a month is publishable with the default delay
 (5 days after it closed, at 00:00 on the 1st). Unset, the schedule day follows the delay."""
@@ -154,8 +157,11 @@ def _delay_days(variable: str, text: str | None) -> int:
         days = int(text)
     except ValueError:
         raise ValueError(f"{variable} must be an integer; got {text!r}") from None
-    if days < 0:
-        raise ValueError(f"{variable} must not be negative; got {days}")
+    if not 0 <= days <= MAX_PUBLICATION_DELAY_DAYS:
+        raise ValueError(
+            f"{variable} must be 0-{MAX_PUBLICATION_DELAY_DAYS} days (a month settles within the next "
+            f"month, by its day 28); got {days}"
+        )
     return days
 
 

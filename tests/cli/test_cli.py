@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,28 @@ def test_report_is_written_by_the_monthly_run_and_kept(home):
     assert missing.returncode != 0 and "no publication v4" in missing.stderr
     bad = run(home, "report", "--month", "2024-09", "--publication", "latest")
     assert bad.returncode != 0 and "expected a version such as v1" in bad.stderr
+
+
+def test_a_closed_month_that_has_not_settled_is_refused_with_the_instant_it_becomes_a_partition(tmp_path):
+    """What the partitions say (`defs/partitions.py`), the command line says: a month is run only
+    once it is a partition of the graph, and a refusal names the instant, not Dagster's traceback."""
+    import click
+
+    from cityindex_pipeline.cli.arguments import require_partition
+    from cityindex_pipeline.core.months import Month
+    from cityindex_pipeline.core.settings import Settings
+
+    settings = Settings(home=tmp_path, source="simulated", seed=0, first_month=Month(2024, 7))
+    september = Month(2024, 9)
+    with pytest.raises(click.UsageError) as refused:
+        require_partition(settings, september, now=datetime(2024, 10, 5, 15, 59, 59, tzinfo=UTC))
+    assert refused.value.message == (
+        "2024-09 has closed but not settled: it becomes a partition of the graph, and may be published, "
+        "from 2024-10-05T16:00:00+00:00 (00:00 Beijing time on 2024-10-06, day 6 of the next month, with "
+        "CITYINDEX_PUBLICATION_DELAY_DAYS 5); run it then"
+    )
+    with pytest.raises(click.UsageError, match="has not closed yet"):
+        require_partition(settings, september, now=datetime(2024, 9, 30, 15, 59, tzinfo=UTC))
+    with pytest.raises(click.UsageError, match="before the first month of coverage, 2024-07"):
+        require_partition(settings, Month(2024, 6), now=datetime(2026, 1, 1, tzinfo=UTC))
+    require_partition(settings, september, now=datetime(2024, 10, 5, 16, tzinfo=UTC))  # settled: runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -67,9 +68,14 @@ def test_the_new_names_are_read_without_a_warning(tmp_path):
         (
             "CITYINDEX_PUBLICATION_DELAY_DAYS",
             "-1",
-            "CITYINDEX_PUBLICATION_DELAY_DAYS must not be negative; got -1",
+            "CITYINDEX_PUBLICATION_DELAY_DAYS must be 0-27 days (a month settles within the next month, by its day 28); got -1",
         ),
-        ("CITYINDEX_SETTLING_DAYS", "-2", "CITYINDEX_SETTLING_DAYS must not be negative; got -2"),
+        (
+            "CITYINDEX_PUBLICATION_DELAY_DAYS",
+            "28",
+            "CITYINDEX_PUBLICATION_DELAY_DAYS must be 0-27 days (a month settles within the next month, by its day 28); got 28",
+        ),
+        ("CITYINDEX_SETTLING_DAYS", "-2", "CITYINDEX_SETTLING_DAYS must be 0-27 days"),
         ("CITYINDEX_SEED", "seed", "CITYINDEX_SEED must be an integer; got 'seed'"),
         ("CITYINDEX_FIRST_MONTH", "2024-7", "CITYINDEX_FIRST_MONTH must be a month as YYYY-MM"),
         ("CITYINDEX_FIRST_MONTH", "2024-13", "CITYINDEX_FIRST_MONTH must be a month as YYYY-MM"),
@@ -83,7 +89,7 @@ def test_the_new_names_are_read_without_a_warning(tmp_path):
     ],
 )
 def test_a_wrong_value_names_the_variable_it_was_read_from(variable, value, message):
-    with pytest.raises(ValueError, match=message.replace("+", r"\+")), warnings.catch_warnings():
+    with pytest.raises(ValueError, match=re.escape(message)), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         settings_from_env({variable: value})
 

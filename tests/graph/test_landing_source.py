@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from cityindex_pipeline.defs.resources import SourceResource
 from cityindex_pipeline.defs.sensors import landing_drop_sensor
 from cityindex_pipeline.method.panel import panel_path
 from cityindex_pipeline.parsing.document import MAX_PAGE
+from cityindex_pipeline.quality.settling import BEIJING
 from cityindex_pipeline.reference.registry import load_registry
 from cityindex_pipeline.report.build import build_report
 from cityindex_pipeline.sources.landing import COMPLETE_MARKER
@@ -102,6 +104,7 @@ def test_an_incomplete_drop_fails_the_raw_asset_and_nothing_is_published(tmp_pat
 
 
 def test_the_sensor_launches_each_complete_drop_once(tmp_path):
+    this_month = Month.of(datetime.now(BEIJING).date())
     files = dataclasses.replace(make_settings(tmp_path), source="files")
     source = SourceResource(kind="files", landing_dir=str(files.landing_dir))
     registry = load_registry()
@@ -110,14 +113,22 @@ def test_the_sensor_launches_each_complete_drop_once(tmp_path):
             files.landing_dir,
             SimulatedSource().pull(SEPTEMBER, platform, registry.accounts_for(platform)[:2]),
         )
+        # a month still open (always unsettled) and one before the first month: no partitions yet
+        for early in (this_month, Month(2024, 6)):
+            write_landing(
+                files.landing_dir,
+                SimulatedSource().pull(early, platform, registry.accounts_for(platform)[:1]),
+            )
     with in_memory_instance() as instance:
         first = landing_drop_sensor(dg.build_sensor_context(instance=instance, resources={"source": source}))
         (request,) = first.run_requests
-        assert request.partition_key == "2024-09-01"
+        assert request.partition_key == "2024-09-01", "only the drop of a month that is a partition runs"
         again = landing_drop_sensor(
             dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"source": source})
         )
         assert isinstance(again, dg.SkipReason), "the same drop is not launched twice"
+        assert f"complete drops of 2024-06, {this_month} wait: not yet partitions" in again.skip_message
+        assert set(json.loads(first.cursor)) == {"2024-09"}, "a waiting drop is not marked seen"
         (files.landing_dir / "x" / "2024-09" / COMPLETE_MARKER).write_text("redelivered", encoding="utf-8")
         redrop = landing_drop_sensor(
             dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"source": source})
