@@ -11,7 +11,7 @@ import click
 from cityindex_pipeline.cli import arguments, output
 from cityindex_pipeline.cli.bench_command import bench
 from cityindex_pipeline.cli.output import console
-from cityindex_pipeline.core.months import Month
+from cityindex_pipeline.core.months import Month, backfill_title
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.render import json_text, terminal_text
 from cityindex_pipeline.core.settings import Settings
@@ -349,7 +349,7 @@ def backfill(first: Month, last: Month, url: str, wait: bool, timeout: float) ->
     server = DagsterWebserver(url)
     started = time.monotonic()
     try:
-        backfill_id = server.launch_backfill(months)
+        backfill_id = server.launch_backfill(months, title=backfill_title(months))
         console.print(f"backfill [bold]{backfill_id}[/]: {len(months)} months, {first} to {last}")
         console.print(f"  follow it in the UI: {url.rstrip('/')}/runs/b/{backfill_id}")
         if not wait:

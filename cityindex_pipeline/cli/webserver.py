@@ -122,12 +122,13 @@ class DagsterWebserver:
         return sorted(node["assetKey"]["path"] for node in nodes if node["partitionDefinition"])
 
     def launch_backfill(self, months: list[Month], title: str | None = None) -> str:
-        """Every partitioned asset (and its checks) for the months; returns the backfill id."""
+        """Every partitioned asset (and its checks) for the months; returns the backfill id. Without
+        a title, as the UI launches by default (the run coordinator then titles it)."""
         params = {
             "partitionNames": [m.partition_key for m in months],
             "assetSelection": [{"path": path} for path in self.asset_keys()],
-            "title": title or f"cityindex {months[0]}..{months[-1]}",
             "fromFailure": False,
+            **({"title": title} if title else {}),
         }
         result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
         if result["__typename"] != "LaunchBackfillSuccess":

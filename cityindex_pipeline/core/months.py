@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -91,3 +92,20 @@ def previous_month_read(month: Month, first_month: Month) -> Month | None:
     it, which is refused), which reads none even if such rows exist: a month's numbers must not depend
     on which months were computed before it."""
     return month.previous() if month > first_month else None
+
+
+def backfill_title(months: Iterable[Month]) -> str:
+    """The title a backfill of `months` carries in the UI's list of backfills (the CLI's and the UI's
+    alike): `cityindex 2024-07..2024-09 (3 months)`, or the months listed when they are not
+    consecutive; at most Dagster's 100 characters."""
+    chosen = sorted(set(months))
+    if not chosen:
+        raise ValueError("a backfill has at least one month")
+    count = f"({len(chosen)} month{'s' if len(chosen) > 1 else ''})"
+    if chosen == Month.range(chosen[0], chosen[-1]):
+        span = str(chosen[0]) if len(chosen) == 1 else f"{chosen[0]}..{chosen[-1]}"
+        return f"cityindex {span} {count}"
+    listed = f"cityindex {', '.join(map(str, chosen))} {count}"
+    if len(listed) <= 100:
+        return listed
+    return f"cityindex {chosen[0]}, ... {chosen[-1]} {count}"

@@ -5,7 +5,10 @@ runs them one at a time, first in first out (`cli/instance.py`). Dagster names t
 run by a partition range of one month (`dagster/asset_partition_range_start` = `..._end`), and a
 step of a range run records its check results without a partition: the gate, the report and the
 UI's per-month check history would not see them. A run whose range is one month is tagged with that
-month (`dagster/partition`) as it is queued, as a run of one month launched by hand is.
+month (`dagster/partition`) as it is queued, as a run of one month launched by hand is. A backfill
+launched without a title (the UI's default) is given one as its first run is queued, naming its
+months (`core.months.backfill_title`, as `cityindex backfill` titles its own); the daemon that
+queues the run reads the backfill again before it next writes it, so the title stays.
 
 Dagster's backfill daemon looks at its backfills every 30 s, a constant of the daemon
 (`DEFAULT_DAEMON_INTERVAL_SECONDS`; dagster-io/dagster#11649), so a backfill waited up to 30 s
@@ -28,10 +31,13 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    BACKFILL_ID_TAG,
     PARTITION_NAME_TAG,
 )
 from dagster._daemon import controller as daemon_controller
 from dagster._serdes import ConfigurableClassData
+
+from cityindex_pipeline.core.months import Month, backfill_title
 
 
 def month_of_range(tags: dict[str, str]) -> str | None:
@@ -94,6 +100,8 @@ class MonthRunCoordinator(QueuedRunCoordinator):
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
+        if BACKFILL_ID_TAG in run.tags:
+            self._title_backfill(run.tags[BACKFILL_ID_TAG])
         month = month_of_range(dict(run.tags))
         if month is not None:
             self._instance.add_run_tags(run.run_id, {PARTITION_NAME_TAG: month})
@@ -101,3 +109,22 @@ class MonthRunCoordinator(QueuedRunCoordinator):
             if tagged is not None:
                 context = SubmitRunContext(tagged, context.workspace)
         return super().submit_run(context)
+
+    def _title_backfill(self, backfill_id: str) -> None:
+        """Give an untitled backfill the title of its months; a titled one is left as it is."""
+        backfill = self._instance.get_backfill(backfill_id)
+        if backfill is None or backfill.title:
+            return
+        keys = backfill_partition_keys(backfill)
+        if keys:
+            self._instance.update_backfill(backfill._replace(title=backfill_title(map(Month.parse, keys))))
+
+
+def backfill_partition_keys(backfill: Any) -> set[str]:
+    """The partitions a backfill targets: a job backfill's names, or an asset backfill's partitions."""
+    if backfill.partition_names:
+        return set(backfill.partition_names)
+    data = backfill.asset_backfill_data
+    if data is None:
+        return set()
+    return {key.partition_key for key in data.target_subset.iterate_asset_partitions() if key.partition_key}

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cityindex_pipeline.core.months import Month, previous_month_read
+from cityindex_pipeline.core.months import Month, backfill_title, previous_month_read
 
 
 def test_month_window_is_beijing_time():
@@ -42,3 +42,16 @@ def test_the_first_month_of_coverage_reads_no_previous_month():
     assert previous_month_read(Month(2025, 1), first) == Month(2024, 12)
     assert previous_month_read(first, first) is None, "even if the month before it is in the warehouse"
     assert previous_month_read(Month(2024, 7), first) is None, "before the first month: refused, reads none"
+
+
+def test_a_backfill_title_names_its_months_within_dagsters_limit():
+    assert (
+        backfill_title([Month(2024, 9), Month(2024, 7), Month(2024, 8)])
+        == "cityindex 2024-07..2024-09 (3 months)"
+    )
+    assert backfill_title([Month(2024, 9)]) == "cityindex 2024-09 (1 month)"
+    assert backfill_title([Month(2024, 7), Month(2024, 9)]) == "cityindex 2024-07, 2024-09 (2 months)"
+    scattered = Month.range(Month(2020, 1), Month(2025, 12))[::2]
+    assert backfill_title(scattered) == "cityindex 2020-01, ... 2025-11 (36 months)"
+    with pytest.raises(ValueError, match="at least one month"):
+        backfill_title([])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import types
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._daemon import controller as daemon_controller
 from dagster._daemon.backfill import execute_backfill_iteration_loop
 
@@ -28,6 +30,7 @@ from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.defs.run_queue import (
     BACKFILL_DAEMON_INTERVAL_SECONDS,
     MonthRunCoordinator,
+    backfill_partition_keys,
     month_of_range,
 )
 
@@ -175,3 +178,29 @@ def test_a_generated_file_follows_the_configuration_and_an_edited_one_is_kept(tm
     monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL")
     ensure_dagster_home(settings)
     assert config.read_text().endswith("# tuned by hand\n")
+
+
+def test_an_untitled_backfill_is_titled_by_its_months_and_a_titled_one_is_kept(tmp_path, monkeypatch):
+    """The UI launches a backfill without a title unless one is typed; its first queued run names it
+    (the same title `cityindex backfill` gives; end to end through a daemon in tests/system)."""
+    monkeypatch.delenv("CITYINDEX_DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_PG_HOST", raising=False)
+    home = ensure_dagster_home(Settings(home=tmp_path, source="simulated", seed=1))
+    months = ["2024-07-01", "2024-08-01", "2024-09-01"]
+    with dg.DagsterInstance.from_config(home) as instance:
+        for backfill_id, title in (("untitled", None), ("titled", "by hand")):
+            instance.add_backfill(
+                PartitionBackfill(
+                    backfill_id,
+                    BulkActionStatus.REQUESTED,
+                    False,
+                    {},
+                    time.time(),
+                    partition_names=months,
+                    title=title,
+                )
+            )
+            instance.run_coordinator._title_backfill(backfill_id)
+        assert instance.get_backfill("untitled").title == "cityindex 2024-07..2024-09 (3 months)"
+        assert instance.get_backfill("titled").title == "by hand"
+        assert backfill_partition_keys(instance.get_backfill("untitled")) == set(months)
