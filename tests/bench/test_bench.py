@@ -50,9 +50,14 @@ def test_scaled_registry_multiplies_posts():
     assert 2.4 * one < three < 3.6 * one
 
 
-def test_pandas_peer_gives_the_pipelines_scores(september_warehouse):
-    from benchmarks.pandas_peer import run_peer
+@pytest.mark.parametrize("peer", ["pandas_peer", "sql_peer"])
+def test_each_peer_gives_the_pipelines_scores(september_warehouse, peer):
+    """The peers compute the same month as the pipeline, so the bench compares like with like."""
+    import importlib
+
     from cityindex_pipeline.core.platforms import PLATFORMS
+
+    run_peer = importlib.import_module(f"benchmarks.{peer}").run_peer
 
     store = september_warehouse
     with store.session():
