@@ -23,8 +23,10 @@ from typing import Any
 import polars as pl
 
 from benchmarks.backfill import BACKFILL_MONTHS, measure_backfill
+from benchmarks.floors import parse_floor, raw_to_clean, stored_floor
 from benchmarks.sampling import StackSampler, median_seconds
 from benchmarks.scale import bench_settings, registry_scaled
+from benchmarks.stages import fixed_share, stage_seconds, step_seconds_of_run
 from benchmarks.summary import targets
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
@@ -36,86 +38,38 @@ BENCH_MONTH = Month(2024, 9)
 # --- the measurements of one scale -------------------------------------------------------------------
 
 
-def end_to_end(settings: Settings, month: Month) -> tuple[float, dict[str, float], bool]:
-    """One month through every asset, check and publication of the monthly job, in process."""
+def end_to_end(settings: Settings, month: Month) -> tuple[float, dict[str, float], bool, dict[str, Any]]:
+    """One month through every asset, check and publication of the monthly job, in process: its
+    seconds, the sampled shares of Dagster, GX and ours, success, and its stages (`stages.py`)."""
+    import dagster as dg
+
     from cityindex_pipeline.cli.runner import materialize_month
 
     start = time.perf_counter()
     with StackSampler() as sampler:
         run = materialize_month(settings, month, printer=lambda _line: None)
-    return time.perf_counter() - start, sampler.shares(), run.success
+    wall = time.perf_counter() - start
+    with dg.DagsterInstance.get() as instance:
+        steps = step_seconds_of_run(instance, run.run_id)
+    stages = stage_seconds(steps, wall, simulator_seconds(settings, month))
+    return wall, sampler.shares(), run.success, stages
 
 
-def raw_to_clean(settings: Settings, month: Month) -> dict[str, Any]:
-    """Stored raw documents to clean posts and account metrics, by the functions the assets call:
-    timed from the read of the month's documents out of the warehouse, and from the parsing on."""
-    from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
-    from cityindex_pipeline.method.config import load_methodology
+def simulator_seconds(settings: Settings, month: Month) -> float:
+    """The simulator inventing the month's documents for the registered accounts, as the raw steps
+    call it, timed apart (its documents are not stored)."""
+    from cityindex_pipeline.reference.snapshots import registered_accounts
+    from cityindex_pipeline.sources.simulated import SimulatedSource
     from cityindex_pipeline.warehouse.store import Warehouse
 
-    store = Warehouse(settings.warehouse_path)
-    methodology = load_methodology()
+    store, source = Warehouse(settings.warehouse_path), SimulatedSource(settings.seed)
     with store.session():
-        accounts = store.read_month("clean.registry_accounts", month)
-        previous = store.read_month("clean.account_metrics", month.previous())
-        start = time.perf_counter()
-        documents = {platform: store.raw_documents(month, platform) for platform in PLATFORMS}
-    parsing = time.perf_counter()
-    posts = pl.concat(
-        [
-            clean_platform(documents[p], accounts.filter(platform=p), month, p, methodology).posts
-            for p in PLATFORMS
-        ]
-    )
-    profiles = pl.concat([profiles_of(documents[p], p) for p in PLATFORMS])
-    metrics = account_metrics(posts, profiles, accounts.filter("active"), previous)
-    end = time.perf_counter()
-    return {
-        "seconds": end - start,
-        "in_memory_seconds": end - parsing,
-        "documents": sum(d.height for d in documents.values()),
-        "bytes": sum(int(d["body"].str.len_bytes().sum()) for d in documents.values()),
-        "posts": posts.height,
-        "accounts": metrics.height,
-        "documents_frames": documents,
-    }
-
-
-def stored_floor(settings: Settings, month: Month) -> float:
-    """The floor as the issue puts it, DuckDB reading and parsing the same documents with no logic:
-    one query over the month's latest pulls in the warehouse file, `json()` of every body."""
-    import duckdb
-
-    from cityindex_pipeline.warehouse.store import Warehouse
-
-    store = Warehouse(settings.warehouse_path)
-    with store.session():
-        pulls = [store.latest_pull(month, platform) for platform in PLATFORMS]
-    pull_ids = [pull["pull_id"] for pull in pulls if pull is not None]
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        start = time.perf_counter()
-        con.execute(
-            "SELECT sum(length(json(body))) FROM raw.documents WHERE list_contains($ids, pull_id)",
-            {"ids": pull_ids},
-        ).fetchall()
-        return time.perf_counter() - start
-
-
-def parse_floor(documents: dict[str, pl.DataFrame]) -> float:
-    """The parsing alone, documents already in memory: DuckDB's JSON parser over every body (`json()`
-    parses and re-serialises each one), given the bodies in the chunks the reader gives them in, so
-    that it, too, has both threads. polars' `str.json_decode` was tried and dropped: inferring one
-    struct type per endpoint over every body took 14 s and 3 GiB at scale 10, no floor at all."""
-    import duckdb
-
-    from cityindex_pipeline.parsing.setwise import in_chunks
-
-    bodies = pl.concat([frame.select("body") for frame in documents.values()])
-    with duckdb.connect() as con:
-        con.register("bodies", in_chunks(bodies))
-        start = time.perf_counter()
-        con.execute("SELECT sum(length(json(body))) FROM bodies").fetchall()
-        return time.perf_counter() - start
+        accounts = {platform: registered_accounts(store, month, platform) for platform in PLATFORMS}
+    start = time.perf_counter()
+    for platform in PLATFORMS:
+        for _document in source.pull(month, platform, accounts[platform]):
+            pass
+    return time.perf_counter() - start
 
 
 def index_run(settings: Settings, month: Month) -> dict[str, Any]:
@@ -182,50 +136,30 @@ def verify_latency(settings: Settings, month: Month, repeat: int) -> float | Non
     return median_seconds(lambda: verify_month(settings, store, month, None), repeat)[0]
 
 
-PEER_COLUMNS = ("account_handle", "endpoint", "page", "body")
-"""What the peer reads of the documents, as a notebook would load them."""
-
-
-def pandas_peer(settings: Settings, month: Month) -> dict[str, Any]:
-    """The analyst's version from the same stored documents: seconds, and its scores."""
-    from benchmarks.pandas_peer import run_peer
-    from cityindex_pipeline.warehouse.store import Warehouse
-
-    store = Warehouse(settings.warehouse_path)
-    with store.session():
-        documents = {p: store.raw_documents(month, p).select(PEER_COLUMNS).to_pandas() for p in PLATFORMS}
-        accounts = store.read_month("clean.registry_accounts", month).to_pandas()
-        cities = store.read_month("clean.registry_cities", month).to_pandas()
-        weights = store.read_month("idx.platform_weights", month).to_pandas()
-        qualitative = store.read_month("idx.qualitative_scores", month).to_pandas()
-        previous = store.read_month("clean.account_metrics", month.previous())
-    followers = {
-        (p, h): f for p, h, f in previous.select("platform", "account_handle", "followers").iter_rows()
-    }
-    start = time.perf_counter()
-    scores = run_peer(documents, accounts, cities, weights, qualitative, month, followers)
-    return {"seconds": time.perf_counter() - start, "scores": scores}
-
-
-def measure_scale(scale: int, repeat: int) -> dict[str, Any]:
-    """Every per-scale figure, medians over `repeat` (each end-to-end repeat in a fresh home)."""
+def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
+    """Every figure of the pipeline at a scale, medians over `repeat` (each end-to-end repeat in a
+    fresh home under `home_root`; the last is left for the peers). This process runs nothing of the
+    peers, so its peak resident memory is the pipeline's."""
     result: dict[str, Any] = {"scale": scale, "repeat": repeat, "month": BENCH_MONTH.partition_key}
-    with tempfile.TemporaryDirectory(prefix="cityindex-bench-") as scratch, registry_scaled(scale):
+    with registry_scaled(scale):
         runs = []
         for i in range(repeat):
-            settings = bench_settings(Path(scratch) / f"home-{i}")
+            settings = bench_settings(home_root / f"home-{i}")
             runs.append(end_to_end(settings, BENCH_MONTH))
         seconds = statistics.median(r[0] for r in runs)
         shares = {who: statistics.median(r[1][who] for r in runs) for who in runs[0][1]}
         result["end_to_end"] = {
             "seconds": seconds,
+            "spread": [min(r[0] for r in runs), max(r[0] for r in runs)],
             "success": all(r[2] for r in runs),
             "dagster_seconds": seconds * shares["dagster"],
             "great_expectations_seconds": seconds * shares["great_expectations"],
             "ours_seconds": seconds * shares["ours"],
             "framework_share": shares["dagster"] + shares["great_expectations"],
         }
-        settings = bench_settings(Path(scratch) / f"home-{repeat - 1}")
+        result["stages"] = _median_stages([r[3] for r in runs])
+        result["home"] = str(home_root / f"home-{repeat - 1}")
+        settings = bench_settings(home_root / f"home-{repeat - 1}")
 
         clean_runs = [raw_to_clean(settings, BENCH_MONTH) for _ in range(repeat)]
         clean_seconds = statistics.median(r["seconds"] for r in clean_runs)
@@ -263,17 +197,6 @@ def measure_scale(scale: int, repeat: int) -> dict[str, Any]:
             "uncertainty_seconds": statistics.median(r["uncertainty_seconds"] for r in index_runs),
             "model_runs": index_runs[0]["model_runs"],
         }
-
-        peer_runs = [pandas_peer(settings, BENCH_MONTH) for _ in range(repeat)]
-        peer_seconds = statistics.median(r["seconds"] for r in peer_runs)
-        ours_seconds = in_memory_seconds + index_seconds  # the peer, too, starts from documents in memory
-        result["pandas_peer"] = {
-            "seconds": peer_seconds,
-            "ours_seconds": ours_seconds,
-            "speedup": peer_seconds / ours_seconds,
-            "max_score_difference": _max_difference(index_runs[0]["scores"], peer_runs[0]["scores"]),
-        }
-
         result["audit"] = {
             "trace_seconds": trace_latency(settings, BENCH_MONTH, repeat),
             "verify_seconds": verify_latency(settings, BENCH_MONTH, repeat),
@@ -282,12 +205,29 @@ def measure_scale(scale: int, repeat: int) -> dict[str, Any]:
     return result
 
 
-def _max_difference(ours: pl.DataFrame, peer: Any) -> float:
-    theirs = pl.from_pandas(peer).select("city_id", pl.col("score").alias("peer_score"))
-    joined = ours.select("city_id", "score").join(theirs, on="city_id", how="full", coalesce=True)
-    if joined["score"].null_count() or joined["peer_score"].null_count():
-        return float("inf")
-    return float((joined["score"] - joined["peer_score"]).abs().max())
+def _median_stages(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each stage's seconds over the repeats (and of the simulator and the wall)."""
+    stages = {name: statistics.median(m["stages"][name] for m in measured) for name in measured[0]["stages"]}
+    return {
+        "stages": stages,
+        **{key: statistics.median(m[key] for m in measured) for key in ("simulator_seconds", "wall_seconds")},
+        "ours_seconds": statistics.median(m["ours_seconds"] for m in measured),
+    }
+
+
+def measure_peers(home: Path, repeat: int) -> dict[str, Any]:
+    """Ours against the pandas and SQL peers on the month stored in `home` (`peers.compare`)."""
+    from benchmarks.peers import compare, load_inputs
+
+    inputs = load_inputs(bench_settings(home), BENCH_MONTH)
+    return compare(inputs, repeat)
+
+
+def measure_peak(home: Path, who: str) -> dict[str, Any]:
+    """One contender's peak memory, alone in this process (`peers.peak_of`)."""
+    from benchmarks.peers import load_inputs, peak_of
+
+    return peak_of(who, load_inputs(bench_settings(home), BENCH_MONTH))
 
 
 # --- the parent: one process per scale, a table and JSON ------------------------------------------
@@ -305,6 +245,19 @@ def _child(arguments: list[str]) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
+def measure(scale: int, repeat: int) -> dict[str, Any]:
+    """A scale's figures, each part in a process of its own: the pipeline (its peak memory alone),
+    ours against the peers alternating, then each contender's peak memory alone."""
+    from benchmarks.peers import CONTENDERS
+
+    with tempfile.TemporaryDirectory(prefix="cityindex-bench-") as scratch:
+        result = _child(["--scale", str(scale), "--repeat", str(repeat), "--home-root", scratch])
+        home = result.pop("home")
+        result["peers"] = _child(["--peers", "--home", home, "--repeat", str(repeat)])
+        result["peaks_mib"] = {who: _child(["--peak", who, "--home", home]) for who in CONTENDERS}
+    return result
+
+
 def run_bench(
     scales: list[int],
     repeat: int,
@@ -312,7 +265,15 @@ def run_bench(
     backfill_scales: tuple[int, ...] = (1, 10),
     backfill_repeat: int = 1,
 ) -> dict[str, Any]:
-    results = [_child(["--scale", str(scale), "--repeat", str(repeat)]) for scale in scales]
+    results = [measure(scale, repeat) for scale in scales]
+    by_scale = {r["scale"]: r for r in results}
+    for r in results:
+        small = by_scale.get(1)
+        r["fixed_share"] = (
+            fixed_share(small["stages"], r["stages"], r["scale"])
+            if small is not None and r["scale"] > 1
+            else None
+        )
     backfill = (
         _child(
             [
@@ -337,9 +298,13 @@ def run_bench(
 
 
 def _main() -> None:
-    parser = argparse.ArgumentParser(description="one scale of `cityindex bench`, in its own process")
+    parser = argparse.ArgumentParser(description="one part of `cityindex bench`, in its own process")
     parser.add_argument("--scale", type=int)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--home-root", type=Path)
+    parser.add_argument("--peers", action="store_true")
+    parser.add_argument("--peak", choices=("ours", "pandas", "sql"))
+    parser.add_argument("--home", type=Path)
     parser.add_argument("--backfill", type=int)
     parser.add_argument("--backfill-scale", default="1")
     parser.add_argument("--backfill-repeat", type=int, default=1)
@@ -349,8 +314,12 @@ def _main() -> None:
         months = tuple(Month.range(BACKFILL_MONTHS[0], BACKFILL_MONTHS[0].shift(args.backfill - 1)))
         scales = tuple(int(part) for part in args.backfill_scale.split(","))
         result = measure_backfill(months, scales, args.backfill_repeat)
+    elif args.peers:
+        result = measure_peers(args.home, args.repeat)
+    elif args.peak:
+        result = measure_peak(args.home, args.peak)
     else:
-        result = measure_scale(args.scale, args.repeat)
+        result = measure_scale(args.scale, args.repeat, args.home_root)
     Path(args.out).write_text(json.dumps(result, default=str), encoding="utf-8")
 
 

@@ -101,7 +101,22 @@ def test_bench_writes_every_metric(tmp_path):
     index, sensitivity = one["index"], load_methodology().sensitivity
     assert index["city_platforms_per_second"] > 0 and index["draws"] == 2 * sensitivity.base_samples
     assert index["uncertainty_seconds"] > 0 and index["model_runs"] > index["draws"]  # the Sobol design
-    assert one["pandas_peer"]["max_score_difference"] <= 1e-9 and one["pandas_peer"]["speedup"] > 0
+    peers = one["peers"]
+    assert peers["orders"] == [["ours", "pandas", "sql"]] and peers["best_peer"] in ("pandas", "sql")
+    for peer in ("pandas", "sql"):
+        assert peers[peer]["max_score_difference"] <= 1e-9, f"{peer} computes the same scores"
+        assert peers[peer]["ours_faster_by"] > 0 and peers[peer]["seconds"] > 0
+    assert set(one["peaks_mib"]) == {"ours", "pandas", "sql"}
+    assert all(p["peak_mib"] >= p["loaded_mib"] > 0 for p in one["peaks_mib"].values())
+    stages = one["stages"]
+    assert (
+        stages["simulator_seconds"] > 0 and stages["stages"]["clean"] > 0 and stages["stages"]["report"] > 0
+    )
+    assert sum(stages["stages"].values()) + stages["simulator_seconds"] == pytest.approx(
+        stages["wall_seconds"]
+    )
+    assert one["fixed_share"] is None, "the share of fixed costs needs two scales"
+    assert "ours against the peers" in result.output and "a month's stages" in result.output
     assert one["audit"]["trace_seconds"] > 0 and "verify_seconds" in one["audit"]
     assert one["peak_rss_mib"] > 0
     # the backfill through a daemon of its own is left out here (a minute or more of a run queue and a
@@ -109,7 +124,12 @@ def test_bench_writes_every_metric(tmp_path):
     # its runs, and `cityindex bench` measures it by default
     assert report["backfill"] is None and report["targets"]["backfill_vs_in_process"]["met"] is None
     assert "backfill: not measured (--backfill-months 0)" in result.output
-    assert set(report["targets"]) >= {"framework_share_at_10", "raw_to_clean_vs_floor", "trace_seconds_at_10"}
+    assert set(report["targets"]) >= {
+        "fixed_share_at_10",
+        "ours_vs_best_peer_at_10",
+        "pipeline_peak_at_100_gib",
+    }
+    assert report["targets"]["ours_vs_best_peer_at_10"]["met"] is None, "scale 10 was not run"
 
 
 def _pair(backfill_seconds: float, in_process_seconds: float, order: list[str]) -> dict:
@@ -173,3 +193,25 @@ def test_the_bench_code_location_registers_its_scale_in_every_process_that_loads
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) == 3 * load_registry().accounts.height
+
+
+def test_stages_add_up_to_the_wall_time_with_the_simulator_taken_out_of_the_raw_store():
+    from benchmarks.stages import fixed_share, stage_seconds
+
+    steps = {"raw_x": 3.0, "raw_youtube": 1.0, "clean_posts": 2.0, "platform_index_x": 0.5}
+    steps |= {"clean_posts_checks": 0.25, "monthly_report": 1.0}
+    measured = stage_seconds(steps, wall_seconds=10.0, simulator_seconds=1.5)
+    stages = measured["stages"]
+    assert stages["raw store"] == 2.5 and stages["clean"] == 2.0 and stages["index"] == 0.5
+    assert stages["checks"] == 0.25 and stages["report"] == 1.0 and stages["dagster"] == 2.25
+    assert measured["ours_seconds"] == 8.5 == sum(stages.values())
+    # t = fixed + per-unit x size: 10 s fixed and 1 s a unit gives 11 s at 1 and 20 s at 10
+    assert fixed_share({"ours_seconds": 11.0}, {"ours_seconds": 20.0}, 10) == pytest.approx(0.5)
+
+
+def test_each_round_puts_another_contender_first():
+    from benchmarks.peers import CONTENDERS, rotated
+
+    orders = [rotated(i) for i in range(3)]
+    assert [order[0] for order in orders] == list(CONTENDERS)
+    assert all(sorted(order) == sorted(CONTENDERS) for order in orders)
