@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from benchmarks.backfill import BACKFILL_MONTHS, measure_backfill
+from benchmarks.extract_floor import extract_and_write_floor
 from benchmarks.floors import parse_floor, raw_to_clean, stored_floor
 from benchmarks.sampling import StackSampler, median_seconds
 from benchmarks.scale import bench_settings, registry_scaled
@@ -170,6 +171,10 @@ def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
         del documents  # not held through the steps that follow (peak RSS is the process's)
         floor_seconds = statistics.median(stored_floor(settings, BENCH_MONTH) for _ in range(repeat))
         in_memory_seconds = statistics.median(r["in_memory_seconds"] for r in clean_runs)
+        extract_runs = [extract_and_write_floor(settings.warehouse_path, BENCH_MONTH) for _ in range(repeat)]
+        extract_seconds = statistics.median(r["seconds"] for r in extract_runs)
+        steps = result["stages"]["stages"]
+        written_seconds = steps["clean"] + steps["metrics"]
         first = clean_runs[0]
         result["raw_to_clean"] = {
             "seconds": clean_seconds,
@@ -184,6 +189,11 @@ def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
             "ratio_to_floor": clean_seconds / floor_seconds,
             "in_memory_floor_seconds": in_memory_floor_seconds,
             "in_memory_ratio_to_floor": in_memory_seconds / in_memory_floor_seconds,
+            "written_seconds": written_seconds,
+            "extract_floor_seconds": extract_seconds,
+            "extract_floor_differing_rows": extract_runs[0]["differing_rows"],
+            "ratio_to_extract_floor": written_seconds / extract_seconds,
+            "ratio_to_parse_floor": written_seconds / floor_seconds,
         }
         del clean_runs
 

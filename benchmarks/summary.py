@@ -9,6 +9,7 @@ TARGETS = {
     "fixed_share_at_10": 1 / 3,
     "framework_share_at_10": 1 / 3,
     "raw_to_clean_vs_floor": 2.0,
+    "clean_vs_extract_floor": 1.25,
     "ours_vs_best_peer_at_10": 2.0,
     "ours_vs_best_peer_at_100": 2.0,
     "pipeline_peak_at_100_gib": 2.0,
@@ -33,6 +34,10 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     put("framework_share_at_10", share, None if share is None else share <= 1 / 3)
     worst = max(r["raw_to_clean"]["ratio_to_floor"] for r in report["scales"])
     put("raw_to_clean_vs_floor", worst, worst <= 2.0)
+    large = [r["raw_to_clean"] for r in report["scales"] if r["scale"] >= 10]
+    extract = max((c["ratio_to_extract_floor"] for c in large), default=None)
+    same = all(sum(c["extract_floor_differing_rows"].values()) == 0 for c in large)
+    put("clean_vs_extract_floor", extract, None if extract is None else extract <= 1.25 and same)
     for scale, figures in (("10", ten), ("100", hundred)):
         peers = figures["peers"] if figures else None
         faster = peers["ours_faster_than_best_peer_by"] if peers else None
@@ -72,6 +77,8 @@ def print_report(report: dict[str, Any], console: Any) -> None:
     columns += (
         "x parse floor",
         "x floor in memory",
+        "clean+metrics s",
+        "x extract-write floor",
         "index city-platforms/s",
         "uncertainty s",
         "trace s",
@@ -93,6 +100,8 @@ def print_report(report: dict[str, Any], console: Any) -> None:
             f"{clean['posts_per_second']:,.0f}",
             f"{clean['ratio_to_floor']:.2f}",
             f"{clean['in_memory_ratio_to_floor']:.2f}",
+            f"{clean['written_seconds']:.2f}",
+            f"{clean['ratio_to_extract_floor']:.2f}",
             f"{idx['city_platforms_per_second']:,.0f}",
             "n/a" if idx.get("uncertainty_seconds") is None else f"{idx['uncertainty_seconds']:.2f}",
             f"{r['audit']['trace_seconds']:.3f}",

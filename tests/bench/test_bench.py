@@ -98,6 +98,11 @@ def test_bench_writes_every_metric(tmp_path):
         and clean["in_memory_ratio_to_floor"] > 0
     )
     assert clean["in_memory_seconds"] < clean["seconds"]  # from storage = the read + the same parsing
+    assert clean["extract_floor_differing_rows"] == {"clean.posts": 0, "clean.account_metrics": 0}
+    assert clean["ratio_to_extract_floor"] == pytest.approx(
+        clean["written_seconds"] / clean["extract_floor_seconds"]
+    )
+    assert report["targets"]["clean_vs_extract_floor"]["met"] is None, "scales 10 and 100 were not run"
     index, sensitivity = one["index"], load_methodology().sensitivity
     assert index["city_platforms_per_second"] > 0 and index["draws"] == 2 * sensitivity.base_samples
     assert index["uncertainty_seconds"] > 0 and index["model_runs"] > index["draws"]  # the Sobol design
@@ -215,3 +220,15 @@ def test_each_round_puts_another_contender_first():
     orders = [rotated(i) for i in range(3)]
     assert [order[0] for order in orders] == list(CONTENDERS)
     assert all(sorted(order) == sorted(CONTENDERS) for order in orders)
+
+
+def test_the_extract_and_write_floor_writes_the_pipelines_clean_tables(september_warehouse):
+    """The floor is timed only if it does the job: its posts and account metrics are the pipeline's,
+    row for row, and a month of them is not empty."""
+    from benchmarks.extract_floor import extract_and_write_floor
+
+    floor = extract_and_write_floor(september_warehouse.path, MONTH)
+    assert floor["rows"]["clean.posts"] > 1_000
+    assert floor["rows"]["clean.account_metrics"] > 300
+    assert floor["differing_rows"] == {"clean.posts": 0, "clean.account_metrics": 0}
+    assert floor["seconds"] > 0
