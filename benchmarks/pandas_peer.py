@@ -11,6 +11,7 @@ pipeline's scores, which a test asserts. `cityindex bench` times it beside ours,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -133,10 +134,12 @@ def _followers(platform: str, payload: dict) -> Any:
     return payload.get("followers_count")
 
 
-def _read(documents: pd.DataFrame, endpoint: str) -> pd.DataFrame:
-    """The endpoint's documents in page order, each body parsed once."""
+def _read(documents: pd.DataFrame, endpoint: str) -> Iterator[tuple[str, Any]]:
+    """The endpoint's documents in page order, each body parsed once, as its records are taken out:
+    a month of parsed bodies held at once would make Python's collector walk millions of objects
+    again and again (it took orjson from 0.3 s to 2.3 s at scale 10)."""
     mine = documents[documents["endpoint"] == endpoint].sort_values(["account_handle", "page"])
-    return mine.assign(payload=[orjson.loads(body) for body in mine["body"]])
+    return zip(mine["account_handle"], map(orjson.loads, mine["body"]), strict=True)
 
 
 def clean_posts(documents: pd.DataFrame, accounts: pd.DataFrame, month: Month, platform: str) -> pd.DataFrame:
@@ -146,7 +149,7 @@ def clean_posts(documents: pd.DataFrame, accounts: pd.DataFrame, month: Month, p
     pages = _read(known, POSTS[platform])
     extract = POST_RECORDS[platform]
     handles, records = [], []
-    for handle, payload in zip(pages["account_handle"], pages["payload"], strict=True):
+    for handle, payload in pages:
         rows = extract(payload)
         handles.extend([handle] * len(rows))
         records.extend(rows)
@@ -162,7 +165,7 @@ def clean_posts(documents: pd.DataFrame, accounts: pd.DataFrame, month: Month, p
         names = INSIGHT_METRICS[platform]
         rows = [
             {"account_handle": handle, **row}
-            for handle, payload in zip(insights["account_handle"], insights["payload"], strict=True)
+            for handle, payload in insights
             for row in _insight_rows(payload, names)
         ]
         found = pd.DataFrame(rows, columns=["account_handle", "post_id", *names])
@@ -182,9 +185,10 @@ def clean_posts(documents: pd.DataFrame, accounts: pd.DataFrame, month: Month, p
 
 def profiles(documents: pd.DataFrame, platform: str) -> pd.Series:
     """Followers by account handle, the last profile document's."""
-    pages = _read(documents, PROFILES[platform])
-    followers = [_followers(platform, payload) for payload in pages["payload"]]
-    frame = pd.DataFrame({"account_handle": pages["account_handle"], "followers": followers})
+    rows = [
+        (handle, _followers(platform, payload)) for handle, payload in _read(documents, PROFILES[platform])
+    ]
+    frame = pd.DataFrame(rows, columns=["account_handle", "followers"])
     frame["followers"] = pd.to_numeric(frame["followers"]).astype("Float64")
     return frame.drop_duplicates("account_handle", keep="last").set_index("account_handle")["followers"]
 
