@@ -139,8 +139,8 @@ def verify_latency(settings: Settings, month: Month, repeat: int) -> float | Non
 
 def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
     """Every figure of the pipeline at a scale, medians over `repeat` (each end-to-end repeat in a
-    fresh home under `home_root`; the last is left for the peers). This process runs nothing of the
-    peers, so its peak resident memory is the pipeline's."""
+    fresh home under `home_root`; the last is left for the floors and the peers). This process runs nothing of the
+    floors or the peers, so its peak resident memory is the pipeline's."""
     result: dict[str, Any] = {"scale": scale, "repeat": repeat, "month": BENCH_MONTH.partition_key}
     with registry_scaled(scale):
         runs = []
@@ -163,37 +163,20 @@ def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
         settings = bench_settings(home_root / f"home-{repeat - 1}")
 
         clean_runs = [raw_to_clean(settings, BENCH_MONTH) for _ in range(repeat)]
-        clean_seconds = statistics.median(r["seconds"] for r in clean_runs)
-        documents = clean_runs[0]["documents_frames"]
         for run in clean_runs:
-            del run["documents_frames"]
-        in_memory_floor_seconds = statistics.median(parse_floor(documents) for _ in range(repeat))
-        del documents  # not held through the steps that follow (peak RSS is the process's)
-        floor_seconds = statistics.median(stored_floor(settings, BENCH_MONTH) for _ in range(repeat))
-        in_memory_seconds = statistics.median(r["in_memory_seconds"] for r in clean_runs)
-        extract_runs = [extract_and_write_floor(settings.warehouse_path, BENCH_MONTH) for _ in range(repeat)]
-        extract_seconds = statistics.median(r["seconds"] for r in extract_runs)
+            del run["documents_frames"]  # not held through the steps that follow (peak RSS is the process's)
+        clean_seconds = statistics.median(r["seconds"] for r in clean_runs)
         steps = result["stages"]["stages"]
-        written_seconds = steps["clean"] + steps["metrics"]
         first = clean_runs[0]
         result["raw_to_clean"] = {
             "seconds": clean_seconds,
-            "in_memory_seconds": in_memory_seconds,
+            "in_memory_seconds": statistics.median(r["in_memory_seconds"] for r in clean_runs),
             "documents": first["documents"],
             "megabytes": first["bytes"] / 1e6,
             "posts": first["posts"],
             "accounts": first["accounts"],
             "posts_per_second": first["posts"] / clean_seconds,
-            "floor_seconds": floor_seconds,
-            "floor_posts_per_second": first["posts"] / floor_seconds,
-            "ratio_to_floor": clean_seconds / floor_seconds,
-            "in_memory_floor_seconds": in_memory_floor_seconds,
-            "in_memory_ratio_to_floor": in_memory_seconds / in_memory_floor_seconds,
-            "written_seconds": written_seconds,
-            "extract_floor_seconds": extract_seconds,
-            "extract_floor_differing_rows": extract_runs[0]["differing_rows"],
-            "ratio_to_extract_floor": written_seconds / extract_seconds,
-            "ratio_to_parse_floor": written_seconds / floor_seconds,
+            "written_seconds": steps["clean"] + steps["metrics"],
         }
         del clean_runs
 
@@ -222,6 +205,42 @@ def _median_stages(measured: list[dict[str, Any]]) -> dict[str, Any]:
         "stages": stages,
         **{key: statistics.median(m[key] for m in measured) for key in ("simulator_seconds", "wall_seconds")},
         "ours_seconds": statistics.median(m["ours_seconds"] for m in measured),
+    }
+
+
+def measure_floors(home: Path, scale: int, repeat: int) -> dict[str, Any]:
+    """The floors of raw → clean on the month stored in `home`, in a process of their own: DuckDB
+    takes what memory it is allowed, which must not count as the pipeline's peak."""
+    from cityindex_pipeline.warehouse.store import Warehouse
+
+    settings = bench_settings(home)
+    with registry_scaled(scale):
+        store = Warehouse(settings.warehouse_path)
+        with store.session():
+            documents = {platform: store.raw_documents(BENCH_MONTH, platform) for platform in PLATFORMS}
+        in_memory = statistics.median(parse_floor(documents) for _ in range(repeat))
+        del documents
+        stored = statistics.median(stored_floor(settings, BENCH_MONTH) for _ in range(repeat))
+        extract = [extract_and_write_floor(settings.warehouse_path, BENCH_MONTH) for _ in range(repeat)]
+    return {
+        "floor_seconds": stored,
+        "in_memory_floor_seconds": in_memory,
+        "extract_floor_seconds": statistics.median(r["seconds"] for r in extract),
+        "extract_floor_differing_rows": extract[0]["differing_rows"],
+        "floors_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def with_floors(clean: dict[str, Any], floors: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's raw → clean figures beside its floors, and the ratios to them."""
+    return {
+        **clean,
+        **floors,
+        "floor_posts_per_second": clean["posts"] / floors["floor_seconds"],
+        "ratio_to_floor": clean["seconds"] / floors["floor_seconds"],
+        "in_memory_ratio_to_floor": clean["in_memory_seconds"] / floors["in_memory_floor_seconds"],
+        "ratio_to_extract_floor": clean["written_seconds"] / floors["extract_floor_seconds"],
+        "ratio_to_parse_floor": clean["written_seconds"] / floors["floor_seconds"],
     }
 
 
@@ -263,6 +282,8 @@ def measure(scale: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cityindex-bench-") as scratch:
         result = _child(["--scale", str(scale), "--repeat", str(repeat), "--home-root", scratch])
         home = result.pop("home")
+        floors = _child(["--floors", "--home", home, "--scale", str(scale), "--repeat", str(repeat)])
+        result["raw_to_clean"] = with_floors(result["raw_to_clean"], floors)
         result["peers"] = _child(["--peers", "--home", home, "--repeat", str(repeat)])
         result["peaks_mib"] = {who: _child(["--peak", who, "--home", home]) for who in CONTENDERS}
     return result
@@ -313,6 +334,7 @@ def _main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--home-root", type=Path)
     parser.add_argument("--peers", action="store_true")
+    parser.add_argument("--floors", action="store_true")
     parser.add_argument("--peak", choices=("ours", "pandas", "sql"))
     parser.add_argument("--home", type=Path)
     parser.add_argument("--backfill", type=int)
@@ -326,6 +348,8 @@ def _main() -> None:
         result = measure_backfill(months, scales, args.backfill_repeat)
     elif args.peers:
         result = measure_peers(args.home, args.repeat)
+    elif args.floors:
+        result = measure_floors(args.home, args.scale, args.repeat)
     elif args.peak:
         result = measure_peak(args.home, args.peak)
     else:
