@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from benchmarks.backfill import BACKFILL_MONTHS, measure_backfill
 from benchmarks.extract_floor import extract_and_write_floor
 from benchmarks.floors import parse_floor, raw_to_clean, stored_floor
@@ -77,7 +75,7 @@ def index_run(settings: Settings, month: Month) -> dict[str, Any]:
     """Clean metrics and posts through indicators, platform indices, comprehensive index and the
     uncertainty and sensitivity analysis (the methodology's runs, timed on their own too), by the
     functions the assets call."""
-    from cityindex_pipeline import method
+    from benchmarks.ours import index_month
     from cityindex_pipeline.method.config import load_methodology
     from cityindex_pipeline.method.uncertainty import simulate_uncertainty
     from cityindex_pipeline.warehouse.store import Warehouse
@@ -93,16 +91,8 @@ def index_run(settings: Settings, month: Month) -> dict[str, Any]:
         empty_platform = store.read_month("idx.platform_index", month.previous())
         empty_comprehensive = store.read_month("idx.comprehensive_index", month.previous())
     start = time.perf_counter()
-    long = method.platform_indicators(metrics, posts, methodology, methodology.coverage.platforms_in(month))
-    platform_scores = pl.concat(
-        [
-            method.platform_index(long.filter(platform=p), methodology, empty_platform.filter(platform=p))
-            for p in methodology.coverage.platforms_in(month)
-        ],
-        how="diagonal_relaxed",
-    )
-    scores = method.comprehensive_index(
-        cities, platform_scores, weights, qualitative, empty_comprehensive, methodology
+    long, _scores = index_month(
+        metrics, posts, cities, weights, qualitative, empty_platform, empty_comprehensive, month, methodology
     )
     uncertainty_start = time.perf_counter()
     intervals, sensitivity = simulate_uncertainty(
@@ -116,7 +106,6 @@ def index_run(settings: Settings, month: Month) -> dict[str, Any]:
         "model_runs": None if runs is None else int(runs),
         "city_platforms": long.select("platform", "city_id").unique().height,
         "draws": int(intervals["draws"][0]),
-        "scores": scores,
     }
 
 
@@ -163,8 +152,6 @@ def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
         settings = bench_settings(home_root / f"home-{repeat - 1}")
 
         clean_runs = [raw_to_clean(settings, BENCH_MONTH) for _ in range(repeat)]
-        for run in clean_runs:
-            del run["documents_frames"]  # not held through the steps that follow (peak RSS is the process's)
         clean_seconds = statistics.median(r["seconds"] for r in clean_runs)
         steps = result["stages"]["stages"]
         first = clean_runs[0]
@@ -208,20 +195,19 @@ def _median_stages(measured: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def measure_floors(home: Path, scale: int, repeat: int) -> dict[str, Any]:
+def measure_floors(home: Path, repeat: int) -> dict[str, Any]:
     """The floors of raw → clean on the month stored in `home`, in a process of their own: DuckDB
     takes what memory it is allowed, which must not count as the pipeline's peak."""
     from cityindex_pipeline.warehouse.store import Warehouse
 
     settings = bench_settings(home)
-    with registry_scaled(scale):
-        store = Warehouse(settings.warehouse_path)
-        with store.session():
-            documents = {platform: store.raw_documents(BENCH_MONTH, platform) for platform in PLATFORMS}
-        in_memory = statistics.median(parse_floor(documents) for _ in range(repeat))
-        del documents
-        stored = statistics.median(stored_floor(settings, BENCH_MONTH) for _ in range(repeat))
-        extract = [extract_and_write_floor(settings.warehouse_path, BENCH_MONTH) for _ in range(repeat)]
+    store = Warehouse(settings.warehouse_path)
+    with store.session():
+        documents = {platform: store.raw_documents(BENCH_MONTH, platform) for platform in PLATFORMS}
+    in_memory = statistics.median(parse_floor(documents) for _ in range(repeat))
+    del documents
+    stored = statistics.median(stored_floor(settings, BENCH_MONTH) for _ in range(repeat))
+    extract = [extract_and_write_floor(settings.warehouse_path, BENCH_MONTH) for _ in range(repeat)]
     return {
         "floor_seconds": stored,
         "in_memory_floor_seconds": in_memory,
@@ -282,7 +268,7 @@ def measure(scale: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cityindex-bench-") as scratch:
         result = _child(["--scale", str(scale), "--repeat", str(repeat), "--home-root", scratch])
         home = result.pop("home")
-        floors = _child(["--floors", "--home", home, "--scale", str(scale), "--repeat", str(repeat)])
+        floors = _child(["--floors", "--home", home, "--repeat", str(repeat)])
         result["raw_to_clean"] = with_floors(result["raw_to_clean"], floors)
         result["peers"] = _child(["--peers", "--home", home, "--repeat", str(repeat)])
         result["peaks_mib"] = {who: _child(["--peak", who, "--home", home]) for who in CONTENDERS}
@@ -349,7 +335,7 @@ def _main() -> None:
     elif args.peers:
         result = measure_peers(args.home, args.repeat)
     elif args.floors:
-        result = measure_floors(args.home, args.scale, args.repeat)
+        result = measure_floors(args.home, args.repeat)
     elif args.peak:
         result = measure_peak(args.home, args.peak)
     else:

@@ -16,7 +16,7 @@ from cityindex_pipeline.core.settings import Settings
 def raw_to_clean(settings: Settings, month: Month) -> dict[str, Any]:
     """Stored raw documents to clean posts and account metrics, by the functions the assets call:
     timed from the read of the month's documents out of the warehouse, and from the parsing on."""
-    from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
+    from benchmarks.ours import clean_month
     from cityindex_pipeline.method.config import load_methodology
     from cityindex_pipeline.warehouse.store import Warehouse
 
@@ -28,14 +28,7 @@ def raw_to_clean(settings: Settings, month: Month) -> dict[str, Any]:
         start = time.perf_counter()
         documents = {platform: store.raw_documents(month, platform) for platform in PLATFORMS}
     parsing = time.perf_counter()
-    posts = pl.concat(
-        [
-            clean_platform(documents[p], accounts.filter(platform=p), month, p, methodology).posts
-            for p in PLATFORMS
-        ]
-    )
-    profiles = pl.concat([profiles_of(documents[p], p) for p in PLATFORMS])
-    metrics = account_metrics(posts, profiles, accounts.filter("active"), previous)
+    posts, metrics = clean_month(documents, accounts, previous, month, methodology)
     end = time.perf_counter()
     return {
         "seconds": end - start,
@@ -44,7 +37,6 @@ def raw_to_clean(settings: Settings, month: Month) -> dict[str, Any]:
         "bytes": sum(int(d["body"].str.len_bytes().sum()) for d in documents.values()),
         "posts": posts.height,
         "accounts": metrics.height,
-        "documents_frames": documents,
     }
 
 

@@ -70,37 +70,22 @@ def load_inputs(settings: Settings, month: Month) -> Inputs:
 
 def ours(inputs: Inputs) -> pl.DataFrame:
     """Documents to scores by the functions the assets call: city_id and score."""
-    from cityindex_pipeline import method
-    from cityindex_pipeline.cleaning import account_metrics, clean_platform, profiles_of
+    from benchmarks.ours import clean_month, index_month
     from cityindex_pipeline.method.config import load_methodology
 
-    methodology, month, accounts = load_methodology(), inputs.month, inputs.accounts
-    documents = inputs.documents
-    posts = pl.concat(
-        [
-            clean_platform(documents[p], accounts.filter(platform=p), month, p, methodology).posts
-            for p in PLATFORMS
-        ]
+    methodology = load_methodology()
+    posts, metrics = clean_month(
+        inputs.documents, inputs.accounts, inputs.previous, inputs.month, methodology
     )
-    profiles = pl.concat([profiles_of(documents[p], p) for p in PLATFORMS])
-    metrics = account_metrics(posts, profiles, accounts.filter("active"), inputs.previous)
-    platforms = methodology.coverage.platforms_in(month)
-    long = method.platform_indicators(metrics, posts, methodology, platforms)
-    platform_scores = pl.concat(
-        [
-            method.platform_index(
-                long.filter(platform=p), methodology, inputs.previous_platform.filter(platform=p)
-            )
-            for p in platforms
-        ],
-        how="diagonal_relaxed",
-    )
-    scores = method.comprehensive_index(
+    _long, scores = index_month(
+        metrics,
+        posts,
         inputs.cities,
-        platform_scores,
         inputs.weights,
         inputs.qualitative,
+        inputs.previous_platform,
         inputs.previous_comprehensive,
+        inputs.month,
         methodology,
     )
     return scores.select("city_id", "score")
