@@ -1,57 +1,57 @@
-"""Recompute a publication from what it recorded, in a scratch warehouse, and compare.
+"""Recompute a publication from what it recorded, in memory, and compare.
 
 A publication records the pulls it was made from, the registry and methodology versions, and (from
 the versions that snapshot them) the panel's scores and the previous month's rows that month-on-month
-features read (`previous_month.py`). `recompute` copies exactly those inputs into a scratch warehouse; checks
-every raw document's sha256 against its stored text; runs the same assets the monthly job runs,
-with the methodology version the publication recorded; and compares the result with the published
-rows, number by number. Later months, a newer methodology or a re-pull of the month do not change
-the answer: only the recorded inputs are used.
+features read (`previous_month.py`). `recompute` checks every recorded raw document's sha256 against
+its stored text; reads exactly those inputs, in one snapshot of the warehouse; computes the month
+again with the domain functions the monthly job's assets call (`recompute.py`), with the
+methodology version the publication recorded and no check run; and compares the result with the
+published rows, number by number. Later months, a newer methodology or a re-pull of the month do
+not change the answer: only the recorded inputs are used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.core.settings import Settings
+from cityindex_pipeline.method.config import load_methodology
 from cityindex_pipeline.parsing.document import VERDICT_COLUMNS
 from cityindex_pipeline.publication.previous_month import PREVIOUS_MONTH_TABLES, pinned_with
 from cityindex_pipeline.publication.records import (
     CONTENT_COLUMNS,
     content_sha256,
     inputs_fingerprint,
-    publication_rows,
 )
 from cityindex_pipeline.warehouse.store import Warehouse
 from cityindex_pipeline.warehouse.tables import MONTH_INPUTS
 from cityindex_pipeline.warehouse.verify_reads import (
-    PULL_TABLES,
     months_pulled_complete,
     panel_snapshot,
     publication_history,
     published_rows,
+    pull_documents,
     pull_ids,
-    pull_rows,
+    pull_platforms,
     tampered_documents,
 )
+
+from .recompute import RecordedInputs, recompute_publication
 
 TOLERANCE = 1e-9
 DIFFERENCES_SHOWN = 10
 MONTH_INPUT_TABLES = (*MONTH_INPUTS, "idx.qualitative_scores")
-"""The month's inputs a recompute restores beside the pulls (`PULL_TABLES`): the month's snapshots
-and the panel's scores."""
+"""The month's inputs a recompute reads beside the pulls: the month's snapshots and the panel's
+scores (a rebuild restores them from the archive)."""
 
 
 @dataclass(frozen=True)
 class RecomputedAssets:
-    """What a recompute runs, by asset name: the wiring derives it from the asset graph."""
+    """What `rebuild` runs, by asset name: the wiring derives it from the asset graph."""
 
     month_inputs: tuple[str, ...]
     """What writes the month's inputs (`MONTH_INPUT_TABLES`): restored from a published month's
@@ -60,9 +60,6 @@ class RecomputedAssets:
     computed: tuple[str, ...]
     """What the monthly job computes between the raw pulls and the publication."""
     publication: str
-
-
-RECOMPUTING = "recomputing a published version in a scratch warehouse"
 
 
 class VerifyError(LookupError):
@@ -100,41 +97,28 @@ class Verification:
         }
 
 
-RunMonth = Callable[[Path, Month, str], bool]
-"""Runs `RecomputedAssets.computed` of a month on the home `scratch_dir` with a methodology version; True
-when every step succeeded. The wiring provides it (`cli.runner.run_recomputed_assets`)."""
-
-
-def recompute(
-    warehouse: Warehouse, month: Month, version: int | None, scratch_dir: Path, run_month: RunMonth
-) -> Verification:
-    """Recompute publication `version` (the latest by default) of `month` in `scratch_dir`."""
+def recompute(warehouse: Warehouse, month: Month, version: int | None) -> Verification:
+    """Recompute publication `version` (the latest by default) of `month` in memory from what it
+    recorded, after checking every recorded body against its sha256, and compare."""
     record = _record(warehouse, month, version)
-    scratch = Warehouse(scratch_dir / "warehouse.duckdb")
-    scratch.ensure_schema()
     recorded_pulls = sorted(record["pull_ids"])
-    notes = _copy_inputs(warehouse, scratch, month, recorded_pulls, record)
-    documents = scratch.document_keys(recorded_pulls)
-    tampered = tampered_documents(scratch)
-    inputs_sha256, qualitative_sha256 = inputs_fingerprint(
-        documents, scratch.read_month("idx.qualitative_scores", month)
-    )
+    if missing := sorted(set(recorded_pulls) - pull_ids(warehouse)):
+        raise VerifyError(
+            f"the pulls {', '.join(missing)} recorded by v{record['version']} are not in the warehouse"
+        )
+    with warehouse.snapshot():
+        notes: list[str] = []
+        documents = warehouse.document_keys(recorded_pulls)
+        tampered = tampered_documents(warehouse, recorded_pulls)
+        inputs = _recorded_inputs(warehouse, month, recorded_pulls, record, notes)
+    inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, inputs.qualitative_scores)
     if record.get("inputs_sha256") and inputs_sha256 != record["inputs_sha256"]:
         notes.append("the inputs' fingerprint differs from the one recorded: documents or panel changed")
     if record.get("qualitative_sha256") and qualitative_sha256 != record["qualitative_sha256"]:
         notes.append("the panel's scores differ from those the publication recorded")
     published = published_rows(warehouse, month, record["version"]).select(CONTENT_COLUMNS).sort("city_id")
-    recomputed_rows = (
-        _recomputed_rows(scratch_dir, month)
-        if run_month(scratch_dir, month, str(record["methodology_version"]))
-        else None
-    )
-    if recomputed_rows is None:
-        notes.append("the recomputation stopped at a failed step or check: see the scratch run")
-        return Verification(
-            month, record["version"], record["methodology_version"], record["content_sha256"], None,
-            documents.height, tampered, [], notes,
-        )  # fmt: skip
+    methodology = load_methodology(str(record["methodology_version"]).strip() or None)
+    recomputed_rows = recompute_publication(inputs, month, methodology).select(CONTENT_COLUMNS)
     return Verification(
         month,
         record["version"],
@@ -186,34 +170,34 @@ def _record(warehouse: Warehouse, month: Month, version: int | None) -> dict[str
     return publications.filter(pl.col("version") == chosen).row(0, named=True)
 
 
-def _copy_inputs(
-    warehouse: Warehouse, scratch: Warehouse, month: Month, recorded_pulls: list[str], record: dict[str, Any]
-) -> list[str]:
-    """The recorded pulls, the month's snapshots and the previous month's tables, copied as they are."""
-    notes = []
-    for table in PULL_TABLES:
-        # a pull at a time: a month's documents at once doubled verify's memory
-        for pull_id in recorded_pulls:
-            rows = pull_rows(warehouse, table, pull_id)
-            if table == "raw.documents":  # the recompute judges every body again, trusting no stored verdict
-                rows = rows.with_columns(pl.lit(None, pl.String).alias(c) for c in VERDICT_COLUMNS)
-            scratch.append(table, rows)
-    if missing := sorted(set(recorded_pulls) - pull_ids(scratch)):
-        raise VerifyError(
-            f"the pulls {', '.join(missing)} recorded by v{record['version']} are not in the warehouse"
+def _recorded_inputs(
+    warehouse: Warehouse, month: Month, recorded_pulls: list[str], record: dict[str, Any], notes: list[str]
+) -> RecordedInputs:
+    """The recorded pulls' documents (verdicts cleared: every body is judged again, no stored verdict
+    trusted), the month's snapshots, the panel's and the previous month's rows as recorded."""
+    platform_of = pull_platforms(warehouse, recorded_pulls)
+    empty = pull_documents(warehouse, None)
+    documents = {platform: empty for platform in PLATFORMS}
+    for pull_id, platform in platform_of.items():
+        documents[platform] = pull_documents(warehouse, pull_id).with_columns(
+            pl.lit(None, pl.String).alias(column) for column in VERDICT_COLUMNS
         )
-    for table in MONTH_INPUTS:
-        scratch.append(table, warehouse.read_month(table, month))
-    registry = scratch.read_month("clean.registry_cities", month)
-    if registry.height and registry["registry_version"][0] != record["registry_version"]:
+    registry_cities, registry_accounts, platform_reference = (
+        warehouse.read_month(table, month) for table in MONTH_INPUTS
+    )
+    if registry_cities.height and registry_cities["registry_version"][0] != record["registry_version"]:
         notes.append(
-            f"the month's registry snapshot is {registry['registry_version'][0][:12]}, "
+            f"the month's registry snapshot is {registry_cities['registry_version'][0][:12]}, "
             f"the publication recorded {record['registry_version'][:12]}"
         )
-    scratch.append("idx.qualitative_scores", _panel(warehouse, month, record, notes))
-    for table, rows in _previous_month(warehouse, month, record, notes).items():
-        scratch.append(table, rows)
-    return notes
+    return RecordedInputs(
+        documents=documents,
+        registry_cities=registry_cities,
+        registry_accounts=registry_accounts,
+        platform_reference=platform_reference,
+        qualitative_scores=_panel(warehouse, month, record, notes),
+        previous=_previous_month(warehouse, month, record, notes),
+    )
 
 
 def _previous_month(
@@ -240,18 +224,6 @@ def _panel(warehouse: Warehouse, month: Month, record: dict[str, Any], notes: li
         return snapshot
     notes.append("this publication has no snapshot of the panel: the month's current panel scores are used")
     return warehouse.read_month("idx.qualitative_scores", month)
-
-
-def _recomputed_rows(scratch_dir: Path, month: Month) -> pl.DataFrame:
-    """The publication's rows as the scratch run computed them."""
-    settings = Settings(home=scratch_dir, source="simulated", seed=0)
-    scratch = Warehouse(settings.warehouse_path)
-    return publication_rows(
-        scratch.read_month("idx.comprehensive_index", month),
-        scratch.read_month("idx.platform_index", month),
-        scratch.read_month("clean.registry_cities", month),
-        scratch.read_month("idx.index_uncertainty", month),
-    )
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ def tables() -> None:
 @click.option("--json", "as_json", is_flag=True, help="The recomputation's result as JSON.")
 def verify(month: Month, version: int | None, as_json: bool) -> None:
     """Check every published version of a month against its export and manifest, then recompute one
-    from the inputs it recorded, in a scratch warehouse, and compare number by number."""
+    from the inputs it recorded, in memory, and compare number by number."""
     from cityindex_pipeline.cli.recompute import verify_month
     from cityindex_pipeline.publication.records import PublicationError
 

@@ -1,13 +1,11 @@
-"""The recompute behind `cityindex verify` and `cityindex rebuild`, wired: which assets a recompute
-runs, derived from the asset graph; `audit.verify.recompute` with the run of those assets on a
-scratch home, in this process, on an ephemeral Dagster instance."""
+"""The recompute behind `cityindex verify` and `cityindex rebuild`, wired: which assets a rebuild
+runs, derived from the asset graph; `verify_month`, the heal, the exports' check and the in-memory
+recompute (`audit.verify.recompute`) of a version."""
 
 from __future__ import annotations
 
 import functools
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -66,7 +64,7 @@ def verify_month(
     settings: Settings, warehouse: Warehouse, month: Month, version: int | None
 ) -> MonthVerified:
     """Heal the month's publications, check every version against its export, then recompute
-    `version` (the latest by default) in a scratch warehouse. Raises `PublicationError` from the
+    `version` (the latest by default) in memory. Raises `PublicationError` from the
     heal; returns with nothing checked when the month has no publication."""
     with warehouse.session():  # the writer's lock: no publication is half done while this heals
         healed = heal_publications(warehouse, settings.exports_dir, [month])
@@ -78,47 +76,12 @@ def verify_month(
         for record in publications.iter_rows(named=True)
     ]
     try:
-        with tempfile.TemporaryDirectory(prefix="cityindex-verify-") as scratch:
-            verification = recompute(warehouse, month, version, Path(scratch))
+        verification = recompute(warehouse, month, version)
     except verify.VerifyError as error:
         return MonthVerified(healed, checked, refused=str(error))
     return MonthVerified(healed, checked, verification)
 
 
-def recompute(
-    warehouse: Warehouse, month: Month, version: int | None, scratch_dir: Path
-) -> verify.Verification:
-    """Recompute publication `version` (the latest by default) of `month` in `scratch_dir`."""
-    return verify.recompute(warehouse, month, version, scratch_dir, run_recomputed_assets)
-
-
-def run_recomputed_assets(scratch_dir: Path, month: Month, methodology_version: str) -> bool:
-    """The monthly job's assets between the pulls and the publication, on the scratch warehouse."""
-    from assets import all_assets
-    from checks import all_checks
-    from cityindex_pipeline.defs.resources import MethodologyVersion, resources_for
-
-    # no source is pulled; the scratch holds exactly the previous month's rows the publication pinned
-    # (none for a first month of coverage, or a month published before its previous one existed), and
-    # with the month before as first month of coverage the recompute reads just those
-    settings = Settings(home=scratch_dir, source="simulated", seed=0, first_month=month.previous())
-    resources = {
-        **resources_for(settings),
-        "methodology_version": MethodologyVersion(version=methodology_version),
-    }
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(
-            [*all_assets, *all_checks],
-            partition_key=month.partition_key,
-            resources=resources,
-            selection=dg.AssetSelection.assets(*recomputed_assets().computed),
-            instance=instance,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                # the version's checks were decided when it was published (an override included):
-                # here they report but must not stop the recomputation of what was published
-                "resources": {"publish_options": {"config": {"override_errors": verify.RECOMPUTING}}},
-            },
-            raise_on_error=False,
-        )
-    return result.success
+def recompute(warehouse: Warehouse, month: Month, version: int | None) -> verify.Verification:
+    """Recompute publication `version` (the latest by default) of `month` from what it recorded."""
+    return verify.recompute(warehouse, month, version)

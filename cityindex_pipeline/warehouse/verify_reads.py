@@ -13,24 +13,38 @@ PULL_TABLES = ("raw.pulls", "raw.pull_accounts", "raw.documents", "raw.source_pr
 """The raw tables whose rows belong to a pull (`pull_id`)."""
 
 
-def pull_rows(warehouse: Warehouse, table: str, pull_id: str) -> pl.DataFrame:
-    """Every row of one pull in one of `PULL_TABLES`."""
-    if table not in PULL_TABLES:
-        raise ValueError(f"{table} is not one of the pulls' tables {PULL_TABLES}")
-    return warehouse.query(f"SELECT * FROM {table} WHERE pull_id = $pull", {"pull": pull_id})
-
-
 def pull_ids(warehouse: Warehouse) -> set[str]:
     """The pulls the warehouse holds."""
     return set(warehouse.query("SELECT pull_id FROM raw.pulls")["pull_id"])
 
 
-def tampered_documents(warehouse: Warehouse) -> list[dict[str, object]]:
-    """The documents whose stored text does not hash to their recorded sha256. DuckDB hashes each
-    text where it lies (the UTF-8 bytes, as hashlib would): no month of bodies is held in memory."""
+def pull_platforms(warehouse: Warehouse, pull_ids: list[str]) -> dict[str, str]:
+    """The platform of each of these pulls."""
+    rows = warehouse.query(
+        "SELECT pull_id, platform FROM raw.pulls WHERE list_contains($pull_ids, pull_id) ORDER BY pull_id",
+        {"pull_ids": pull_ids},
+    )
+    return dict(rows.iter_rows())
+
+
+def pull_documents(warehouse: Warehouse, pull_id: str | None) -> pl.DataFrame:
+    """A pull's raw.documents rows by account, endpoint and page, as the clean assets read them
+    (`RawReads.raw_documents`); none, with the table's columns, for None."""
+    if pull_id is None:
+        return warehouse.query("SELECT * FROM raw.documents WHERE false")
+    documents = warehouse.query("SELECT * FROM raw.documents WHERE pull_id = $pull", {"pull": pull_id})
+    return documents.sort("account_handle", "endpoint", "page", maintain_order=True)
+
+
+def tampered_documents(warehouse: Warehouse, pull_ids: list[str]) -> list[dict[str, object]]:
+    """The documents of these pulls whose stored text does not hash to their recorded sha256. DuckDB
+    hashes each text where it lies (the UTF-8 bytes, as hashlib would): no month of bodies is held
+    in memory."""
     return warehouse.query(
         "SELECT * FROM (SELECT pull_id, platform, account_handle, endpoint, page, sha256,"
-        " sha256(body) AS sha256_of_text FROM raw.documents) WHERE sha256_of_text <> sha256"
+        " sha256(body) AS sha256_of_text FROM raw.documents WHERE list_contains($pull_ids, pull_id))"
+        " WHERE sha256_of_text <> sha256 ORDER BY pull_id, account_handle, endpoint, page",
+        {"pull_ids": pull_ids},
     ).to_dicts()
 
 

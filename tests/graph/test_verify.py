@@ -48,7 +48,7 @@ def test_a_publication_recomputes_to_the_same_numbers_after_later_months_a_newer
     warehouse = Warehouse(home / "warehouse.duckdb")
     assert warehouse.read_month("publish.index", OCTOBER).height == 133, "a later month exists"
 
-    verified = recompute(warehouse, SEPTEMBER, None, tmp_path / "scratch")
+    verified = recompute(warehouse, SEPTEMBER, None)
 
     assert verified.matches, (verified.differences, verified.tampered_documents, verified.notes)
     assert verified.methodology_version == OLDER_METHODOLOGY and verified.version == 1
@@ -73,7 +73,7 @@ def test_an_altered_raw_document_is_found_and_the_numbers_differ(home, tmp_path)
             [target["pull_id"], target["sha256"]],
         )
 
-    verified = recompute(warehouse, SEPTEMBER, None, tmp_path / "scratch")
+    verified = recompute(warehouse, SEPTEMBER, None)
 
     assert not verified.matches
     (tampered,) = verified.tampered_documents
@@ -89,7 +89,7 @@ def test_an_altered_raw_document_is_found_and_the_numbers_differ(home, tmp_path)
 
 def test_a_publication_that_does_not_exist_is_a_clear_error(home, tmp_path):
     with pytest.raises(VerifyError, match="no publication v5; published: v1"):
-        recompute(Warehouse(home / "warehouse.duckdb"), SEPTEMBER, 5, tmp_path)
+        recompute(Warehouse(home / "warehouse.duckdb"), SEPTEMBER, 5)
 
 
 def test_re_running_the_previous_month_never_breaks_a_publication_and_a_mixed_month_is_refused(
@@ -116,7 +116,7 @@ def test_re_running_the_previous_month_never_breaks_a_publication_and_a_mixed_mo
         september = warehouse.publications(SEPTEMBER)
         assert september["content_sha256"].n_unique() == 2, "September's numbers changed: v2"
 
-        verified = recompute(warehouse, OCTOBER, 1, tmp_path / "scratch")
+        verified = recompute(warehouse, OCTOBER, 1)
         assert verified.matches, (verified.differences, verified.notes)
         assert any("2024-09 as this publication pinned it (its v1)" in note for note in verified.notes)
 
