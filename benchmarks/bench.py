@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.backfill import BACKFILL_MONTHS, measure_backfill
 from benchmarks.extract_floor import extract_and_write_floor
-from benchmarks.floors import parse_floor, raw_to_clean, stored_floor
+from benchmarks.floors import parse_floor, raw_to_clean, stored_floor, verify_floor
 from benchmarks.sampling import StackSampler, median_seconds
 from benchmarks.scale import bench_settings, registry_scaled
 from benchmarks.stages import fixed_share, stage_seconds, step_seconds_of_run
@@ -196,8 +196,8 @@ def _median_stages(measured: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure_floors(home: Path, repeat: int) -> dict[str, Any]:
-    """The floors of raw → clean on the month stored in `home`, in a process of their own: DuckDB
-    takes what memory it is allowed, which must not count as the pipeline's peak."""
+    """The floors of raw → clean and of verify on the month stored in `home`, in a process of their
+    own: DuckDB takes what memory it is allowed, which must not count as the pipeline's peak."""
     from cityindex_pipeline.warehouse.store import Warehouse
 
     settings = bench_settings(home)
@@ -208,7 +208,10 @@ def measure_floors(home: Path, repeat: int) -> dict[str, Any]:
     del documents
     stored = statistics.median(stored_floor(settings, BENCH_MONTH) for _ in range(repeat))
     extract = [extract_and_write_floor(settings.warehouse_path, BENCH_MONTH) for _ in range(repeat)]
+    verify = [verify_floor(settings, BENCH_MONTH) for _ in range(repeat)]
     return {
+        "verify_floor_seconds": statistics.median(r["seconds"] for r in verify),
+        "verify_floor_altered_documents": verify[0]["altered_documents"],
         "floor_seconds": stored,
         "in_memory_floor_seconds": in_memory,
         "extract_floor_seconds": statistics.median(r["seconds"] for r in extract),
@@ -269,6 +272,10 @@ def measure(scale: int, repeat: int) -> dict[str, Any]:
         result = _child(["--scale", str(scale), "--repeat", str(repeat), "--home-root", scratch])
         home = result.pop("home")
         floors = _child(["--floors", "--home", home, "--repeat", str(repeat)])
+        result["audit"] |= {
+            "verify_floor_seconds": floors.pop("verify_floor_seconds"),
+            "verify_floor_altered_documents": floors.pop("verify_floor_altered_documents"),
+        }
         result["raw_to_clean"] = with_floors(result["raw_to_clean"], floors)
         result["peers"] = _child(["--peers", "--home", home, "--repeat", str(repeat)])
         result["peaks_mib"] = {who: _child(["--peak", who, "--home", home]) for who in CONTENDERS}

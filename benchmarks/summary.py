@@ -14,6 +14,7 @@ TARGETS = {
     "ours_vs_best_peer_at_100": 2.0,
     "pipeline_peak_at_100_gib": 2.0,
     "trace_seconds_at_10": 0.5,
+    "verify_vs_floor_at_10": 2.0,
     "backfill_vs_in_process": 1.5,
 }
 SAME_SCORES = 1e-9
@@ -57,6 +58,11 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     )
     trace = ten["audit"]["trace_seconds"] if ten else None
     put("trace_seconds_at_10", trace, None if trace is None else trace < 0.5)
+    audit = ten["audit"] if ten else {}
+    verify_ratio = (
+        audit["verify_seconds"] / audit["verify_floor_seconds"] if audit.get("verify_floor_seconds") else None
+    )
+    put("verify_vs_floor_at_10", verify_ratio, None if verify_ratio is None else verify_ratio <= 2.0)
     return checks
 
 
@@ -83,7 +89,7 @@ def print_report(report: dict[str, Any], console: Any) -> None:
         "uncertainty s",
         "trace s",
     )
-    columns += ("verify s", "pipeline peak MiB")
+    columns += ("verify s", "x verify floor", "pipeline peak MiB")
     for column in columns:
         table.add_column(column, justify="right")
     for r in report["scales"]:
@@ -106,6 +112,7 @@ def print_report(report: dict[str, Any], console: Any) -> None:
             "n/a" if idx.get("uncertainty_seconds") is None else f"{idx['uncertainty_seconds']:.2f}",
             f"{r['audit']['trace_seconds']:.3f}",
             "n/a" if verify is None else f"{verify:.3f}",
+            "n/a" if verify is None else f"{verify / r['audit']['verify_floor_seconds']:.2f}",
             f"{r['peak_rss_mib']:.0f}",
         )
     console.print(table)

@@ -21,6 +21,7 @@ from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.method.config import Methodology
 from cityindex_pipeline.method.uncertainty import simulate_uncertainty
 from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
+from cityindex_pipeline.parsing.document import with_verdicts
 from cityindex_pipeline.publication.records import publication_rows
 from cityindex_pipeline.warehouse.tables import polars_schema
 
@@ -34,7 +35,8 @@ class RecordedInputs:
 
     documents: Mapping[str, pl.DataFrame]
     """Per platform, the recorded pull's raw.documents rows by account, endpoint and page, their stored
-    verdicts cleared (every body is judged again); an empty frame for a platform without a pull."""
+    verdicts cleared: every body is judged again, once, by the current rules (`with_verdicts`); an
+    empty frame for a platform without a pull."""
     registry_cities: pl.DataFrame
     registry_accounts: pl.DataFrame
     platform_reference: pl.DataFrame
@@ -61,13 +63,14 @@ def recompute_publication(inputs: RecordedInputs, month: Month, methodology: Met
     assets compute them (clean → metrics → weights, indicators → platform indices → comprehensive
     index → uncertainty)."""
     accounts = inputs.registry_accounts
+    documents = {p: with_verdicts(inputs.documents[p]) for p in PLATFORMS}  # judged once, read twice
     cleaned = [
-        clean_platform(inputs.documents[p], accounts.filter(platform=p), month, p, methodology).posts
+        clean_platform(documents[p], accounts.filter(platform=p), month, p, methodology).posts
         for p in PLATFORMS
     ]
     posts = as_stored("clean.posts", pl.concat(cleaned), month)
     profiles = pl.concat(
-        [profiles_of(inputs.documents[p].filter(endpoint=PROFILE_ENDPOINTS[p]), p) for p in PLATFORMS]
+        [profiles_of(documents[p].filter(endpoint=PROFILE_ENDPOINTS[p]), p) for p in PLATFORMS]
     )
     metrics = as_stored(
         "clean.account_metrics",

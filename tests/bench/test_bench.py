@@ -122,7 +122,9 @@ def test_bench_writes_every_metric(tmp_path):
     )
     assert one["fixed_share"] is None, "the share of fixed costs needs two scales"
     assert "ours against the peers" in result.output and "a month's stages" in result.output
-    assert one["audit"]["trace_seconds"] > 0 and "verify_seconds" in one["audit"]
+    audit = one["audit"]
+    assert audit["trace_seconds"] > 0 and audit["verify_seconds"] > 0 and audit["verify_floor_seconds"] > 0
+    assert audit["verify_floor_altered_documents"] == 0, "the floor checks every body's sha256"
     assert one["peak_rss_mib"] > 0
     # the backfill through a daemon of its own is left out here (a minute or more of a run queue and a
     # daemon tick on a CI machine's two cores): tests/system backfills through the daemon and asserts
