@@ -26,6 +26,7 @@ from cityindex_pipeline.core.render import html_text, markdown_text
 from cityindex_pipeline.quality.gates import CheckOutcome
 from cityindex_pipeline.report import charts, sentences
 from cityindex_pipeline.report.content import PlatformFacts, ReportFacts, publication, read_facts
+from cityindex_pipeline.report.rendering import render_charts
 from cityindex_pipeline.warehouse.store import Warehouse
 
 
@@ -267,10 +268,8 @@ def build_report(
     staging = directory.with_name(f".{directory.name}.{os.getpid()}.{time.time_ns()}")
     staging.mkdir(parents=True)
     try:
-        svgs, specs = {}, {}
-        for name, chart in chart_set.items():
-            specs[name] = charts.spec_of(chart)
-            svgs[name] = charts.render(specs[name], fonts, staging / f"{name}.png")
+        specs = {name: charts.spec_of(chart) for name, chart in chart_set.items()}
+        svgs = render_charts(specs, charts.theme(fonts), fonts.directory, staging)
         html = _template().render(
             **content, svgs=svgs, generated_at=datetime.now().astimezone().isoformat(timespec="seconds")
         )

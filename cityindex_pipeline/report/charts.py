@@ -12,7 +12,6 @@ glyphs as empty boxes. `prepare_fonts()` registers Debian's `fonts-noto-cjk` (or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import altair as alt
 
 from cityindex_pipeline.core.variables import CJK_FONT_DIR_VARIABLE as CJK_FONT_ENV
 from cityindex_pipeline.core.variables import cjk_font_dir_from_env
+from cityindex_pipeline.report.rendering import PNG_SCALE, draw, register_fonts
 
 CJK_FONT_FAMILY = "Noto Sans CJK SC"
 CJK_FONT_DIRS = (
@@ -71,13 +71,6 @@ def find_cjk_font_directory(environ: dict[str, str] | None = None) -> Path | Non
     return None
 
 
-@cache
-def _register(directory: str) -> None:
-    import vl_convert
-
-    vl_convert.register_font_directory(directory)
-
-
 def prepare_fonts(*, require_cjk: bool = False, environ: dict[str, str] | None = None) -> Fonts:
     """Register the CJK font with vl-convert once per process; without one, fall back to English
     labels, or raise `MissingFontError` when `require_cjk`."""
@@ -89,7 +82,7 @@ def prepare_fonts(*, require_cjk: bool = False, environ: dict[str, str] | None =
                 f"or point {CJK_FONT_ENV} at a directory holding Noto Sans CJK"
             )
         return Fonts(family="sans-serif", cjk=False, directory=None)
-    _register(str(directory.resolve()))
+    register_fonts(str(directory.resolve()))
     return Fonts(family=CJK_FONT_FAMILY, cjk=True, directory=str(directory))
 
 
@@ -389,10 +382,7 @@ def spec_of(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return chart.to_dict(validate=False)
 
 
-def render(spec: dict[str, Any], fonts: Fonts, png_path: Path, *, scale: float = 2.0) -> str:
-    """The chart as SVG text (for inlining) and as a PNG file; no network access is allowed."""
-    import vl_convert
-
-    svg = vl_convert.vegalite_to_svg(spec, config=theme(fonts), allowed_base_urls=[])
-    png_path.write_bytes(vl_convert.svg_to_png(svg, scale=scale))
-    return svg
+def render(spec: dict[str, Any], fonts: Fonts, png_path: Path, *, scale: float = PNG_SCALE) -> str:
+    """One chart as SVG text (for inlining) and as a PNG file, in this process (a report draws its
+    charts with `rendering.render_charts`)."""
+    return draw(spec, theme(fonts), png_path, scale)
