@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,20 +77,30 @@ def _start_child(
         "config": config,
         "charts": [{"spec": specs[name], "path": str(directory / name)} for name in share],
     }
-    child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdin is not None
-    child.stdin.write(json.dumps(job, default=str).encode("utf-8"))
-    child.stdin.close()
-    return child
+    # the job in a file, not a pipe: this process goes on to its own charts while the child starts
+    handle, job_path = tempfile.mkstemp(prefix="cityindex-charts-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        json.dump(job, file, default=str)
+    # the child imports this module from where this process did, installed or not
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return subprocess.Popen(
+        [sys.executable, "-m", __name__, job_path],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
+    )
 
 
 def _finish(child: subprocess.Popen[bytes]) -> str:
     """Wait for a child; what went wrong in it, or ""."""
     assert child.stderr is not None
     errors = child.stderr.read().decode("utf-8", "replace")
-    if child.wait() == 0:
+    returncode = child.wait()
+    Path(str(child.args[-1])).unlink(missing_ok=True)  # type: ignore[index]
+    if returncode == 0:
         return ""
-    last = errors.strip().splitlines()[-1] if errors.strip() else f"exit status {child.returncode}"
+    last = errors.strip().splitlines()[-1] if errors.strip() else f"exit status {returncode}"
     return last
 
 
@@ -115,8 +126,9 @@ def draw(spec: dict[str, Any], config: dict[str, Any], png_path: Path, scale: fl
 
 
 def _draw_share() -> None:
-    """A child's work: the job on standard input; each chart's SVG text beside its PNG."""
-    job = json.load(sys.stdin)
+    """A child's work: the job in the file named by the first argument; each chart's SVG text
+    beside its PNG."""
+    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     register_fonts(job["font_directory"])
     for chart in job["charts"]:
         path = Path(chart["path"])
