@@ -78,49 +78,27 @@ def parse_floor(documents: dict[str, pl.DataFrame]) -> float:
 
 
 def verify_floor(settings: Settings, month: Month) -> dict[str, Any]:
-    """The floor of `verify`: the latest publication's recorded inputs read in plain queries, each
-    body's sha256 checked in memory (hashlib), and the month computed again by the same function
-    verify calls (`recompute_publication`, which judges every body again). Verify does this and
-    also heals and checks every version's export and manifest, and reads in one snapshot."""
+    """The floor of `verify`: the latest publication's recorded inputs read as verify reads them
+    (`verify.recorded_inputs`, without its snapshot), each body's sha256 checked in memory
+    (hashlib), and the month computed again by the same function verify calls
+    (`recompute_publication`, which judges every body again). Verify does this and also heals and
+    checks every version's export and manifest."""
     import hashlib
 
-    from cityindex_pipeline.audit.recompute import RecordedInputs, recompute_publication
+    from cityindex_pipeline.audit.recompute import recompute_publication
+    from cityindex_pipeline.audit.verify import recorded_inputs
     from cityindex_pipeline.method.config import load_methodology
-    from cityindex_pipeline.parsing.document import VERDICT_COLUMNS
-    from cityindex_pipeline.publication.previous_month import pinned_with
     from cityindex_pipeline.warehouse.store import Warehouse
-    from cityindex_pipeline.warehouse.tables import MONTH_INPUTS
-    from cityindex_pipeline.warehouse.verify_reads import (
-        panel_snapshot,
-        pull_documents,
-        pull_platforms,
-    )
 
     store = Warehouse(settings.warehouse_path)
     start = time.perf_counter()
     with store.session():
         record = store.publications(month).sort("version").row(-1, named=True)
-        documents = {platform: pull_documents(store, None) for platform in PLATFORMS}
-        for pull_id, platform in pull_platforms(store, list(record["pull_ids"])).items():
-            documents[platform] = pull_documents(store, pull_id).with_columns(
-                pl.lit(None, pl.String).alias(column) for column in VERDICT_COLUMNS
-            )
-        cities, accounts, reference = (store.read_month(table, month) for table in MONTH_INPUTS)
-        pinned = pinned_with(store, month, int(record["version"]))
-        if pinned is None:
-            raise ValueError(f"v{record['version']} of {month} pinned no previous month: no floor to time")
-        inputs = RecordedInputs(
-            documents=documents,
-            registry_cities=cities,
-            registry_accounts=accounts,
-            platform_reference=reference,
-            qualitative_scores=panel_snapshot(store, month, int(record["version"])),
-            previous=pinned,
-        )
+        inputs = recorded_inputs(store, month, sorted(record["pull_ids"]), record, [])
     read = time.perf_counter()
     altered = sum(
         hashlib.sha256(body.encode("utf-8")).hexdigest() != sha256
-        for frame in documents.values()
+        for frame in inputs.documents.values()
         for body, sha256 in zip(frame["body"], frame["sha256"], strict=True)
     )
     rows = recompute_publication(inputs, month, load_methodology(str(record["methodology_version"])))

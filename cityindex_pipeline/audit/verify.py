@@ -19,7 +19,7 @@ import polars as pl
 
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
-from cityindex_pipeline.method.config import load_methodology
+from cityindex_pipeline.method.config import MethodologyError, load_methodology
 from cityindex_pipeline.parsing.document import VERDICT_COLUMNS
 from cityindex_pipeline.publication.previous_month import PREVIOUS_MONTH_TABLES, pinned_with
 from cityindex_pipeline.publication.records import (
@@ -110,15 +110,28 @@ def recompute(warehouse: Warehouse, month: Month, version: int | None) -> Verifi
         notes: list[str] = []
         documents = warehouse.document_keys(recorded_pulls)
         tampered = tampered_documents(warehouse, recorded_pulls)
-        inputs = _recorded_inputs(warehouse, month, recorded_pulls, record, notes)
+        inputs = recorded_inputs(warehouse, month, recorded_pulls, record, notes)
     inputs_sha256, qualitative_sha256 = inputs_fingerprint(documents, inputs.qualitative_scores)
     if record.get("inputs_sha256") and inputs_sha256 != record["inputs_sha256"]:
         notes.append("the inputs' fingerprint differs from the one recorded: documents or panel changed")
     if record.get("qualitative_sha256") and qualitative_sha256 != record["qualitative_sha256"]:
         notes.append("the panel's scores differ from those the publication recorded")
     published = published_rows(warehouse, month, record["version"]).select(CONTENT_COLUMNS).sort("city_id")
-    methodology = load_methodology(str(record["methodology_version"]).strip() or None)
-    recomputed_rows = recompute_publication(inputs, month, methodology).select(CONTENT_COLUMNS)
+    try:
+        methodology = load_methodology(str(record["methodology_version"]).strip() or None)
+    except MethodologyError as error:
+        raise VerifyError(
+            f"v{record['version']} of {month} was made with methodology {record['methodology_version']}, "
+            f"which cannot be loaded: {error}"
+        ) from None
+    try:
+        recomputed_rows = recompute_publication(inputs, month, methodology).select(CONTENT_COLUMNS)
+    except (ValueError, pl.exceptions.PolarsError) as error:
+        notes.append(f"the recomputation stopped: {error}")
+        return Verification(
+            month, record["version"], record["methodology_version"], record["content_sha256"], None,
+            documents.height, tampered, [], notes,
+        )  # fmt: skip
     return Verification(
         month,
         record["version"],
@@ -170,10 +183,11 @@ def _record(warehouse: Warehouse, month: Month, version: int | None) -> dict[str
     return publications.filter(pl.col("version") == chosen).row(0, named=True)
 
 
-def _recorded_inputs(
+def recorded_inputs(
     warehouse: Warehouse, month: Month, recorded_pulls: list[str], record: dict[str, Any], notes: list[str]
 ) -> RecordedInputs:
-    """The recorded pulls' documents (verdicts cleared: every body is judged again, no stored verdict
+    """What publication `record` of `month` was made from, as `recompute_publication` takes it (notes
+    added on what differs from the record). The recorded pulls' documents (verdicts cleared: every body is judged again, no stored verdict
     trusted), the month's snapshots, the panel's and the previous month's rows as recorded."""
     platform_of = pull_platforms(warehouse, recorded_pulls)
     empty = pull_documents(warehouse, None)

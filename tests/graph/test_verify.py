@@ -135,3 +135,16 @@ def test_re_running_the_previous_month_never_breaks_a_publication_and_a_mixed_mo
     assert october["version"].to_list() == [1, 2]
     assert october["previous_version"].to_list() == [1, 2]
     assert october.row(0, named=True) == october_v1, "the earlier version is untouched"
+
+
+def test_a_publication_made_with_a_methodology_this_version_lacks_is_refused_with_a_sentence(home, tmp_path):
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    warehouse = Warehouse(copy / "warehouse.duckdb")
+    with warehouse.transaction() as connection:  # a publication of a later release's method
+        connection.execute(
+            "UPDATE publish.publications SET methodology_version = '9.9.9' WHERE month = ?",
+            [SEPTEMBER.first_day],
+        )
+    with pytest.raises(VerifyError, match=r"made with methodology 9\.9\.9, which cannot be loaded"):
+        recompute(warehouse, SEPTEMBER, None)
