@@ -11,8 +11,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from cityindex_pipeline.quality.engine import ENGINE_WAIT
+
 SAMPLE_SECONDS = 0.005
 OURS = ("cityindex_pipeline", "assets", "checks")
+ENGINE_MODULE = "cityindex_pipeline.quality.engine"
 
 
 class StackSampler:
@@ -53,6 +56,8 @@ def _owner(frame: Any) -> str:
             return "dagster"
         if top == "great_expectations":
             return "great_expectations"
+        if module == ENGINE_MODULE and frame.f_code.co_name == ENGINE_WAIT:
+            return "great_expectations"  # waiting for the expectation engine's process: its work is GX's
         if top in OURS and module != __name__:
             return "ours"
         frame = frame.f_back

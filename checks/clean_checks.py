@@ -7,6 +7,7 @@ import polars as pl
 from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.resources import (
+    ExpectationsResource,
     MethodologyVersion,
     MonthHistory,
     PlausibilityFiles,
@@ -14,8 +15,7 @@ from cityindex_pipeline.defs.resources import (
     WarehouseResource,
 )
 from cityindex_pipeline.parsing import PROFILE_ENDPOINTS
-from cityindex_pipeline.quality import clean_rules, plausibility_rules
-from cityindex_pipeline.quality import suites as expectations
+from cityindex_pipeline.quality import clean_rules, plausibility_rules, suites
 from cityindex_pipeline.quality.gates import gates_of
 from cityindex_pipeline.quality.history import READ_BY_ASSET, previous_month_computed
 
@@ -28,13 +28,14 @@ def clean_posts_checks(
     warehouse: WarehouseResource,
     publish_options: PublishOptions,
     plausibility: PlausibilityFiles,
+    expectations: ExpectationsResource,
 ):
     """clean.posts against its expectation suite (Great Expectations, in memory), and each count
     against its platform's plausible maximum."""
     month = Month.from_partition_key(context.partition_key)
     with warehouse.held() as store:
         posts = store.read_month("clean.posts", month)
-    findings = expectations.validate(posts, expectations.posts_suite(month), "clean_posts")
+    findings = expectations.validate(posts, suites.posts_suite(month), "clean_posts")
     findings["counts_below_maxima"] = plausibility_rules.post_counts_below_maxima(
         posts, plausibility.load_bounds(), plausibility.load_known_jumps(month)
     )
@@ -50,6 +51,7 @@ def clean_account_metrics_checks(
     methodology_version: MethodologyVersion,
     plausibility: PlausibilityFiles,
     history: MonthHistory,
+    expectations: ExpectationsResource,
 ):
     """The previous month computed (unless this is the first month of coverage), account metrics well formed, followers present, interactions consistent with their parts, and
     plausible: against the previous month (followers within bounds, every change) and the maxima."""
@@ -74,9 +76,7 @@ def clean_account_metrics_checks(
             ]
             or [pl.DataFrame(schema={"platform": pl.String, "account_handle": pl.String})]
         ).drop_nulls()
-        suite = expectations.validate(
-            metrics, expectations.account_metrics_suite(month), "clean_account_metrics"
-        )
+        suite = expectations.validate(metrics, suites.account_metrics_suite(month), "clean_account_metrics")
         findings = {
             "previous_month_computed": previous_month_computed(
                 month,

@@ -13,6 +13,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.defs.partitions import monthly
 from cityindex_pipeline.defs.resources import (
+    ExpectationsResource,
     MonthHistory,
     PublicationResource,
     PublishOptions,
@@ -24,8 +25,7 @@ from cityindex_pipeline.publication.previous_month import (
     read_month_tables,
     read_previous_month,
 )
-from cityindex_pipeline.quality import gates, index_rules
-from cityindex_pipeline.quality import suites as expectations
+from cityindex_pipeline.quality import gates, index_rules, suites
 from cityindex_pipeline.quality.findings import Finding
 from cityindex_pipeline.quality.history import READ_BY_ASSET, previous_month_computed
 from cityindex_pipeline.quality.settling import month_settled
@@ -85,7 +85,10 @@ own_step_checks = [
 
 @dg.multi_asset_check(op_tags=RUN_FIRST, specs=specs(gates.gates_of("platform_weights")))
 def weights_checks(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, publish_options: PublishOptions
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    publish_options: PublishOptions,
+    expectations: ExpectationsResource,
 ):
     """The platform weights sum to 1 (a plain rule, and the same as a Great Expectations suite)."""
     month = Month.from_partition_key(context.partition_key)
@@ -94,7 +97,7 @@ def weights_checks(
     evaluate = {
         "weights_sum_to_one": lambda: index_rules.weights_sum_to_one(weights),
         "platform_weights_valid": lambda: expectations.validate(
-            weights, expectations.weights_suite(), "platform_weights"
+            weights, suites.weights_suite(), "platform_weights"
         )["platform_weights_valid"],
     }
     for gate in gates.gates_of("platform_weights"):
@@ -134,6 +137,7 @@ def index_gate_checks(
     publication: PublicationResource,
     publish_options: PublishOptions,
     history: MonthHistory,
+    expectations: ExpectationsResource,
 ):
     """The panel policy applied, the index against its suite, the month settled before publishing, and
     built from one version of the previous month (the one it holds now)."""
@@ -148,7 +152,7 @@ def index_gate_checks(
                 store.read_month("idx.qualitative_scores", month), index, cities, CRITERIA
             ),
             "index_well_formed": expectations.validate(
-                index, expectations.index_suite(cities.height), "comprehensive_index"
+                index, suites.index_suite(cities.height), "comprehensive_index"
             )["index_well_formed"],
             "month_has_settled": month_settled(month, publication.now(), publication.settling_days),
             "built_from_previous_month": built_from_previous_month(month, own, previous.tables),

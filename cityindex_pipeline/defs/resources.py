@@ -16,6 +16,9 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.settings import SETTINGS_METADATA_KEY, Settings
 from cityindex_pipeline.core.variables import DEFAULT_FIRST_MONTH, DEFAULT_SCHEDULE_DAY
 from cityindex_pipeline.method.config import Methodology, load_methodology
+from cityindex_pipeline.quality import engine, suites
+from cityindex_pipeline.quality.findings import Finding
+from cityindex_pipeline.quality.suites import Expectation
 from cityindex_pipeline.reference import plausibility
 from cityindex_pipeline.sources import Source, make_source
 from cityindex_pipeline.warehouse.store import Warehouse
@@ -147,6 +150,25 @@ class PlausibilityFiles(dg.ConfigurableResource):
         )
 
 
+class ExpectationsResource(dg.ConfigurableResource):
+    """The expectation suites' engine (`quality/engine.py`): Great Expectations in a process of its
+    own, started when a run that validates starts, so that its import runs beside the first steps.
+    Only the checks that validate a suite require this resource, so a run without them starts nothing.
+    `in_process`: validate in the run's own process instead (the import then on the first check)."""
+
+    in_process: bool = False
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if not self.in_process:
+            engine.start()
+
+    def validate(self, frame: pl.DataFrame, suite: list[Expectation], name: str) -> dict[str, Finding]:
+        """One Finding per check of `suite` on `frame` (`suites.validate`)."""
+        if self.in_process:
+            return suites.validate(frame, suite, name)
+        return engine.validate(frame, suite, name)
+
+
 class ReportsResource(dg.ConfigurableResource):
     """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
 
@@ -191,6 +213,7 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "publish_options": PublishOptions(),
         "methodology_version": MethodologyVersion(version=settings.methodology_version or ""),
         "plausibility": PlausibilityFiles(),
+        "expectations": ExpectationsResource(),
         "reports": ReportsResource(directory=str(settings.reports_dir), files_url=settings.files_url or ""),
         "settings": SettingsRecord(record_json=json.dumps(settings.record(), sort_keys=True)),
     }

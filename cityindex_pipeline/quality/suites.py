@@ -164,6 +164,12 @@ def _gx() -> Any:
     return gx
 
 
+def import_great_expectations() -> None:
+    """Pay Great Expectations' import now (the expectation engine's process does, at its start)."""
+    _gx()
+    import great_expectations.expectations  # noqa: F401
+
+
 def _context() -> Any:
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
