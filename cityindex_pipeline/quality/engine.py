@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -102,11 +103,11 @@ def start() -> None:
     """Start this process's engine unless it runs; it imports Great Expectations at once."""
     global _ENGINE
     with _STARTING:
-        if _ENGINE is not None and _ENGINE.owner == os.getpid() and _ENGINE.process.poll() is None:
+        if running():
             return
+        stop()  # an engine gone, or a parent's inherited through a fork
         try:
             _ENGINE = _Engine()
-            atexit.register(stop)
         except OSError as error:
             LOGGER.warning("the expectation engine could not start (%s): validating in this process", error)
             _ENGINE = None
@@ -137,9 +138,10 @@ def validate(frame: pl.DataFrame, suite: list[Expectation], name: str) -> dict[s
 
 def peak_rss_mib() -> float | None:
     """The running engine's peak resident memory, or None."""
-    return _ENGINE.peak_rss_mib() if running() and _ENGINE is not None else None
+    return _ENGINE.peak_rss_mib() if _ENGINE is not None and running() else None
 
 
+@atexit.register
 def stop() -> None:
     """End this process's engine, if it runs (it also ends when this process does)."""
     global _ENGINE
@@ -150,6 +152,9 @@ def stop() -> None:
 
 def _serve(descriptor: int) -> None:
     """The child: import Great Expectations, then validate each request until the parent hangs up."""
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # an interrupt is the parent's to handle; its hang-up ends this
     connection = Connection(descriptor)
     from cityindex_pipeline.quality import suites
 

@@ -90,3 +90,13 @@ def test_a_run_that_validates_nothing_starts_no_engine_and_one_that_validates_do
     assert engine.running()
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["posts_unique"].passed
+
+
+def test_the_resource_asked_to_validate_in_process_starts_no_engine():
+    from cityindex_pipeline.defs.resources import ExpectationsResource
+
+    frame, suite = defective_posts(), suites.posts_suite(SEPTEMBER)
+    resource = ExpectationsResource(in_process=True)
+    resource.setup_for_execution(dg.build_init_resource_context())
+    assert resource.validate(frame, suite, "clean_posts") == suites.validate(frame, suite, "clean_posts")
+    assert not engine.running()
