@@ -9,6 +9,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.defs.check_results import check_outcomes
 from cityindex_pipeline.defs.partitions import monthly, one_month_per_run
 from cityindex_pipeline.defs.resources import (
+    ChartsResource,
     ReportsResource,
     SettingsRecord,
     WarehouseResource,
@@ -31,6 +32,7 @@ def monthly_report(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     reports: ReportsResource,
+    charts: ChartsResource,  # started with the run: its drawers ready when the report is drawn
     settings: SettingsRecord,
 ) -> dg.MaterializeResult:
     """The latest publication of the month as a self-contained HTML report and PNG charts, in

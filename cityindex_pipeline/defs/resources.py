@@ -20,6 +20,7 @@ from cityindex_pipeline.quality import engine, suites
 from cityindex_pipeline.quality.findings import Finding
 from cityindex_pipeline.quality.suites import Expectation
 from cityindex_pipeline.reference import plausibility
+from cityindex_pipeline.report import rendering
 from cityindex_pipeline.sources import Source, make_source
 from cityindex_pipeline.warehouse.store import Warehouse
 
@@ -169,6 +170,19 @@ class ExpectationsResource(dg.ConfigurableResource):
         return engine.validate(frame, suite, name)
 
 
+class ChartsResource(dg.ConfigurableResource):
+    """The report's chart drawers (`report/rendering.py`): processes that start their JavaScript
+    engines when a run that writes a report starts, so that the report's step only draws. Only the
+    report asset requires this resource, so a run without it starts none. `start_with_run: false`
+    leaves them to the report's step (the engines then start there)."""
+
+    start_with_run: bool = True
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.start_with_run:
+            rendering.start_drawers()
+
+
 class ReportsResource(dg.ConfigurableResource):
     """Where monthly reports are written: `$CITYINDEX_HOME/reports`."""
 
@@ -214,6 +228,7 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "methodology_version": MethodologyVersion(version=settings.methodology_version or ""),
         "plausibility": PlausibilityFiles(),
         "expectations": ExpectationsResource(),
+        "charts": ChartsResource(),
         "reports": ReportsResource(directory=str(settings.reports_dir), files_url=settings.files_url or ""),
         "settings": SettingsRecord(record_json=json.dumps(settings.record(), sort_keys=True)),
     }

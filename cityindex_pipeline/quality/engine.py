@@ -10,10 +10,9 @@ backfill in process, a test session), ended with the process. If the engine cann
 the suite is validated in this process by the same function: the same findings, at the cost of the
 import here.
 
-The child is a fresh `python -m` process (no fork: Dagster's and DuckDB's threads would be copied
-mid-flight), its end of a socket pair inherited; requests and answers are pickled over it. The
-engine's work is Great Expectations': a profiler should count the wait for it as such
-(`ENGINE_WAIT`).
+The child is a helper process (`core/helper_process.py`: a fresh `python -m` process, a socket pair,
+requests and answers pickled). The engine's work is Great Expectations': a profiler should count
+the wait for it as such (`ENGINE_WAIT`).
 """
 
 from __future__ import annotations
@@ -21,15 +20,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import traceback
-from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cityindex_pipeline.core.helper_process import HelperProcess, serve
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,57 +36,20 @@ ENGINE_WAIT = "_await_findings"
 """The function in which this process waits for the engine (for profilers attributing time)."""
 
 
-class _Engine:
-    """The child process and this process's end of the socket pair to it."""
+class _Engine(HelperProcess):
+    """The child process (this module run with `-m`) and the socket pair to it."""
 
     def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        # the child imports this package from where this process did, installed or not
-        root = str(Path(__file__).resolve().parents[2])
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": path},
-            )
-        finally:
-            theirs.close()
-        self.connection = Connection(ours.detach())
-        self.owner = os.getpid()
-        self.lock = threading.Lock()
+        super().__init__(__name__)
 
     def validate(self, frame: pl.DataFrame, suite: list[Expectation], name: str) -> dict[str, Finding]:
         with self.lock:
-            self.connection.send((frame, suite, name))
-            return _await_findings(self.connection)
-
-    def peak_rss_mib(self) -> float | None:
-        """The child's peak resident memory so far (Linux), for the bench."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
-
-    def close(self) -> None:
-        self.connection.close()  # the child sees the end of its input and exits
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.send((frame, suite, name))
+            return _await_findings(self)
 
 
-def _await_findings(connection: Connection) -> dict[str, Finding]:
-    outcome, value = connection.recv()
-    if outcome == "error":
-        raise value
-    return value
+def _await_findings(engine: _Engine) -> dict[str, Finding]:
+    return engine.receive()
 
 
 _ENGINE: _Engine | None = None
@@ -114,7 +71,7 @@ def start() -> None:
 
 
 def running() -> bool:
-    return _ENGINE is not None and _ENGINE.owner == os.getpid() and _ENGINE.process.poll() is None
+    return _ENGINE is not None and _ENGINE.alive()
 
 
 def validate(frame: pl.DataFrame, suite: list[Expectation], name: str) -> dict[str, Finding]:
@@ -150,37 +107,17 @@ def stop() -> None:
     _ENGINE = None
 
 
-def _serve(descriptor: int) -> None:
-    """The child: import Great Expectations, then validate each request until the parent hangs up."""
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # an interrupt is the parent's to handle; its hang-up ends this
-    connection = Connection(descriptor)
+def _validate(request: tuple[pl.DataFrame, list[Expectation], str]) -> dict[str, Finding]:
+    from cityindex_pipeline.quality import suites
+
+    return suites.validate(*request)
+
+
+def _import_great_expectations() -> None:
     from cityindex_pipeline.quality import suites
 
     suites.import_great_expectations()
-    while True:
-        try:
-            frame, suite, name = connection.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer: tuple[str, Any] = ("findings", suites.validate(frame, suite, name))
-        except Exception as error:  # the parent raises it, as a validation in process would
-            answer = ("error", _portable(error))
-        connection.send(answer)
-
-
-def _portable(error: Exception) -> Exception:
-    """The error itself if it pickles, else a RuntimeError with its traceback."""
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:
-        return RuntimeError("".join(traceback.format_exception(error)))
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    serve(_validate, prepare=_import_great_expectations)
