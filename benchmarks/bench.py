@@ -31,6 +31,7 @@ from cityindex_pipeline.core.months import Month
 from cityindex_pipeline.core.platforms import PLATFORMS
 from cityindex_pipeline.core.settings import Settings
 from cityindex_pipeline.quality import engine
+from cityindex_pipeline.report import rendering
 
 BENCH_MONTH = Month(2024, 9)
 
@@ -183,9 +184,13 @@ def measure_scale(scale: int, repeat: int, home_root: Path) -> dict[str, Any]:
             "verify_seconds": verify_latency(settings, BENCH_MONTH, repeat),
         }
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # the expectation engine (Great Expectations in its own process) is the pipeline's too
+    # the expectation engine (Great Expectations in its own process) and the chart drawers are the
+    # pipeline's too
     result["engine_peak_rss_mib"] = engine.peak_rss_mib() or 0.0
-    result["pipeline_peak_rss_mib"] = result["peak_rss_mib"] + result["engine_peak_rss_mib"]
+    result["drawers_peak_rss_mib"] = rendering.drawers_peak_rss_mib() or 0.0
+    result["pipeline_peak_rss_mib"] = (
+        result["peak_rss_mib"] + result["engine_peak_rss_mib"] + result["drawers_peak_rss_mib"]
+    )
     return result
 
 

@@ -89,7 +89,7 @@ def print_report(report: dict[str, Any], console: Any) -> None:
         "uncertainty s",
         "trace s",
     )
-    columns += ("verify s", "x verify floor", "pipeline peak MiB (+ GX engine)")
+    columns += ("verify s", "x verify floor", "pipeline peak MiB (+ GX engine + chart drawers)")
     for column in columns:
         table.add_column(column, justify="right")
     for r in report["scales"]:
@@ -113,7 +113,8 @@ def print_report(report: dict[str, Any], console: Any) -> None:
             f"{r['audit']['trace_seconds']:.3f}",
             "n/a" if verify is None else f"{verify:.3f}",
             "n/a" if verify is None else f"{verify / r['audit']['verify_floor_seconds']:.2f}",
-            f"{r['peak_rss_mib']:.0f} + {r.get('engine_peak_rss_mib', 0):.0f}",
+            f"{r['peak_rss_mib']:.0f} + {r.get('engine_peak_rss_mib', 0):.0f}"
+            f" + {r.get('drawers_peak_rss_mib', 0):.0f}",
         )
     console.print(table)
     _print_stages(report["scales"], console)
@@ -199,6 +200,6 @@ def _print_backfill(b: dict[str, Any] | None, console: Any) -> None:
 
 
 def _pipeline_peak(figures: dict[str, Any]) -> float:
-    """The pipeline's peak: its process's and its expectation engine's (each at its own peak: an upper
-    bound of the two at once)."""
+    """The pipeline's peak: its process's, its expectation engine's and its chart drawers' (each at its
+    own peak: an upper bound of all at once)."""
     return figures.get("pipeline_peak_rss_mib", figures["peak_rss_mib"])

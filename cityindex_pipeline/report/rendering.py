@@ -86,6 +86,12 @@ def running_drawers() -> int:
     return sum(drawer.alive() for drawer in _DRAWERS)
 
 
+def drawers_peak_rss_mib() -> float | None:
+    """The running drawers' peak resident memory, summed (each at its own peak), or None."""
+    peaks = [peak for drawer in _DRAWERS if drawer.alive() and (peak := drawer.peak_rss_mib())]
+    return sum(peaks) if peaks else None
+
+
 @atexit.register
 def stop_drawers() -> None:
     """End this process's drawers (they also end when this process does)."""

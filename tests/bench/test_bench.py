@@ -127,7 +127,10 @@ def test_bench_writes_every_metric(tmp_path):
     assert audit["verify_floor_altered_documents"] == 0, "the floor checks every body's sha256"
     assert one["peak_rss_mib"] > 0
     assert one["engine_peak_rss_mib"] > 0, "the run validated, so its expectation engine ran"
-    assert one["pipeline_peak_rss_mib"] == one["peak_rss_mib"] + one["engine_peak_rss_mib"]
+    assert one["drawers_peak_rss_mib"] > 0, "the run wrote its report, so its chart drawers ran"
+    assert one["pipeline_peak_rss_mib"] == (
+        one["peak_rss_mib"] + one["engine_peak_rss_mib"] + one["drawers_peak_rss_mib"]
+    )
     # the backfill through a daemon of its own is left out here (a minute or more of a run queue and a
     # daemon tick on a CI machine's two cores): tests/system backfills through the daemon and asserts
     # its runs, and `cityindex bench` measures it by default
