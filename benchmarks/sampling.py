@@ -16,6 +16,8 @@ from cityindex_pipeline.quality.engine import ENGINE_WAIT
 SAMPLE_SECONDS = 0.005
 OURS = ("cityindex_pipeline", "assets", "checks")
 ENGINE_MODULE = "cityindex_pipeline.quality.engine"
+HELPER_MODULE = "cityindex_pipeline.core.helper_process"
+"""The mechanism of helper processes: a wait in it is its caller's (the expectation engine's is GX's)."""
 
 
 class StackSampler:
@@ -52,6 +54,9 @@ def _owner(frame: Any) -> str:
     while frame is not None:
         module = frame.f_globals.get("__name__", "") or ""
         top = module.split(".", 1)[0]
+        if module == HELPER_MODULE:
+            frame = frame.f_back
+            continue
         if top == "dagster" or top.startswith("dagster_"):
             return "dagster"
         if top == "great_expectations":
