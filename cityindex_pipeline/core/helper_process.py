@@ -60,11 +60,6 @@ class HelperProcess:
             raise value
         return value
 
-    def ask(self, request: Any) -> Any:
-        with self.lock:
-            self.send(request)
-            return self.receive()
-
     def peak_rss_mib(self) -> float | None:
         """The child's peak resident memory so far (Linux), for the bench."""
         try:
